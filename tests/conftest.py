@@ -1,0 +1,144 @@
+"""Fixtures: every test that takes ``app`` runs on SQLite and, when
+``XRM_TEST_DATABASE_URL`` is set, on PostgreSQL too - each on a fresh, migrated database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+from sqlalchemy import text
+
+from xrm import XRM, RelationshipType, RoleType
+from xrm.core.models import Base
+
+settings.register_profile(
+    "xrm",
+    deadline=None,
+    max_examples=40,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "ci",
+    parent=settings.get_profile("xrm"),
+    max_examples=60,
+)
+settings.load_profile("ci" if os.environ.get("CI") else "xrm")
+
+PG_URL = os.environ.get("XRM_TEST_DATABASE_URL")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "xrm.db"
+    app = XRM(f"sqlite:///{path}")
+    app.upgrade()
+    with app.engine.connect() as conn:  # fold the WAL into the file before copying it
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    app.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_migrated() -> str:
+    if not PG_URL:
+        pytest.skip("XRM_TEST_DATABASE_URL is not set")
+    app = XRM(PG_URL)
+    with app.engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    app.upgrade()
+    app.dispose()
+    return PG_URL
+
+
+def _truncate_all(app: XRM) -> None:
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with app.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+def make_app(request: pytest.FixtureRequest, backend: str, tmp_path: Path, **kw: Any) -> XRM:
+    if backend == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        path = tmp_path / "xrm.db"
+        shutil.copy(template, path)
+        return XRM(f"sqlite:///{path}", **kw)
+    url: str = request.getfixturevalue("pg_migrated")
+    app = XRM(url, **kw)
+    _truncate_all(app)
+    return app
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[XRM]:
+    """A migrated, empty database with the test role and relationship types registered."""
+    xrm_app = make_app(request, backend, tmp_path, default_region="FR")
+    xrm_app.register(*TEST_TYPES, source="tests")
+    yield xrm_app
+    xrm_app.dispose()
+
+
+#: Role and relationship types the core tests use (plugins bring the real ones).
+CUSTOMER = RoleType(
+    "customer",
+    states=["lead", "prospect", "customer", "inactive", "lost"],
+    transitions={
+        "lead": ["prospect", "lost"],
+        "prospect": ["customer", "lost"],
+        "customer": ["inactive"],
+        "inactive": ["customer"],
+    },
+)
+SUPPLIER = RoleType(
+    "supplier",
+    states=["candidate", "approved", "blocked"],
+    transitions={"candidate": ["approved", "blocked"], "approved": ["blocked"]},
+    party_kinds=["organization"],
+)
+WORKS_FOR = RelationshipType(
+    "works_for",
+    forward_label="works for",
+    inverse_label="employs",
+    from_kinds=["person"],
+    to_kinds=["organization"],
+    max_per_from=1,
+)
+KNOWS = RelationshipType("knows", "knows", "knows", symmetric=True)
+SUPPLIES = RelationshipType("supplies", "supplies", "is supplied by", from_roles=["supplier"])
+TEST_TYPES = (CUSTOMER, SUPPLIER, WORKS_FOR, KNOWS, SUPPLIES)
+
+
+def snapshot(app: XRM) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, to prove that a refused write changed nothing."""
+    result = {}
+    with app.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            rows = conn.execute(table.select().order_by(*table.primary_key.columns)).all()
+            result[table.name] = [tuple(r) for r in rows]
+    return result
+
+
+@pytest.fixture
+def unchanged(app: XRM) -> Any:
+    """``with unchanged(): ...`` asserts the database is exactly as before the block."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def check() -> Iterator[None]:
+        before = snapshot(app)
+        yield
+        assert snapshot(app) == before
+
+    return check

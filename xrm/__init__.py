@@ -1,0 +1,99 @@
+"""xrm: Extended Relationship Management.
+
+One view of every party the company deals with - customers, prospects, partners,
+suppliers, employees - every contact on every channel remembered, and contact only with
+the party's permission.
+
+>>> app = XRM("sqlite:///xrm.db")          # doctest: +SKIP
+>>> app.upgrade()                           # doctest: +SKIP
+>>> with app.session() as s:                # doctest: +SKIP
+...     acme = s.parties.create("organization", "ACME")
+"""
+
+from xrm.app import XRM, Session
+from xrm.core.inputs import (
+    ContactPointIn,
+    Email,
+    ParticipantIn,
+    Phone,
+    PostalAddress,
+    Social,
+    Url,
+)
+from xrm.core.normalize import EmailRules
+from xrm.core.records import (
+    ContactPoint,
+    Identifier,
+    Interaction,
+    Link,
+    Page,
+    Participant,
+    Party,
+    Relationship,
+    Role,
+    RoleTransition,
+    TimelineEntry,
+)
+from xrm.core.registry import (
+    Channel,
+    ContactKind,
+    IdentifierScheme,
+    LawfulBasis,
+    PartyKind,
+    Purpose,
+    RelationshipType,
+    RoleType,
+    Touchpoint,
+)
+from xrm.errors import (
+    ConfigurationError,
+    Conflict,
+    ConsentRequired,
+    NotFound,
+    PluginError,
+    ValidationError,
+    XRMError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "XRM",
+    "Channel",
+    "ConfigurationError",
+    "Conflict",
+    "ConsentRequired",
+    "ContactKind",
+    "ContactPoint",
+    "ContactPointIn",
+    "Email",
+    "EmailRules",
+    "Identifier",
+    "IdentifierScheme",
+    "Interaction",
+    "LawfulBasis",
+    "Link",
+    "NotFound",
+    "Page",
+    "Participant",
+    "ParticipantIn",
+    "Party",
+    "PartyKind",
+    "Phone",
+    "PluginError",
+    "PostalAddress",
+    "Purpose",
+    "Relationship",
+    "RelationshipType",
+    "Role",
+    "RoleTransition",
+    "RoleType",
+    "Session",
+    "Social",
+    "TimelineEntry",
+    "Touchpoint",
+    "Url",
+    "ValidationError",
+    "XRMError",
+    "__version__",
+]

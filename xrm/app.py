@@ -1,0 +1,132 @@
+"""The ``XRM`` facade: a database and its registries, and the unit of work on top."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import sessionmaker
+
+from xrm import db as _db
+from xrm.core.context import Context, PartyRef, Settings
+from xrm.core.interactions import InteractionService
+from xrm.core.journal import timeline as _timeline
+from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules, country_code
+from xrm.core.parties import PartyService
+from xrm.core.records import Page, TimelineEntry
+from xrm.core.registry import Registered, Registry
+from xrm.core.relationships import RelationshipService
+from xrm.core.roles import RoleService
+from xrm.errors import ConfigurationError
+
+__all__ = ["XRM", "Session"]
+
+
+class Session:
+    """One unit of work: every change made through it is committed together when the
+    ``with app.session()`` block ends, or none is if an exception leaves the block.
+
+    Each service call is atomic on its own too: when a call raises and the caller catches
+    the error, what that call did is undone and the session can go on.
+    """
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self.parties = PartyService(ctx)
+        self.roles = RoleService(ctx)
+        self.relationships = RelationshipService(ctx)
+        self.interactions = InteractionService(ctx)
+
+    @property
+    def actor(self) -> str | None:
+        """Who the journal says made the changes of this unit of work."""
+        return self._ctx.actor
+
+    def timeline(
+        self,
+        party: PartyRef,
+        *,
+        limit: int = 50,
+        after: str | None = None,
+        types: Iterable[str] | None = None,
+    ) -> Page[TimelineEntry]:
+        """The party's whole history, newest first: the single view of a party."""
+        return _timeline(self._ctx, party, limit=limit, after=after, types=types)
+
+    @property
+    def db(self) -> OrmSession:
+        """The SQLAlchemy session underneath, for plugins' own tables (same transaction)."""
+        return self._ctx.db
+
+
+class XRM:
+    """An xrm application: a database plus the registered kinds, roles and relationships.
+
+    ``url`` defaults to ``XRM_DATABASE_URL`` then to the embedded ``sqlite:///xrm.db``.
+    ``default_region`` (or ``XRM_DEFAULT_REGION``) reads phone numbers written without
+    a country code. Call :meth:`upgrade` once to create or migrate the schema.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        default_region: str | None = None,
+        email_rules: EmailRules = DEFAULT_EMAIL_RULES,
+        engine_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.url = _db.resolve_url(url)
+        region = default_region or os.environ.get("XRM_DEFAULT_REGION") or None
+        if region is not None:
+            try:
+                region = country_code(region)
+            except ValueError as exc:
+                raise ConfigurationError(f"default_region: {exc}") from None
+        self.settings = Settings(default_region=region, email_rules=email_rules)
+        self.registry = Registry.with_builtins()
+        self.engine: Engine = _db.create_xrm_engine(self.url, **(engine_options or {}))
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._migration_locations: list[str] = []
+
+    def register(self, *items: Registered, source: str = "app") -> None:
+        """Register role types, relationship types, kinds, channels, touchpoints, purposes
+        or identifier schemes; a name already registered raises ConfigurationError."""
+        for item in items:
+            self.registry.add(item, source)
+
+    @contextmanager
+    def session(self, *, actor: str | None = None) -> Iterator[Session]:
+        """A unit of work: commits when the block ends, rolls back everything on error.
+
+        ``actor`` (a user name, a job name) is written on every journal event.
+        """
+        with self._sessions() as db:
+            db.begin()
+            ctx = Context(db, self.registry, self.settings, actor)
+            try:
+                yield Session(ctx)
+            except BaseException:
+                db.rollback()
+                raise
+            db.commit()
+
+    def upgrade(self) -> None:
+        """Create or migrate the schema to the latest revision of the core (and plugins)."""
+        _db.upgrade(self.engine, self._migration_locations)
+
+    def schema_is_current(self) -> bool:
+        """True when the database is at every head revision."""
+        return _db.current_heads(self.engine) == _db.head_revisions(
+            self.engine, self._migration_locations
+        )
+
+    def dispose(self) -> None:
+        """Close the connection pool."""
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"XRM({self.engine.url.render_as_string(hide_password=True)!r})"

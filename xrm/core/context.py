@@ -1,0 +1,239 @@
+"""What every service of one unit of work shares: the database session, the registries, the
+settings, the actor, and the journal writer.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import enum
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar
+
+import attrs
+import pydantic
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as OrmSession
+
+from xrm.core.models import JournalEventRow, JournalPartyRow, PartyRow, utcnow
+from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules
+from xrm.core.registry import Registry
+from xrm.errors import Conflict, FieldError, NotFound, ValidationError
+
+__all__ = ["Context", "Event", "PartyRef", "Settings"]
+
+
+class HookCaller(Protocol):
+    """Calls a lifecycle hook of every plugin inside the unit of work."""
+
+    def call(self, hook: str, ctx: Context, /, **kwargs: Any) -> None: ...
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+#: a party given by id or by any record with an ``id`` (a :class:`xrm.Party`)
+PartyRef = int | HasId
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+#: (party id, purpose, channel, contact point id, when) -> None or raise ConsentRequired
+ConsentGate = Callable[[int, str, str, int | None, dt.datetime], None]
+
+
+@attrs.frozen
+class Settings:
+    #: ISO 3166 alpha-2 region for phone numbers written without a country code
+    default_region: str | None = None
+    email_rules: EmailRules = DEFAULT_EMAIL_RULES
+
+
+@attrs.frozen
+class Event:
+    """An immutable journal event, written in the same transaction as the change."""
+
+    type: str
+    entity: str
+    entity_id: int | None
+    parties: tuple[int, ...]
+    data: Mapping[str, Any] = attrs.field(factory=dict)
+    occurred_at: dt.datetime | None = None
+
+
+def jsonable(value: Any) -> Any:
+    """Dates as ISO text, enums as values, containers recursively: what JSON columns take."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    return value
+
+
+def ref_id(ref: PartyRef, what: str = "party") -> int:
+    if isinstance(ref, bool):
+        raise ValidationError.single(what, "must be an id or a record")
+    if isinstance(ref, int):
+        return ref
+    ident = getattr(ref, "id", None)
+    if not isinstance(ident, int):
+        raise ValidationError.single(what, f"{ref!r} is neither an id nor a record with an id")
+    return ident
+
+
+def as_utc(value: dt.datetime | dt.date | None, field: str) -> dt.datetime | None:
+    """Aware UTC datetimes from what callers give; a naive datetime is taken as UTC."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time(), tzinfo=dt.UTC)
+    raise ValidationError.single(field, f"expected a date or datetime, got {value!r}")
+
+
+def encode_cursor(*parts: Any) -> str:
+    raw = json.dumps([jsonable(p) for p in parts], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, field: str = "after") -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, TypeError):
+        raise ValidationError.single(field, "is not a cursor returned by a previous page") from None
+    if not isinstance(value, list):
+        raise ValidationError.single(field, "is not a cursor returned by a previous page")
+    return value
+
+
+def validate_model(model: type[M], data: Any, prefix: str = "") -> M:
+    """Validate ``data`` with a pydantic model; errors become :class:`ValidationError`."""
+    try:
+        return model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        errors = []
+        for err in exc.errors():
+            path = ".".join(str(p) for p in err["loc"])
+            full = f"{prefix}.{path}" if prefix and path else (prefix or path)
+            errors.append(FieldError(full, err["msg"]))
+        raise ValidationError(errors) from None
+
+
+class Context:
+    """The state one unit of work shares between its services."""
+
+    def __init__(
+        self,
+        db: OrmSession,
+        registry: Registry,
+        settings: Settings,
+        actor: str | None,
+        plugins: HookCaller | None = None,
+    ) -> None:
+        self.db = db
+        self.registry = registry
+        self.settings = settings
+        self.actor = actor
+        self.plugins = plugins
+        #: set by the consent service: raises ConsentRequired for a contact it refuses
+        self.consent_gate: ConsentGate | None = None
+
+    # -- reading -----------------------------------------------------------------------
+    def party_row(self, ref: PartyRef, field: str = "party", *, live: bool = True) -> PartyRow:
+        """The party's row; ``live`` refuses a party that was merged into another."""
+        ident = ref_id(ref, field)
+        row = self.db.get(PartyRow, ident)
+        if row is None:
+            raise NotFound("party", ident)
+        if live and row.merged_into_id is not None:
+            raise Conflict(
+                f"party {ident} was merged into party {row.merged_into_id}; use that one",
+                field=field,
+            )
+        return row
+
+    def require_existing(self, ids: Sequence[int], field: str) -> None:
+        wanted = set(ids)
+        found = set(self.db.scalars(select(PartyRow.id).where(PartyRow.id.in_(wanted))))
+        missing = sorted(wanted - found)
+        if missing:
+            raise NotFound("party", missing[0] if len(missing) == 1 else missing)
+
+    # -- writing -----------------------------------------------------------------------
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One service call: all or nothing, even when the caller catches the error and
+        goes on with the unit of work. Constraint violations become :class:`Conflict`."""
+        savepoint = self.db.begin_nested()
+        try:
+            yield
+            self.db.flush()
+        except IntegrityError as exc:
+            savepoint.rollback()
+            raise Conflict(_constraint_message(exc)) from None
+        except BaseException:
+            if savepoint.is_active:
+                savepoint.rollback()
+            raise
+        else:
+            savepoint.commit()
+
+    def record(self, event: Event) -> int:
+        """Write ``event`` to the journal, linked to every party it concerns."""
+        now = utcnow()
+        occurred = event.occurred_at or now
+        event_id = self.db.execute(
+            insert(JournalEventRow).returning(JournalEventRow.id),
+            [
+                {
+                    "type": event.type,
+                    "entity": event.entity,
+                    "entity_id": event.entity_id,
+                    "occurred_at": occurred,
+                    "recorded_at": now,
+                    "actor": self.actor,
+                    "data": jsonable(event.data),
+                }
+            ],
+        ).scalar_one()
+        parties = dict.fromkeys(event.parties)  # ordered, no duplicates
+        if parties:
+            self.db.execute(
+                insert(JournalPartyRow),
+                [{"party_id": p, "event_id": event_id, "occurred_at": occurred} for p in parties],
+            )
+        return event_id
+
+    def notify(self, hook: str, **kwargs: Any) -> None:
+        """Call a plugin hook inside the unit of work (a raise rolls everything back)."""
+        if self.plugins is not None:
+            self.plugins.call(hook, self, **kwargs)
+
+
+def _constraint_message(exc: IntegrityError) -> str:
+    text = str(exc.orig).lower()
+    for needle, message in _CONSTRAINT_MESSAGES:
+        if needle in text:
+            return message
+    return "the change contradicts what is stored (a uniqueness or reference rule)"
+
+
+_CONSTRAINT_MESSAGES = (
+    ("party_identifier", "identifier: this scheme and value already belong to another party"),
+    ("uq_role_current", "role: the party already holds this role"),
+    ("uq_contact_point_primary", "contact_points: only one primary contact point per kind"),
+    ("contact_point", "contact_points: the party already has this contact point"),
+    ("relationship", "relationship: dates or ends are inconsistent"),
+    ("foreign key", "a referenced party or record does not exist"),
+)

@@ -1,0 +1,312 @@
+"""Interactions: every contact on every channel, with its participants."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import selectinload
+
+from xrm.core.context import (
+    Context,
+    Event,
+    PartyRef,
+    as_utc,
+    decode_cursor,
+    encode_cursor,
+    jsonable,
+    ref_id,
+    validate_model,
+)
+from xrm.core.inputs import ParticipantIn
+from xrm.core.models import ContactPointRow, InteractionRow, ParticipantRow, utcnow
+from xrm.core.parties import _check_limit, normalize_contact_point
+from xrm.core.records import Interaction, Page
+from xrm.errors import FieldError, NotFound, ValidationError
+
+__all__ = ["DIRECTIONS", "InteractionService"]
+
+DIRECTIONS = ("inbound", "outbound", "internal")
+#: participants on the company's side: never the ones being contacted
+COMPANY_SIDE_ROLES = frozenset({"sender", "agent", "organizer", "author"})
+
+ParticipantLike = ParticipantIn | tuple[PartyRef, str] | tuple[PartyRef, str, int | str | None]
+
+
+def _text(value: Any, field: str, limit: int, errors: list[FieldError]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        errors.append(FieldError(field, "must be text"))
+        return None
+    cleaned = value.strip()
+    if len(cleaned) > limit:
+        errors.append(FieldError(field, f"is longer than {limit} characters"))
+    return cleaned or None
+
+
+class InteractionService:
+    """``s.interactions``: record contacts and list them per party, newest first."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def record(
+        self,
+        *,
+        channel: str,
+        direction: str,
+        participants: Sequence[ParticipantLike | Mapping[str, Any]],
+        touchpoint: str | None = None,
+        purpose: str | None = None,
+        occurred_at: dt.datetime | None = None,
+        subject: str | None = None,
+        content: str | None = None,
+        outcome: str | None = None,
+        external_ref: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Interaction:
+        """Record one interaction.
+
+        ``participants`` are :class:`~xrm.ParticipantIn` objects, mappings, or tuples
+        ``(party, role)`` / ``(party, role, contact_point)``. An *outbound* interaction
+        needs a ``purpose`` and is checked against the consent ledger for every contacted
+        participant (those not on the company's side: sender, agent, organizer, author).
+        """
+        ctx = self._ctx
+        registry = ctx.registry
+        errors: list[FieldError] = []
+        if channel not in registry.channels:
+            errors.append(
+                FieldError(
+                    "channel",
+                    f"unknown channel {channel!r} ({', '.join(sorted(registry.channels))})",
+                )
+            )
+        if direction not in DIRECTIONS:
+            errors.append(FieldError("direction", f"must be one of {', '.join(DIRECTIONS)}"))
+        if touchpoint is not None and touchpoint not in registry.touchpoints:
+            errors.append(
+                FieldError(
+                    "touchpoint",
+                    f"unknown touchpoint {touchpoint!r} "
+                    f"({', '.join(sorted(registry.touchpoints))})",
+                )
+            )
+        if purpose is not None and purpose not in registry.purposes:
+            errors.append(
+                FieldError(
+                    "purpose",
+                    f"unknown purpose {purpose!r} ({', '.join(sorted(registry.purposes))})",
+                )
+            )
+        if direction == "outbound" and purpose is None:
+            errors.append(
+                FieldError(
+                    "purpose", "an outbound interaction needs a purpose, so consent can be checked"
+                )
+            )
+        subject_ = _text(subject, "subject", 300, errors)
+        content_ = _text(content, "content", 1_000_000, errors)
+        outcome_ = _text(outcome, "outcome", 300, errors)
+        ref_ = _text(external_ref, "external_ref", 200, errors)
+        when = as_utc(occurred_at, "occurred_at") or utcnow()
+        parts = self._participants(participants, errors)
+        if attributes is not None and not isinstance(attributes, Mapping):
+            errors.append(FieldError("attributes", "must be a mapping"))
+        if errors:
+            raise ValidationError(errors)
+        with ctx.atomic():
+            ctx.require_existing([p.party for p in parts], "participants")
+            for p in parts:
+                ctx.party_row(p.party, "participants")
+            point_ids = self._contact_points(parts)
+            row = InteractionRow(
+                channel=channel,
+                direction=direction,
+                touchpoint=touchpoint,
+                purpose=purpose,
+                occurred_at=when,
+                subject=subject_,
+                content=content_,
+                outcome=outcome_,
+                external_ref=ref_,
+                attributes=jsonable(dict(attributes or {})),
+                created_at=utcnow(),
+            )
+            row.participants = [
+                ParticipantRow(party_id=p.party, role=p.role, contact_point_id=cp, occurred_at=when)
+                for p, cp in zip(parts, point_ids, strict=True)
+            ]
+            if direction == "outbound":
+                assert purpose is not None
+                self._ctx_gate(channel, purpose, parts, point_ids, when)
+            ctx.db.add(row)
+            ctx.db.flush()
+            interaction = Interaction.of(row)
+            ctx.notify("xrm_validate_interaction", interaction=interaction)
+            ctx.record(
+                Event(
+                    "interaction.recorded",
+                    "interaction",
+                    row.id,
+                    tuple(p.party for p in parts),
+                    {
+                        "channel": channel,
+                        "direction": direction,
+                        "touchpoint": touchpoint,
+                        "purpose": purpose,
+                        "subject": subject_,
+                        "outcome": outcome_,
+                        "participants": [[p.party, p.role] for p in parts],
+                    },
+                    occurred_at=when,
+                )
+            )
+            ctx.notify("xrm_interaction_recorded", interaction=interaction)
+            return interaction
+
+    def get(self, interaction: int | Interaction) -> Interaction:
+        ident = ref_id(interaction, "interaction")
+        row = self._ctx.db.get(
+            InteractionRow, ident, options=[selectinload(InteractionRow.participants)]
+        )
+        if row is None:
+            raise NotFound("interaction", ident)
+        return Interaction.of(row)
+
+    def of(
+        self,
+        party: PartyRef,
+        *,
+        channel: str | None = None,
+        touchpoint: str | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> Page[Interaction]:
+        """The party's interactions, newest first, ``limit`` at a time (keyset pages)."""
+        _check_limit(limit)
+        ident = ref_id(party)
+        query = select(ParticipantRow.interaction_id, ParticipantRow.occurred_at).where(
+            ParticipantRow.party_id == ident
+        )
+        if channel is not None or touchpoint is not None:
+            query = query.join(InteractionRow, InteractionRow.id == ParticipantRow.interaction_id)
+            if channel is not None:
+                query = query.where(InteractionRow.channel == channel)
+            if touchpoint is not None:
+                query = query.where(InteractionRow.touchpoint == touchpoint)
+        if after is not None:
+            at_text, last_id = decode_cursor(after)
+            at = dt.datetime.fromisoformat(at_text)
+            query = query.where(
+                or_(
+                    ParticipantRow.occurred_at < at,
+                    and_(ParticipantRow.occurred_at == at, ParticipantRow.interaction_id < last_id),
+                )
+            )
+        query = query.order_by(
+            ParticipantRow.occurred_at.desc(), ParticipantRow.interaction_id.desc()
+        ).limit(limit + 1)
+        keys = list(
+            dict.fromkeys((r.interaction_id, r.occurred_at) for r in self._ctx.db.execute(query))
+        )
+        more = len(keys) > limit
+        keys = keys[:limit]
+        rows = {
+            r.id: r
+            for r in self._ctx.db.scalars(
+                select(InteractionRow)
+                .where(InteractionRow.id.in_([k[0] for k in keys]))
+                .options(selectinload(InteractionRow.participants))
+            )
+        }
+        items = tuple(Interaction.of(rows[k[0]]) for k in keys)
+        cursor = encode_cursor(keys[-1][1], keys[-1][0]) if more and keys else None
+        return Page(items, cursor)
+
+    # -- helpers -----------------------------------------------------------------------
+    def _ctx_gate(
+        self,
+        channel: str,
+        purpose: str,
+        parts: Sequence[ParticipantIn],
+        point_ids: Sequence[int | None],
+        when: dt.datetime,
+    ) -> None:
+        gate = self._ctx.consent_gate
+        if gate is None:
+            return
+        for part, point in zip(parts, point_ids, strict=True):
+            if part.role not in COMPANY_SIDE_ROLES:
+                gate(part.party, purpose, channel, point, when)
+
+    def _participants(self, raw: Sequence[Any], errors: list[FieldError]) -> list[ParticipantIn]:
+        if isinstance(raw, str | bytes | Mapping) or not raw:
+            errors.append(FieldError("participants", "give at least one participant"))
+            return []
+        result: list[ParticipantIn] = []
+        for i, item in enumerate(raw):
+            path = f"participants.{i}"
+            try:
+                if isinstance(item, ParticipantIn):
+                    result.append(item)
+                elif isinstance(item, tuple):
+                    if len(item) not in (2, 3):
+                        raise ValidationError.single(
+                            path, "a tuple is (party, role[, contact point])"
+                        )
+                    data = {"party": ref_id(item[0], f"{path}.party"), "role": item[1]}
+                    if len(item) == 3:
+                        data["contact_point"] = item[2]
+                    result.append(validate_model(ParticipantIn, data, path))
+                elif isinstance(item, Mapping | BaseModel):
+                    data = dict(item) if isinstance(item, Mapping) else item.model_dump()
+                    if "party" in data and not isinstance(data["party"], int):
+                        data["party"] = ref_id(data["party"], f"{path}.party")
+                    result.append(validate_model(ParticipantIn, data, path))
+                else:
+                    raise ValidationError.single(path, "expected (party, role) or a ParticipantIn")
+            except ValidationError as exc:
+                errors.extend(exc.errors)
+        seen = set()
+        for i, p in enumerate(result):
+            if (p.party, p.role) in seen:
+                errors.append(FieldError(f"participants.{i}", "the same party twice in one role"))
+            seen.add((p.party, p.role))
+        return result
+
+    def _contact_points(self, parts: Sequence[ParticipantIn]) -> list[int | None]:
+        """Resolve each participant's contact point (by id or by value) on that party."""
+        ctx = self._ctx
+        ids: list[int | None] = []
+        for i, part in enumerate(parts):
+            wanted = part.contact_point
+            path = f"participants.{i}.contact_point"
+            if wanted is None:
+                ids.append(None)
+                continue
+            query = select(ContactPointRow.id).where(ContactPointRow.party_id == part.party)
+            if isinstance(wanted, int):
+                found = ctx.db.scalar(query.where(ContactPointRow.id == wanted))
+            else:
+                found = None
+                for kind in ("email", "phone", "url"):
+                    try:
+                        point = normalize_contact_point(ctx, {"kind": kind, "value": wanted}, path)
+                    except ValidationError:
+                        continue
+                    found = ctx.db.scalar(
+                        query.where(ContactPointRow.kind == kind, ContactPointRow.key == point.key)
+                    )
+                    if found is not None:
+                        break
+            if found is None:
+                raise ValidationError.single(
+                    path, f"party {part.party} has no contact point {wanted!r}"
+                )
+            ids.append(found)
+        return ids

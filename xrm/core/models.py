@@ -1,0 +1,349 @@
+"""The storage model: SQLAlchemy 2 typed tables on one ``Base``.
+
+Plugins may add their own tables on :class:`Base` (prefixed with the plugin's name) and
+ship an Alembic branch for them. Application code reads and writes through the services on
+:class:`xrm.Session`, not through these classes: the services validate, enforce consent and
+write the journal in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "Base",
+    "ContactPointRow",
+    "IdentifierRow",
+    "InteractionRow",
+    "JournalEventRow",
+    "JournalPartyRow",
+    "ParticipantRow",
+    "PartyRow",
+    "PartyTagRow",
+    "RelationshipRow",
+    "RoleRow",
+    "RoleTransitionRow",
+    "UTCDateTime",
+    "utcnow",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timestamps stored as naive UTC on every database, read back as aware UTC.
+
+    Storing one form everywhere keeps ordering and comparison identical on SQLite (which has
+    no time zone type) and PostgreSQL. A naive value given by a caller is taken as UTC.
+    """
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw SQL on SQLite
+            value = dt.datetime.fromisoformat(value)
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC)
+
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+JsonDict = JSON().with_variant(JSONB(), "postgresql")
+
+pk = Annotated[int, mapped_column(BigId, primary_key=True, autoincrement=True)]
+name40 = Annotated[str, 40]
+name60 = Annotated[str, 60]
+str200 = Annotated[str, 200]
+str500 = Annotated[str, 500]
+
+
+class Base(DeclarativeBase):
+    """The one declarative base of xrm and its plugins."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        int: BigId,
+        dt.datetime: UTCDateTime(),
+        dt.date: Date(),
+        dict[str, Any]: JsonDict,
+        name40: String(40),
+        name60: String(60),
+        str200: String(200),
+        str500: String(500),
+        str: String(300),
+        bool: Boolean(),
+    }
+
+
+def party_fk(**kw: Any) -> Any:
+    return mapped_column(BigId, ForeignKey("party.id", ondelete="CASCADE"), **kw)
+
+
+class PartyRow(Base):
+    __tablename__ = "party"
+
+    id: Mapped[pk]
+    kind: Mapped[name40]
+    display_name: Mapped[str]
+    #: text_key(display_name): accent- and case-free, for search and duplicate blocking
+    name_key: Mapped[str] = mapped_column(index=True)
+    given_name: Mapped[str | None]
+    family_name: Mapped[str | None]
+    birth_date: Mapped[dt.date | None]
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    merged_into_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("party.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    contact_points: Mapped[list[ContactPointRow]] = relationship(
+        back_populates="party", cascade="all, delete-orphan", order_by="ContactPointRow.id"
+    )
+    identifiers: Mapped[list[IdentifierRow]] = relationship(
+        back_populates="party", cascade="all, delete-orphan", order_by="IdentifierRow.id"
+    )
+    tags: Mapped[list[PartyTagRow]] = relationship(
+        cascade="all, delete-orphan", order_by="PartyTagRow.tag"
+    )
+
+    __table_args__ = (Index("ix_party_kind", "kind", "id"),)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class PartyTagRow(Base):
+    __tablename__ = "party_tag"
+
+    party_id: Mapped[int] = party_fk(primary_key=True)
+    tag: Mapped[name60] = mapped_column(primary_key=True)
+
+    __table_args__ = (Index("ix_party_tag_tag", "tag", "party_id"),)
+
+
+class ContactPointRow(Base):
+    __tablename__ = "contact_point"
+
+    id: Mapped[pk]
+    party_id: Mapped[int] = party_fk()
+    kind: Mapped[name40]
+    #: the value as given, used to send and to show
+    value: Mapped[str500]
+    #: the normalised match key (email case-folded, phone in E.164, ...)
+    key: Mapped[str500]
+    label: Mapped[name40 | None]
+    country: Mapped[str | None] = mapped_column(String(2))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    is_primary: Mapped[bool] = mapped_column(default=False)
+    #: never contactable (bounced, reported, erased): consent rules read this
+    suppressed: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    created_at: Mapped[dt.datetime]
+
+    party: Mapped[PartyRow] = relationship(back_populates="contact_points")
+
+    __table_args__ = (
+        # the touchpoint lookup: who is behind this email / phone?
+        Index("ix_contact_point_key", "kind", "key"),
+        UniqueConstraint("party_id", "kind", "key"),
+        Index(
+            "uq_contact_point_primary",
+            "party_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("is_primary"),
+            postgresql_where=text("is_primary"),
+        ),
+    )
+
+
+class IdentifierRow(Base):
+    __tablename__ = "party_identifier"
+
+    id: Mapped[pk]
+    party_id: Mapped[int] = party_fk(index=True)
+    scheme: Mapped[name60]
+    value: Mapped[str200]
+
+    party: Mapped[PartyRow] = relationship(back_populates="identifiers")
+
+    __table_args__ = (UniqueConstraint("scheme", "value"),)
+
+
+class RoleRow(Base):
+    __tablename__ = "role"
+
+    id: Mapped[pk]
+    party_id: Mapped[int] = party_fk()
+    type: Mapped[name60]
+    state: Mapped[name40]
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    started_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    transitions: Mapped[list[RoleTransitionRow]] = relationship(
+        cascade="all, delete-orphan", order_by="RoleTransitionRow.id"
+    )
+
+    __table_args__ = (
+        Index("ix_role_party", "party_id", "type"),
+        Index("ix_role_type_state", "type", "state"),
+        # a party holds a role type at most once at a time
+        Index(
+            "uq_role_current",
+            "party_id",
+            "type",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+    )
+    __mapper_args__ = {"version_id_col": version}
+
+
+class RoleTransitionRow(Base):
+    __tablename__ = "role_transition"
+
+    id: Mapped[pk]
+    role_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("role.id", ondelete="CASCADE"), index=True
+    )
+    from_state: Mapped[name40 | None]
+    to_state: Mapped[name40]
+    at: Mapped[dt.datetime]
+    note: Mapped[str | None]
+
+
+class RelationshipRow(Base):
+    __tablename__ = "relationship"
+
+    id: Mapped[pk]
+    type: Mapped[name60]
+    from_party_id: Mapped[int] = party_fk()
+    to_party_id: Mapped[int] = party_fk()
+    valid_from: Mapped[dt.date]
+    #: exclusive: the first day the relationship no longer holds
+    valid_to: Mapped[dt.date | None]
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime]
+
+    __table_args__ = (
+        Index("ix_relationship_from", "from_party_id", "type", "valid_from"),
+        Index("ix_relationship_to", "to_party_id", "type", "valid_from"),
+        CheckConstraint("valid_to IS NULL OR valid_to > valid_from", name="dates"),
+        CheckConstraint("from_party_id <> to_party_id", name="not_self"),
+    )
+
+
+class InteractionRow(Base):
+    __tablename__ = "interaction"
+
+    id: Mapped[pk]
+    channel: Mapped[name40]
+    direction: Mapped[name40]
+    touchpoint: Mapped[name40 | None]
+    purpose: Mapped[name40 | None]
+    occurred_at: Mapped[dt.datetime]
+    subject: Mapped[str | None]
+    content: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None]
+    external_ref: Mapped[str200 | None] = mapped_column(index=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[dt.datetime]
+
+    participants: Mapped[list[ParticipantRow]] = relationship(
+        cascade="all, delete-orphan", order_by="ParticipantRow.id"
+    )
+
+
+class ParticipantRow(Base):
+    __tablename__ = "interaction_participant"
+
+    id: Mapped[pk]
+    interaction_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("interaction.id", ondelete="CASCADE"), index=True
+    )
+    party_id: Mapped[int] = party_fk()
+    role: Mapped[name40]
+    contact_point_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("contact_point.id", ondelete="SET NULL"), index=True
+    )
+    #: copied from the interaction so a party's list is one index range scan
+    occurred_at: Mapped[dt.datetime]
+
+    __table_args__ = (
+        Index("ix_participant_party_time", "party_id", "occurred_at", "interaction_id"),
+        UniqueConstraint("interaction_id", "party_id", "role", name="uq_participant"),
+    )
+
+
+class JournalEventRow(Base):
+    __tablename__ = "journal_event"
+
+    id: Mapped[pk]
+    type: Mapped[name60]
+    entity: Mapped[name40]
+    entity_id: Mapped[int | None]
+    #: when it happened in the world (an interaction's time, a role's transition date)
+    occurred_at: Mapped[dt.datetime]
+    #: when xrm wrote it
+    recorded_at: Mapped[dt.datetime]
+    actor: Mapped[str | None]
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (Index("ix_journal_event_entity", "entity", "entity_id"),)
+
+
+class JournalPartyRow(Base):
+    """Which parties an event concerns: the index behind every timeline."""
+
+    __tablename__ = "journal_party"
+
+    party_id: Mapped[int] = party_fk(primary_key=True)
+    event_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("journal_event.id", ondelete="CASCADE"), primary_key=True
+    )
+    occurred_at: Mapped[dt.datetime]
+
+    __table_args__ = (Index("ix_journal_party_time", "party_id", "occurred_at", "event_id"),)

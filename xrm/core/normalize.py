@@ -1,0 +1,178 @@
+"""Normalisation of contact points and identifiers into *match keys*.
+
+xrm keeps the value a party gave (to send to, and to show) and, beside it, a key used only
+to recognise the party again: two ways of writing one email or one phone number map to the
+same key. Every function here is pure, idempotent on its own output, and raises
+:class:`ValueError` with a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
+from types import ModuleType
+
+import attrs
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+__all__ = [
+    "COUNTRY_CODES",
+    "EmailRules",
+    "address_key",
+    "country_code",
+    "email_key",
+    "identifier_value",
+    "phone_key",
+    "social_key",
+    "text_key",
+    "url_key",
+]
+
+#: ISO 3166-1 alpha-2 codes that libphonenumber knows (every inhabited country).
+COUNTRY_CODES: frozenset[str] = frozenset(phonenumbers.SUPPORTED_REGIONS) | {"XK"}
+
+_SPACES = re.compile(r"\s+")
+
+
+@attrs.frozen
+class EmailRules:
+    """Opt-in, provider-specific email matching rules.
+
+    They are off by default because they are not true for every domain: ``a+b@x`` and
+    ``a@x`` are two mailboxes on many servers.
+    """
+
+    #: drop ``+tag`` from the local part on every domain
+    strip_plus_tags: bool = False
+    #: domains whose local part ignores dots (``{"gmail.com", "googlemail.com"}``)
+    dotless_domains: frozenset[str] = frozenset()
+
+
+DEFAULT_EMAIL_RULES = EmailRules()
+
+
+def email_key(raw: str, rules: EmailRules = DEFAULT_EMAIL_RULES) -> str:
+    """The match key of an email address: trimmed, syntax-checked, case-folded.
+
+    >>> email_key("  Marie.Dupont@Example.COM ")
+    'marie.dupont@example.com'
+    """
+    value = raw.strip()
+    if not value:
+        raise ValueError("an email address is required")
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
+    local = checked.local_part.casefold()
+    domain = checked.domain.casefold()
+    if rules.strip_plus_tags and "+" in local:
+        local = local.split("+", 1)[0] or local
+    if domain in rules.dotless_domains:
+        local = local.replace(".", "")
+    return f"{local}@{domain}"
+
+
+def phone_key(raw: str, region: str | None = None) -> str:
+    """The E.164 form of a phone number (``+33612345678``).
+
+    ``region`` (ISO 3166 alpha-2) reads numbers written without a country code, such as
+    ``06 12 34 56 78`` for ``FR``. Numbers that libphonenumber knows cannot exist are refused.
+    """
+    value = raw.strip()
+    if not value:
+        raise ValueError("a phone number is required")
+    region_code = country_code(region) if region else None
+    try:
+        number = phonenumbers.parse(value, region_code)
+    except phonenumbers.NumberParseException as exc:
+        hint = "" if region_code else " (write it with +country code or set a default region)"
+        raise ValueError(f"{value!r} is not a phone number: {exc._msg}{hint}") from None
+    if not phonenumbers.is_valid_number(number):
+        where = phonenumbers.region_code_for_number(number) or region_code or "any country"
+        raise ValueError(f"{value!r} is not a valid phone number for {where}")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def country_code(raw: str) -> str:
+    """An ISO 3166-1 alpha-2 country code, upper-cased; anything else is refused."""
+    code = raw.strip().upper()
+    if code not in COUNTRY_CODES:
+        raise ValueError(f"{raw!r} is not an ISO 3166 alpha-2 country code (such as FR, DE, US)")
+    return code
+
+
+def text_key(raw: str) -> str:
+    """Case-folded, accent-free, punctuation-free, single-spaced text (for names, addresses)."""
+    decomposed = unicodedata.normalize("NFKD", raw.casefold())
+    kept = "".join(
+        ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch)
+    )
+    return _SPACES.sub(" ", kept).strip()
+
+
+def address_key(lines: list[str], postcode: str, city: str, country: str) -> str:
+    """The match key of a postal address: its parts as :func:`text_key`, country first."""
+    parts = [country_code(country), text_key(postcode).replace(" ", ""), text_key(city)]
+    parts += [text_key(line) for line in lines if text_key(line)]
+    return "|".join(parts)
+
+
+def url_key(raw: str) -> str:
+    """A URL with scheme and host case-folded and without its trailing slash."""
+    value = raw.strip()
+    match = re.fullmatch(r"(?i)(https?)://([^/?#\s]+)([^\s]*)", value)
+    if not match:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    scheme, host, rest = match.groups()
+    rest = rest.rstrip("/")
+    return f"{scheme.lower()}://{host.lower()}{rest}"
+
+
+def social_key(raw: str, network: str) -> str:
+    """``network:handle``, case-folded, without a leading ``@``."""
+    net = network.strip().casefold()
+    handle = raw.strip().lstrip("@").casefold()
+    if not net or not re.fullmatch(r"[a-z0-9_.-]+", net):
+        raise ValueError(f"{network!r} is not a social network name")
+    if not handle or _SPACES.search(handle):
+        raise ValueError(f"{raw!r} is not a social handle")
+    return f"{net}:{handle}"
+
+
+@lru_cache(maxsize=256)
+def _stdnum_module(scheme: str) -> ModuleType | None:
+    if not re.fullmatch(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*", scheme):
+        return None
+    try:
+        module = importlib.import_module(f"stdnum.{scheme}")
+    except ImportError:
+        return None
+    return module if callable(getattr(module, "validate", None)) else None
+
+
+def identifier_value(scheme: str, raw: str, validator: Callable[[str], str] | None = None) -> str:
+    """The canonical value of an identifier in ``scheme``.
+
+    A scheme registered with a ``validator`` uses it. Otherwise, when python-stdnum knows the
+    scheme (``fr.siren``, ``iban``, ``eu.vat``, ``de.vat``, ``isbn``, ...), the check digits
+    are verified and the value compacted. Any other scheme keeps the trimmed value.
+    """
+    value = raw.strip()
+    if not value:
+        raise ValueError("an identifier value is required")
+    if validator is not None:
+        return validator(value)
+    module = _stdnum_module(scheme)
+    if module is None:
+        return value
+    try:
+        return str(module.validate(value))
+    except Exception as exc:  # stdnum raises its own ValidationError subclasses
+        name = getattr(module, "__doc__", None) or scheme
+        title = name.strip().splitlines()[0].rstrip(".")
+        raise ValueError(f"{value!r} is not a valid {scheme} ({title}): {exc}") from None

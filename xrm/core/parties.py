@@ -1,0 +1,754 @@
+"""Parties: people, organisations, households, with their names, contact points,
+identifiers and tags.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from xrm.core.context import (
+    Context,
+    Event,
+    PartyRef,
+    decode_cursor,
+    encode_cursor,
+    jsonable,
+    ref_id,
+    validate_model,
+)
+from xrm.core.inputs import CONTACT_INPUTS, AnyContactPoint, ContactPointIn, PostalAddress
+from xrm.core.models import (
+    ContactPointRow,
+    IdentifierRow,
+    PartyRow,
+    PartyTagRow,
+    RoleRow,
+    utcnow,
+)
+from xrm.core.normalize import (
+    address_key,
+    country_code,
+    email_key,
+    identifier_value,
+    phone_key,
+    social_key,
+    text_key,
+    url_key,
+)
+from xrm.core.records import ContactPoint, Page, Party
+from xrm.errors import Conflict, FieldError, NotFound, ValidationError
+
+__all__ = ["NormalizedPoint", "PartyService", "normalize_contact_point"]
+
+_TAG = re.compile(r"[\w][\w .:/-]{0,59}")
+_UNSET: Any = object()
+_PARTY_LOAD = (
+    selectinload(PartyRow.contact_points),
+    selectinload(PartyRow.identifiers),
+    selectinload(PartyRow.tags),
+)
+
+
+class NormalizedPoint:
+    """A contact point after validation: what to store."""
+
+    __slots__ = ("country", "data", "key", "kind", "label", "primary", "value")
+
+    def __init__(
+        self,
+        kind: str,
+        value: str,
+        key: str,
+        *,
+        label: str | None,
+        primary: bool,
+        country: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.value = value
+        self.key = key
+        self.label = label
+        self.primary = primary
+        self.country = country
+        self.data = dict(data or {})
+
+
+def _coerce_point(raw: Any, path: str) -> AnyContactPoint:
+    if isinstance(raw, ContactPointIn | PostalAddress):
+        return raw
+    if isinstance(raw, BaseModel):
+        raw = raw.model_dump()
+    if not isinstance(raw, Mapping):
+        raise ValidationError.single(path, "expected a contact point or a mapping with a kind")
+    kind = raw.get("kind")
+    model = CONTACT_INPUTS.get(kind) if isinstance(kind, str) else None
+    return validate_model(model or ContactPointIn, dict(raw), path)  # type: ignore[return-value]
+
+
+def normalize_contact_point(ctx: Context, raw: Any, path: str) -> NormalizedPoint:
+    """Validate one contact point and compute its match key; errors name ``path``."""
+    point = _coerce_point(raw, path)
+    kind = point.kind
+    registered = ctx.registry.contact_kinds.get(kind)
+    if registered is None:
+        known = ", ".join(sorted(ctx.registry.contact_kinds))
+        raise ValidationError.single(f"{path}.kind", f"unknown contact kind {kind!r} ({known})")
+    data: dict[str, Any] = {}
+    country = None
+    try:
+        if isinstance(point, PostalAddress):
+            country = country_code(point.country)
+            key = address_key(list(point.lines), point.postcode, point.city, country)
+            data = point.model_dump(include={"lines", "postcode", "city", "region"})
+            data["country"] = country
+        elif kind == "email":
+            key = email_key(point.value, ctx.settings.email_rules)
+        elif kind == "phone":
+            region = getattr(point, "region", None) or ctx.settings.default_region
+            key = phone_key(point.value, region)
+            country = _phone_country(key)
+        elif kind == "url":
+            key = url_key(point.value)
+        elif kind == "social":
+            network = getattr(point, "network", "")
+            key = social_key(point.value, network)
+            data = {"network": network.casefold()}
+        elif registered.key is not None:
+            key = registered.key(point.value)
+        else:
+            key = text_key(point.value)
+    except ValueError as exc:
+        field = "country" if isinstance(point, PostalAddress) else "value"
+        raise ValidationError.single(f"{path}.{field}", str(exc)) from None
+    if not key:
+        raise ValidationError.single(f"{path}.value", "is empty once normalised")
+    return NormalizedPoint(
+        kind,
+        point.value,
+        key,
+        label=point.label,
+        primary=point.primary,
+        country=country,
+        data=data,
+    )
+
+
+def _phone_country(e164: str) -> str | None:
+    import phonenumbers
+
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+    return region if region and len(region) == 2 and region != "ZZ" else None
+
+
+def _clean_name(value: Any, path: str, *, required: bool) -> str | None:
+    if value is None:
+        if required:
+            raise ValidationError.single(path, "is required")
+        return None
+    if not isinstance(value, str):
+        raise ValidationError.single(path, "must be text")
+    cleaned = " ".join(value.split())
+    if not cleaned:
+        if required:
+            raise ValidationError.single(path, "must not be blank")
+        return None
+    if len(cleaned) > 300:
+        raise ValidationError.single(path, "is longer than 300 characters")
+    return cleaned
+
+
+def _clean_tags(tags: Iterable[str], path: str = "tags") -> list[str]:
+    if isinstance(tags, str):
+        tags = [tags]
+    cleaned: list[str] = []
+    for i, tag in enumerate(tags):
+        if not isinstance(tag, str) or not _TAG.fullmatch(tag.strip()):
+            raise ValidationError.single(
+                f"{path}.{i}", f"{tag!r} is not a tag (letters, digits, ' .:/-', 60 at most)"
+            )
+        value = tag.strip().casefold()
+        if value not in cleaned:
+            cleaned.append(value)
+    return cleaned
+
+
+class PartyService:
+    """``s.parties``: create, read, change and find parties."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    # -- creating ----------------------------------------------------------------------
+    def create(
+        self,
+        kind: str,
+        display_name: str | None = None,
+        *,
+        given_name: str | None = None,
+        family_name: str | None = None,
+        birth_date: dt.date | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        contact_points: Sequence[AnyContactPoint | Mapping[str, Any]] = (),
+        identifiers: Mapping[str, str] | Sequence[tuple[str, str]] = (),
+        tags: Iterable[str] = (),
+    ) -> Party:
+        """Create a party and return it.
+
+        ``kind`` is ``person``, ``organization``, ``household`` or a plugin's kind. A person
+        may give ``given_name`` / ``family_name`` instead of a display name. Contact points
+        are validated and normalised (see :mod:`xrm.core.normalize`); the first point of
+        each kind is primary unless another says ``primary=True``. ``identifiers`` maps a
+        scheme to a value (``{"fr.siren": "732 829 320"}``).
+        """
+        ctx = self._ctx
+        errors: builtins.list[FieldError] = []
+        if kind not in ctx.registry.party_kinds:
+            known = ", ".join(sorted(ctx.registry.party_kinds))
+            raise ValidationError.single("kind", f"unknown party kind {kind!r} ({known})")
+        given = _clean_name(given_name, "given_name", required=False)
+        family = _clean_name(family_name, "family_name", required=False)
+        if display_name is None and (given or family):
+            display_name = " ".join(p for p in (given, family) if p)
+        try:
+            name = _clean_name(display_name, "display_name", required=True)
+        except ValidationError as exc:
+            errors.extend(exc.errors)
+            name = None
+        attrs_ = self._check_attributes(kind, attributes, errors)
+        points = self._normalize_points(contact_points, "contact_points", errors)
+        idents = self._normalize_identifiers(identifiers, errors)
+        try:
+            tag_list = _clean_tags(tags)
+        except ValidationError as exc:
+            errors.extend(exc.errors)
+        if birth_date is not None and not isinstance(birth_date, dt.date):
+            errors.append(FieldError("birth_date", "must be a date"))
+        if errors:
+            raise ValidationError(errors)
+        assert name is not None
+        with ctx.atomic():
+            self._refuse_taken_identifiers(idents, None)
+            now = utcnow()
+            row = PartyRow(
+                kind=kind,
+                display_name=name,
+                name_key=text_key(name),
+                given_name=given,
+                family_name=family,
+                birth_date=birth_date,
+                attributes=attrs_,
+                created_at=now,
+                updated_at=now,
+            )
+            row.tags = [PartyTagRow(tag=t) for t in tag_list]
+            row.identifiers = [IdentifierRow(scheme=s, value=v) for s, v in idents]
+            row.contact_points = []
+            self._attach_points(row, points, now)
+            ctx.db.add(row)
+            ctx.db.flush()
+            party = Party.of(row)
+            ctx.notify("xrm_validate_party", party=party, action="create")
+            ctx.record(
+                Event(
+                    "party.created",
+                    "party",
+                    row.id,
+                    (row.id,),
+                    {
+                        "kind": kind,
+                        "display_name": name,
+                        "contact_points": [
+                            {"kind": c.kind, "value": c.value} for c in party.contact_points
+                        ],
+                        "identifiers": [[i.scheme, i.value] for i in party.identifiers],
+                        "tags": list(party.tags),
+                    },
+                )
+            )
+            ctx.notify("xrm_party_created", party=party)
+        return party
+
+    # -- reading -----------------------------------------------------------------------
+    def get(self, party: PartyRef, *, follow_merges: bool = True) -> Party:
+        """The party with this id; a merged party resolves to the one it was merged into."""
+        ident = ref_id(party)
+        row = self._ctx.db.get(PartyRow, ident, options=_PARTY_LOAD)
+        seen = {ident}
+        while row is not None and follow_merges and row.merged_into_id is not None:
+            if row.merged_into_id in seen:  # pragma: no cover - merge refuses cycles
+                break
+            seen.add(row.merged_into_id)
+            row = self._ctx.db.get(PartyRow, row.merged_into_id, options=_PARTY_LOAD)
+        if row is None:
+            raise NotFound("party", ident)
+        return Party.of(row)
+
+    def list(
+        self,
+        *,
+        kind: str | None = None,
+        tag: str | None = None,
+        role: str | None = None,
+        role_state: str | None = None,
+        name: str | None = None,
+        limit: int = 50,
+        after: str | None = None,
+    ) -> Page[Party]:
+        """Parties in id order, filtered; ``name`` matches words of the display name
+        whatever their case and accents; ``role`` keeps holders of a current role."""
+        _check_limit(limit)
+        query = select(PartyRow).where(PartyRow.merged_into_id.is_(None))
+        if kind is not None:
+            query = query.where(PartyRow.kind == kind)
+        if tag is not None:
+            query = query.where(
+                exists().where(
+                    and_(PartyTagRow.party_id == PartyRow.id, PartyTagRow.tag == tag.casefold())
+                )
+            )
+        if role is not None or role_state is not None:
+            conds = [RoleRow.party_id == PartyRow.id, RoleRow.ended_at.is_(None)]
+            if role is not None:
+                conds.append(RoleRow.type == role)
+            if role_state is not None:
+                conds.append(RoleRow.state == role_state)
+            query = query.where(exists().where(and_(*conds)))
+        if name:
+            for word in text_key(name).split():
+                query = query.where(PartyRow.name_key.contains(word, autoescape=True))
+        if after is not None:
+            (last_id,) = decode_cursor(after)
+            query = query.where(PartyRow.id > int(last_id))
+        rows = list(
+            self._ctx.db.scalars(query.order_by(PartyRow.id).limit(limit + 1).options(*_PARTY_LOAD))
+        )
+        more = len(rows) > limit
+        items = tuple(Party.of(r) for r in rows[:limit])
+        return Page(items, encode_cursor(items[-1].id) if more and items else None)
+
+    def find(
+        self,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        region: str | None = None,
+        identifier: tuple[str, str] | None = None,
+    ) -> builtins.list[Party]:
+        """Parties holding this email, phone or identifier, compared by match key: an
+        upper-cased email or a phone written the national way finds the same party."""
+        ids = self.find_ids(email=email, phone=phone, region=region, identifier=identifier)
+        if not ids:
+            return []
+        rows = self._ctx.db.scalars(
+            select(PartyRow).where(PartyRow.id.in_(ids)).order_by(PartyRow.id).options(*_PARTY_LOAD)
+        )
+        return [Party.of(r) for r in rows]
+
+    def find_ids(
+        self,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        region: str | None = None,
+        identifier: tuple[str, str] | None = None,
+    ) -> builtins.list[int]:
+        """Like :meth:`find`, the ids only (one index look-up, no party loaded)."""
+        conds = []
+        try:
+            if email is not None:
+                key = email_key(email, self._ctx.settings.email_rules)
+                conds.append(
+                    PartyRow.id.in_(
+                        select(ContactPointRow.party_id).where(
+                            ContactPointRow.kind == "email", ContactPointRow.key == key
+                        )
+                    )
+                )
+            if phone is not None:
+                key = phone_key(phone, region or self._ctx.settings.default_region)
+                conds.append(
+                    PartyRow.id.in_(
+                        select(ContactPointRow.party_id).where(
+                            ContactPointRow.kind == "phone", ContactPointRow.key == key
+                        )
+                    )
+                )
+        except ValueError as exc:
+            field = "email" if email is not None else "phone"
+            raise ValidationError.single(field, str(exc)) from None
+        if identifier is not None:
+            scheme, value = identifier
+            canonical = self._identifier(scheme, value, "identifier")
+            conds.append(
+                PartyRow.id.in_(
+                    select(IdentifierRow.party_id).where(
+                        IdentifierRow.scheme == scheme, IdentifierRow.value == canonical
+                    )
+                )
+            )
+        if not conds:
+            raise ValidationError.single("", "give an email, a phone or an identifier to find")
+        query = select(PartyRow.id).where(or_(*conds)).order_by(PartyRow.id)
+        return list(self._ctx.db.scalars(query))
+
+    def count(self, *, kind: str | None = None) -> int:
+        query = select(func.count()).select_from(PartyRow).where(PartyRow.merged_into_id.is_(None))
+        if kind is not None:
+            query = query.where(PartyRow.kind == kind)
+        return int(self._ctx.db.scalar(query) or 0)
+
+    # -- changing ----------------------------------------------------------------------
+    def update(
+        self,
+        party: PartyRef,
+        *,
+        version: int | None = None,
+        display_name: str | None = _UNSET,
+        given_name: str | None = _UNSET,
+        family_name: str | None = _UNSET,
+        birth_date: dt.date | None = _UNSET,
+        attributes: Mapping[str, Any] | None = _UNSET,
+    ) -> Party:
+        """Change names, birth date or attributes. Pass the ``version`` you read: if the
+        party changed since, :class:`~xrm.errors.Conflict` is raised and nothing is written.
+        A :class:`~xrm.Party` record passed as ``party`` carries its version."""
+        ctx = self._ctx
+        if version is None and not isinstance(party, int):
+            version = getattr(party, "version", None)
+        with ctx.atomic():
+            row = self._locked(party, version)
+            changes: dict[str, Any] = {}
+            errors: builtins.list[FieldError] = []
+            for field, value in (("given_name", given_name), ("family_name", family_name)):
+                if value is not _UNSET:
+                    try:
+                        changes[field] = _clean_name(value, field, required=False)
+                    except ValidationError as exc:
+                        errors.extend(exc.errors)
+            if display_name is not _UNSET:
+                try:
+                    changes["display_name"] = _clean_name(
+                        display_name, "display_name", required=True
+                    )
+                except ValidationError as exc:
+                    errors.extend(exc.errors)
+            if birth_date is not _UNSET:
+                if birth_date is not None and not isinstance(birth_date, dt.date):
+                    errors.append(FieldError("birth_date", "must be a date"))
+                changes["birth_date"] = birth_date
+            if attributes is not _UNSET:
+                changes["attributes"] = self._check_attributes(row.kind, attributes, errors)
+            if errors:
+                raise ValidationError(errors)
+            before = {k: getattr(row, k) for k in changes}
+            changed = {k: v for k, v in changes.items() if before[k] != v}
+            if not changed:
+                return Party.of(row)
+            for key, value in changed.items():
+                setattr(row, key, value)
+            if "display_name" in changed:
+                row.name_key = text_key(row.display_name)
+            row.updated_at = utcnow()
+            ctx.db.flush()
+            party_rec = Party.of(row)
+            ctx.notify("xrm_validate_party", party=party_rec, action="update")
+            ctx.record(
+                Event(
+                    "party.updated",
+                    "party",
+                    row.id,
+                    (row.id,),
+                    {
+                        "changes": {
+                            k: {"from": jsonable(before[k]), "to": jsonable(v)}
+                            for k, v in changed.items()
+                        }
+                    },
+                )
+            )
+            return party_rec
+
+    def add_contact_point(
+        self, party: PartyRef, point: AnyContactPoint | Mapping[str, Any]
+    ) -> ContactPoint:
+        """Add a contact point to the party; an equal one (same key) is a Conflict."""
+        ctx = self._ctx
+        normalized = normalize_contact_point(ctx, point, "contact_point")
+        with ctx.atomic():
+            row = ctx.party_row(party)
+            if any(
+                c.kind == normalized.kind and c.key == normalized.key for c in row.contact_points
+            ):
+                raise Conflict(
+                    f"the party already has the {normalized.kind} {normalized.value!r}",
+                    field="contact_point",
+                )
+            now = utcnow()
+            created = self._attach_points(row, [normalized], now)[0]
+            row.updated_at = now
+            ctx.db.flush()
+            ctx.record(
+                Event(
+                    "contact_point.added",
+                    "contact_point",
+                    created.id,
+                    (row.id,),
+                    {"kind": created.kind, "value": created.value, "primary": created.is_primary},
+                )
+            )
+            ctx.notify("xrm_validate_party", party=Party.of(row), action="update")
+            return ContactPoint.of(created)
+
+    def remove_contact_point(self, party: PartyRef, contact_point: int | ContactPoint) -> None:
+        """Remove a contact point (a new primary of its kind is chosen if needed)."""
+        ctx = self._ctx
+        point_id = ref_id(contact_point, "contact_point")
+        with ctx.atomic():
+            row = ctx.party_row(party)
+            point = next((c for c in row.contact_points if c.id == point_id), None)
+            if point is None:
+                raise NotFound("contact point", point_id)
+            row.contact_points.remove(point)
+            if point.is_primary:
+                ctx.db.flush()
+                successor = next((c for c in row.contact_points if c.kind == point.kind), None)
+                if successor is not None:
+                    successor.is_primary = True
+            row.updated_at = utcnow()
+            ctx.record(
+                Event(
+                    "contact_point.removed",
+                    "contact_point",
+                    point_id,
+                    (row.id,),
+                    {"kind": point.kind, "value": point.value},
+                )
+            )
+
+    def set_primary(self, party: PartyRef, contact_point: int | ContactPoint) -> ContactPoint:
+        """Make this contact point the primary one of its kind."""
+        ctx = self._ctx
+        point_id = ref_id(contact_point, "contact_point")
+        with ctx.atomic():
+            row = ctx.party_row(party)
+            point = next((c for c in row.contact_points if c.id == point_id), None)
+            if point is None:
+                raise NotFound("contact point", point_id)
+            if not point.is_primary:
+                for other in row.contact_points:
+                    if other.kind == point.kind and other.is_primary:
+                        other.is_primary = False
+                ctx.db.flush()
+                point.is_primary = True
+                row.updated_at = utcnow()
+                ctx.record(
+                    Event(
+                        "contact_point.primary",
+                        "contact_point",
+                        point.id,
+                        (row.id,),
+                        {"kind": point.kind, "value": point.value},
+                    )
+                )
+            ctx.db.flush()
+            return ContactPoint.of(point)
+
+    def add_identifier(self, party: PartyRef, scheme: str, value: str) -> Party:
+        """Attach an identifier; a value already held by another party is a Conflict."""
+        ctx = self._ctx
+        idents = self._normalize_identifiers([(scheme, value)], None)
+        with ctx.atomic():
+            row = ctx.party_row(party)
+            self._refuse_taken_identifiers(idents, row.id)
+            scheme_, canonical = idents[0]
+            if any(i.scheme == scheme_ and i.value == canonical for i in row.identifiers):
+                return Party.of(row)
+            row.identifiers.append(IdentifierRow(scheme=scheme_, value=canonical))
+            row.updated_at = utcnow()
+            ctx.db.flush()
+            ctx.record(
+                Event(
+                    "identifier.added",
+                    "party",
+                    row.id,
+                    (row.id,),
+                    {"scheme": scheme_, "value": canonical},
+                )
+            )
+            return Party.of(row)
+
+    def tag(self, party: PartyRef, *tags: str) -> Party:
+        """Add tags (case-folded); tags already held are ignored."""
+        return self._retag(party, _clean_tags(tags), add=True)
+
+    def untag(self, party: PartyRef, *tags: str) -> Party:
+        """Remove tags; tags not held are ignored."""
+        return self._retag(party, _clean_tags(tags), add=False)
+
+    # -- helpers -----------------------------------------------------------------------
+    def _retag(self, party: PartyRef, tags: builtins.list[str], *, add: bool) -> Party:
+        ctx = self._ctx
+        with ctx.atomic():
+            row = ctx.party_row(party)
+            held = {t.tag for t in row.tags}
+            changed = [t for t in tags if (t not in held) == add]
+            if not changed:
+                return Party.of(row)
+            if add:
+                row.tags.extend(PartyTagRow(tag=t) for t in changed)
+            else:
+                row.tags = [t for t in row.tags if t.tag not in changed]
+            row.updated_at = utcnow()
+            ctx.db.flush()
+            ctx.record(
+                Event(
+                    "party.tagged" if add else "party.untagged",
+                    "party",
+                    row.id,
+                    (row.id,),
+                    {"tags": changed},
+                )
+            )
+            return Party.of(row)
+
+    def _locked(self, party: PartyRef, version: int | None) -> PartyRow:
+        row = self._ctx.party_row(party)
+        if version is not None and row.version != version:
+            raise Conflict(
+                f"party {row.id} changed since it was read (version {version}, now "
+                f"{row.version}); read it again and retry",
+                field="version",
+            )
+        return row
+
+    def _check_attributes(
+        self, kind: str, attributes: Mapping[str, Any] | None, errors: builtins.list[FieldError]
+    ) -> dict[str, Any]:
+        if attributes is None:
+            return {}
+        if not isinstance(attributes, Mapping):
+            errors.append(FieldError("attributes", "must be a mapping"))
+            return {}
+        registered = self._ctx.registry.party_kinds.get(kind)
+        if registered is not None and registered.schema is not None:
+            try:
+                model = validate_model(registered.schema, dict(attributes), "attributes")
+            except ValidationError as exc:
+                errors.extend(exc.errors)
+                return {}
+            return dict(model.model_dump(mode="json"))
+        result = jsonable(dict(attributes))
+        assert isinstance(result, dict)
+        return result
+
+    def _normalize_points(
+        self, points: Sequence[Any], path: str, errors: builtins.list[FieldError]
+    ) -> builtins.list[Any]:
+        if isinstance(points, str | bytes | Mapping):
+            errors.append(FieldError(path, "must be a list of contact points"))
+            return []
+        normalized: builtins.list[Any] = []
+        seen: set[tuple[str, str]] = set()
+        for i, raw in enumerate(points):
+            try:
+                point = normalize_contact_point(self._ctx, raw, f"{path}.{i}")
+            except ValidationError as exc:
+                errors.extend(exc.errors)
+                continue
+            if (point.kind, point.key) in seen:
+                continue  # the same address written twice is one contact point
+            seen.add((point.kind, point.key))
+            normalized.append(point)
+        for kind in {p.kind for p in normalized}:
+            if sum(1 for p in normalized if p.kind == kind and p.primary) > 1:
+                errors.append(FieldError(path, f"more than one primary {kind}"))
+        return normalized
+
+    def _attach_points(
+        self, row: PartyRow, points: Sequence[NormalizedPoint], now: dt.datetime
+    ) -> builtins.list[ContactPointRow]:
+        created = []
+        for point in points:
+            has_primary = any(c.kind == point.kind and c.is_primary for c in row.contact_points)
+            make_primary = point.primary or not has_primary
+            if point.primary and has_primary:
+                for other in row.contact_points:
+                    if other.kind == point.kind:
+                        other.is_primary = False
+                self._ctx.db.flush()
+            cp = ContactPointRow(
+                kind=point.kind,
+                value=point.value,
+                key=point.key,
+                label=point.label,
+                country=point.country,
+                data=point.data,
+                is_primary=make_primary,
+                suppressed=False,
+                created_at=now,
+            )
+            row.contact_points.append(cp)
+            created.append(cp)
+        return created
+
+    def _identifier(self, scheme: str, value: str, path: str) -> str:
+        registered = self._ctx.registry.identifier_schemes.get(scheme)
+        try:
+            return identifier_value(scheme, value, registered.validate if registered else None)
+        except ValueError as exc:
+            raise ValidationError.single(path, str(exc)) from None
+
+    def _normalize_identifiers(
+        self,
+        identifiers: Mapping[str, str] | Sequence[tuple[str, str]],
+        errors: builtins.list[FieldError] | None,
+    ) -> builtins.list[tuple[str, str]]:
+        pairs = list(identifiers.items()) if isinstance(identifiers, Mapping) else identifiers
+        result: builtins.list[tuple[str, str]] = []
+        collected: builtins.list[FieldError] = []
+        for scheme, value in pairs:
+            path = f"identifiers.{scheme}"
+            if not isinstance(scheme, str) or not re.fullmatch(r"[a-z][a-z0-9_.]{0,59}", scheme):
+                collected.append(FieldError(path, "a scheme is lower-case letters, digits, . _"))
+                continue
+            if not isinstance(value, str):
+                collected.append(FieldError(path, "must be text"))
+                continue
+            try:
+                result.append((scheme, self._identifier(scheme, value, path)))
+            except ValidationError as exc:
+                collected.extend(exc.errors)
+        if collected:
+            if errors is None:
+                raise ValidationError(collected)
+            errors.extend(collected)
+        return result
+
+    def _refuse_taken_identifiers(
+        self, idents: builtins.list[tuple[str, str]], owner: int | None
+    ) -> None:
+        for scheme, value in idents:
+            holder = self._ctx.db.scalar(
+                select(IdentifierRow.party_id).where(
+                    IdentifierRow.scheme == scheme, IdentifierRow.value == value
+                )
+            )
+            if holder is not None and holder != owner:
+                raise Conflict(
+                    f"{scheme} {value!r} already belongs to party {holder}",
+                    field=f"identifiers.{scheme}",
+                )
+
+
+def _check_limit(limit: int) -> None:
+    if not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise ValidationError.single("limit", "must be between 1 and 1000")

@@ -1,0 +1,288 @@
+"""Immutable records that the services return.
+
+They are snapshots taken inside the unit of work and stay readable after it ends. To change
+something, call a service; records never write to the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from xrm.core.models import (
+    ContactPointRow,
+    InteractionRow,
+    JournalEventRow,
+    PartyRow,
+    RelationshipRow,
+    RoleRow,
+)
+
+__all__ = [
+    "ContactPoint",
+    "Identifier",
+    "Interaction",
+    "Link",
+    "Page",
+    "Participant",
+    "Party",
+    "Relationship",
+    "Role",
+    "RoleTransition",
+    "TimelineEntry",
+]
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class ContactPoint:
+    id: int
+    kind: str
+    #: as given: what to send to and show
+    value: str
+    #: the normalised match key
+    key: str
+    label: str | None
+    country: str | None
+    data: Mapping[str, Any]
+    primary: bool
+    suppressed: bool
+
+    @classmethod
+    def of(cls, row: ContactPointRow) -> ContactPoint:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            value=row.value,
+            key=row.key,
+            label=row.label,
+            country=row.country,
+            data=dict(row.data or {}),
+            primary=row.is_primary,
+            suppressed=row.suppressed,
+        )
+
+
+@attrs.frozen
+class Identifier:
+    scheme: str
+    value: str
+
+
+@attrs.frozen
+class Party:
+    id: int
+    kind: str
+    display_name: str
+    given_name: str | None
+    family_name: str | None
+    birth_date: dt.date | None
+    attributes: Mapping[str, Any]
+    tags: tuple[str, ...]
+    contact_points: tuple[ContactPoint, ...]
+    identifiers: tuple[Identifier, ...]
+    #: pass it back to ``parties.update`` to detect concurrent changes
+    version: int
+    merged_into: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+    def primary(self, kind: str) -> ContactPoint | None:
+        """The primary contact point of ``kind`` (email, phone...), or the first one."""
+        candidates = [c for c in self.contact_points if c.kind == kind]
+        for point in candidates:
+            if point.primary:
+                return point
+        return candidates[0] if candidates else None
+
+    def identifier(self, scheme: str) -> str | None:
+        return next((i.value for i in self.identifiers if i.scheme == scheme), None)
+
+    @classmethod
+    def of(cls, row: PartyRow) -> Party:
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            display_name=row.display_name,
+            given_name=row.given_name,
+            family_name=row.family_name,
+            birth_date=row.birth_date,
+            attributes=dict(row.attributes or {}),
+            tags=tuple(sorted(t.tag for t in row.tags)),
+            contact_points=tuple(ContactPoint.of(c) for c in row.contact_points),
+            identifiers=tuple(Identifier(i.scheme, i.value) for i in row.identifiers),
+            version=row.version,
+            merged_into=row.merged_into_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+@attrs.frozen
+class RoleTransition:
+    from_state: str | None
+    to_state: str
+    at: dt.datetime
+    note: str | None
+
+
+@attrs.frozen
+class Role:
+    id: int
+    party_id: int
+    type: str
+    state: str
+    attributes: Mapping[str, Any]
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    #: every state change, oldest first; the first one is the assignment
+    transitions: tuple[RoleTransition, ...]
+    version: int
+
+    @property
+    def current(self) -> bool:
+        return self.ended_at is None
+
+    @classmethod
+    def of(cls, row: RoleRow) -> Role:
+        return cls(
+            id=row.id,
+            party_id=row.party_id,
+            type=row.type,
+            state=row.state,
+            attributes=dict(row.attributes or {}),
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            transitions=tuple(
+                RoleTransition(t.from_state, t.to_state, t.at, t.note) for t in row.transitions
+            ),
+            version=row.version,
+        )
+
+
+@attrs.frozen
+class Relationship:
+    id: int
+    type: str
+    from_party_id: int
+    to_party_id: int
+    valid_from: dt.date
+    #: exclusive end: the first day it no longer holds (``None``: open)
+    valid_to: dt.date | None
+    attributes: Mapping[str, Any]
+
+    def holds_on(self, day: dt.date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
+
+    @classmethod
+    def of(cls, row: RelationshipRow) -> Relationship:
+        return cls(
+            id=row.id,
+            type=row.type,
+            from_party_id=row.from_party_id,
+            to_party_id=row.to_party_id,
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
+            attributes=dict(row.attributes or {}),
+        )
+
+
+@attrs.frozen
+class Link:
+    """A relationship seen from one party: ``label`` reads from that party to ``other_id``."""
+
+    relationship: Relationship
+    party_id: int
+    other_id: int
+    label: str
+
+    @property
+    def type(self) -> str:
+        return self.relationship.type
+
+
+@attrs.frozen
+class Participant:
+    party_id: int
+    role: str
+    contact_point_id: int | None
+
+
+@attrs.frozen
+class Interaction:
+    id: int
+    channel: str
+    direction: str
+    touchpoint: str | None
+    purpose: str | None
+    occurred_at: dt.datetime
+    subject: str | None
+    content: str | None
+    outcome: str | None
+    external_ref: str | None
+    attributes: Mapping[str, Any]
+    participants: tuple[Participant, ...]
+
+    @classmethod
+    def of(cls, row: InteractionRow) -> Interaction:
+        return cls(
+            id=row.id,
+            channel=row.channel,
+            direction=row.direction,
+            touchpoint=row.touchpoint,
+            purpose=row.purpose,
+            occurred_at=row.occurred_at,
+            subject=row.subject,
+            content=row.content,
+            outcome=row.outcome,
+            external_ref=row.external_ref,
+            attributes=dict(row.attributes or {}),
+            participants=tuple(
+                Participant(p.party_id, p.role, p.contact_point_id) for p in row.participants
+            ),
+        )
+
+
+@attrs.frozen
+class TimelineEntry:
+    """One event in a party's history, as the journal recorded it."""
+
+    event_id: int
+    type: str
+    entity: str
+    entity_id: int | None
+    occurred_at: dt.datetime
+    recorded_at: dt.datetime
+    actor: str | None
+    data: Mapping[str, Any]
+
+    @classmethod
+    def of(cls, row: JournalEventRow) -> TimelineEntry:
+        return cls(
+            event_id=row.id,
+            type=row.type,
+            entity=row.entity,
+            entity_id=row.entity_id,
+            occurred_at=row.occurred_at,
+            recorded_at=row.recorded_at,
+            actor=row.actor,
+            data=dict(row.data or {}),
+        )
+
+
+@attrs.frozen
+class Page(Generic[T]):
+    """One page of a list; pass ``next_cursor`` as ``after=`` to read the next one."""
+
+    items: tuple[T, ...]
+    next_cursor: str | None
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)

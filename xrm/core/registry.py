@@ -1,0 +1,313 @@
+"""Declarative types that the core and plugins register: kinds, roles, relationships...
+
+Each is an immutable attrs value checked when it is built. A :class:`Registry` holds them
+by name and refuses a second registration of a name, naming both sources.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+from pydantic import BaseModel
+
+from xrm.errors import ConfigurationError
+
+__all__ = [
+    "Channel",
+    "ContactKind",
+    "IdentifierScheme",
+    "LawfulBasis",
+    "PartyKind",
+    "Purpose",
+    "Registry",
+    "RelationshipType",
+    "RoleType",
+    "Touchpoint",
+]
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_DOTTED = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
+
+
+def _check_name(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    pattern = _DOTTED if isinstance(instance, IdentifierScheme) else _NAME
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ValueError(
+            f"{type(instance).__name__}.{attribute.name} must be lower_snake_case, got {value!r}"
+        )
+
+
+def _frozenset(values: Iterable[str] | None) -> frozenset[str] | None:
+    return None if values is None else frozenset(values)
+
+
+def _check_schema(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None and not (isinstance(value, type) and issubclass(value, BaseModel)):
+        raise ValueError(f"{type(instance).__name__}.schema must be a pydantic model class")
+
+
+@attrs.frozen
+class PartyKind:
+    """A kind of party. Built in: ``person``, ``organization``, ``household``."""
+
+    name: str = attrs.field(validator=_check_name)
+    label: str = ""
+    #: pydantic model that validates the party's free ``attributes`` (optional)
+    schema: type[BaseModel] | None = attrs.field(default=None, validator=_check_schema)
+
+
+@attrs.frozen
+class ContactKind:
+    """A kind of contact point. Built in: email, phone, postal, url, social.
+
+    A plugin kind gives ``key``, the function from the raw value to its match key; it raises
+    :class:`ValueError` with a reason for a value it refuses.
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    label: str = ""
+    key: Callable[[str], str] | None = None
+
+
+@attrs.frozen
+class Channel:
+    """A medium of contact: email, phone, sms, postal_mail, web, chat, social, ...
+
+    ``contact_kind`` names the kind of contact point a message on this channel goes to
+    (email → ``email``; phone and sms → ``phone``), so that consent can be given for one
+    specific address.
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    label: str = ""
+    contact_kind: str | None = None
+
+
+@attrs.frozen
+class Touchpoint:
+    """Where in the company the contact happens: marketing, sales, after_sales, support..."""
+
+    name: str = attrs.field(validator=_check_name)
+    label: str = ""
+
+
+@attrs.frozen
+class IdentifierScheme:
+    """An identifier scheme with its own validator (``validate(raw) -> canonical``).
+
+    Schemes python-stdnum knows (``fr.siren``, ``iban``, ``eu.vat``...) need no registration:
+    they are checked by stdnum. Other schemes are accepted as trimmed text.
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    label: str = ""
+    validate: Callable[[str], str] | None = None
+
+
+def _tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+def _transitions(value: Mapping[str, Iterable[str]]) -> Mapping[str, frozenset[str]]:
+    return {state: frozenset(targets) for state, targets in value.items()}
+
+
+@attrs.frozen
+class RoleType:
+    """What a party is to us (customer, supplier, ...) with a lifecycle.
+
+    ``states`` lists every state, the first being the default initial state;
+    ``transitions`` maps a state to the states it may move to; ``party_kinds`` limits who
+    may hold the role (``None``: any kind); ``schema`` validates the role's attributes.
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    states: tuple[str, ...] = attrs.field(converter=_tuple)
+    transitions: Mapping[str, frozenset[str]] = attrs.field(converter=_transitions)
+    label: str = ""
+    schema: type[BaseModel] | None = attrs.field(default=None, validator=_check_schema)
+    party_kinds: frozenset[str] | None = attrs.field(default=None, converter=_frozenset)
+    initial_states: frozenset[str] | None = attrs.field(default=None, converter=_frozenset)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.states:
+            raise ValueError(f"role type {self.name!r} needs at least one state")
+        if len(set(self.states)) != len(self.states):
+            raise ValueError(f"role type {self.name!r} lists a state twice")
+        known = set(self.states)
+        for source, targets in self.transitions.items():
+            unknown = ({source} | set(targets)) - known
+            if unknown:
+                raise ValueError(
+                    f"role type {self.name!r}: transition names unknown state(s) {sorted(unknown)}"
+                )
+        if self.initial_states is not None and not self.initial_states <= known:
+            raise ValueError(f"role type {self.name!r}: initial_states must be known states")
+
+    @property
+    def initial(self) -> str:
+        return self.states[0]
+
+    def may_start_in(self, state: str) -> bool:
+        allowed = self.initial_states if self.initial_states is not None else {self.initial}
+        return state in allowed
+
+    def allowed_from(self, state: str) -> frozenset[str]:
+        return self.transitions.get(state, frozenset())
+
+
+@attrs.frozen
+class RelationshipType:
+    """A typed link between two parties, read ``from --forward--> to``.
+
+    ``inverse_label`` is how it reads from the other end ("employs" / "works for").
+    ``symmetric`` types read the same both ways (``spouse``), and are stored once.
+    ``*_kinds`` and ``*_roles`` restrict each end (a role must be held, not ended, at the
+    start date). ``max_per_from`` / ``max_per_to`` cap how many relationships of this type
+    may be valid at the same time at each end ("at most one current employer").
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    forward_label: str
+    inverse_label: str
+    symmetric: bool = False
+    from_kinds: frozenset[str] | None = attrs.field(default=None, converter=_frozenset)
+    to_kinds: frozenset[str] | None = attrs.field(default=None, converter=_frozenset)
+    from_roles: frozenset[str] | None = attrs.field(default=None, converter=_frozenset)
+    to_roles: frozenset[str] | None = attrs.field(default=None, converter=_frozenset)
+    max_per_from: int | None = None
+    max_per_to: int | None = None
+    schema: type[BaseModel] | None = attrs.field(default=None, validator=_check_schema)
+
+    def __attrs_post_init__(self) -> None:
+        for cap in (self.max_per_from, self.max_per_to):
+            if cap is not None and cap < 1:
+                raise ValueError(f"relationship type {self.name!r}: a cap must be at least 1")
+        if self.symmetric and (
+            self.from_kinds != self.to_kinds or self.from_roles != self.to_roles
+        ):
+            raise ValueError(
+                f"relationship type {self.name!r}: a symmetric type has the same rules at both ends"
+            )
+
+
+class LawfulBasis(enum.StrEnum):
+    """Why the company may contact a party for a purpose (GDPR art. 6)."""
+
+    CONSENT = "consent"
+    LEGITIMATE_INTEREST = "legitimate_interest"
+    CONTRACT = "contract"
+    LEGAL_OBLIGATION = "legal_obligation"
+
+
+@attrs.frozen
+class Purpose:
+    """Why the company contacts a party, with its lawful basis.
+
+    ``double_opt_in``: a grant counts only once confirmed (``confirmed_at`` set).
+    """
+
+    name: str = attrs.field(validator=_check_name)
+    basis: LawfulBasis = attrs.field(converter=LawfulBasis)
+    label: str = ""
+    double_opt_in: bool = False
+
+
+Registered = (
+    PartyKind
+    | ContactKind
+    | Channel
+    | Touchpoint
+    | IdentifierScheme
+    | RoleType
+    | RelationshipType
+    | Purpose
+)
+_T = TypeVar("_T")
+
+BUILTIN_SOURCE = "xrm"
+
+
+class _Table(dict[str, _T]):
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+        self.sources: dict[str, str] = {}
+
+
+class Registry:
+    """Every registered type, by name, with the source (core or plugin) that registered it."""
+
+    def __init__(self) -> None:
+        self.party_kinds: _Table[PartyKind] = _Table("party kind")
+        self.contact_kinds: _Table[ContactKind] = _Table("contact kind")
+        self.channels: _Table[Channel] = _Table("channel")
+        self.touchpoints: _Table[Touchpoint] = _Table("touchpoint")
+        self.identifier_schemes: _Table[IdentifierScheme] = _Table("identifier scheme")
+        self.role_types: _Table[RoleType] = _Table("role type")
+        self.relationship_types: _Table[RelationshipType] = _Table("relationship type")
+        self.purposes: _Table[Purpose] = _Table("purpose")
+        self._tables: dict[type, _Table[Any]] = {
+            PartyKind: self.party_kinds,
+            ContactKind: self.contact_kinds,
+            Channel: self.channels,
+            Touchpoint: self.touchpoints,
+            IdentifierScheme: self.identifier_schemes,
+            RoleType: self.role_types,
+            RelationshipType: self.relationship_types,
+            Purpose: self.purposes,
+        }
+
+    def add(self, item: Registered, source: str = BUILTIN_SOURCE) -> None:
+        """Register ``item``; a name already taken raises :class:`ConfigurationError`."""
+        table = self._tables.get(type(item))
+        if table is None:
+            raise ConfigurationError(f"{source}: cannot register {item!r}")
+        if item.name in table:
+            raise ConfigurationError(
+                f"duplicate {table.what} name {item.name!r}: registered by "
+                f"{table.sources[item.name]!r} and again by {source!r}"
+            )
+        table[item.name] = item
+        table.sources[item.name] = source
+
+    def source_of(self, item: Registered) -> str:
+        return self._tables[type(item)].sources[item.name]
+
+    @classmethod
+    def with_builtins(cls) -> Registry:
+        registry = cls()
+        for item in _BUILTINS:
+            registry.add(item)
+        return registry
+
+
+_BUILTINS: tuple[Registered, ...] = (
+    PartyKind("person", "Person"),
+    PartyKind("organization", "Organization"),
+    PartyKind("household", "Household"),
+    ContactKind("email", "Email address"),
+    ContactKind("phone", "Phone number"),
+    ContactKind("postal", "Postal address"),
+    ContactKind("url", "Web address"),
+    ContactKind("social", "Social network handle"),
+    Channel("email", "Email", contact_kind="email"),
+    Channel("phone", "Phone call", contact_kind="phone"),
+    Channel("sms", "SMS", contact_kind="phone"),
+    Channel("postal_mail", "Postal mail", contact_kind="postal"),
+    Channel("web", "Web"),
+    Channel("chat", "Chat"),
+    Channel("social", "Social network", contact_kind="social"),
+    Channel("face_to_face", "Face to face"),
+    Channel("fax", "Fax", contact_kind="phone"),
+    Touchpoint("marketing", "Marketing"),
+    Touchpoint("sales", "Sales"),
+    Touchpoint("after_sales", "After-sales"),
+    Touchpoint("support", "Technical support"),
+    Purpose("marketing", LawfulBasis.CONSENT, "Marketing communications"),
+    Purpose("service", LawfulBasis.CONTRACT, "Order, billing, delivery and repair notices"),
+)

@@ -1,0 +1,274 @@
+"""Roles: what a party is to us (customer, supplier, employee...), each with a lifecycle."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from xrm.core.context import Context, Event, PartyRef, as_utc, ref_id, validate_model
+from xrm.core.models import RoleRow, RoleTransitionRow, utcnow
+from xrm.core.records import Role
+from xrm.core.registry import RoleType
+from xrm.errors import Conflict, NotFound, ValidationError
+
+__all__ = ["RoleService"]
+
+RoleRef = int | Role
+
+
+class RoleService:
+    """``s.roles``: assign a role to a party, move it through its lifecycle, end it."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def assign(
+        self,
+        party: PartyRef,
+        type: str,
+        *,
+        state: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        at: dt.datetime | dt.date | None = None,
+        note: str | None = None,
+    ) -> Role:
+        """Give ``party`` a role of ``type`` in its initial state (or ``state``, when the role
+        type allows starting there). A party holds each role type at most once at a time."""
+        ctx = self._ctx
+        role_type = self._type(type)
+        start = state or role_type.initial
+        if start not in role_type.states:
+            raise ValidationError.single(
+                "state",
+                f"{start!r} is not a state of role {type!r} ({', '.join(role_type.states)})",
+            )
+        if not role_type.may_start_in(start):
+            raise ValidationError.single("state", f"role {type!r} cannot start in {start!r}")
+        when = as_utc(at, "at") or utcnow()
+        values = self._attributes(role_type, attributes or {})
+        with ctx.atomic():
+            row_party = ctx.party_row(party)
+            if role_type.party_kinds is not None and row_party.kind not in role_type.party_kinds:
+                allowed = ", ".join(sorted(role_type.party_kinds))
+                raise ValidationError.single(
+                    "party",
+                    f"a party of kind {row_party.kind!r} cannot hold role {type!r} "
+                    f"(only {allowed})",
+                )
+            if self._current_row(row_party.id, type) is not None:
+                raise Conflict(f"party {row_party.id} already holds role {type!r}", field="type")
+            row = RoleRow(
+                party_id=row_party.id,
+                type=type,
+                state=start,
+                attributes=values,
+                started_at=when,
+                ended_at=None,
+            )
+            row.transitions = [
+                RoleTransitionRow(from_state=None, to_state=start, at=when, note=note)
+            ]
+            ctx.db.add(row)
+            ctx.db.flush()
+            role = Role.of(row)
+            ctx.notify("xrm_validate_role_transition", role=role, from_state=None, to_state=start)
+            ctx.record(
+                Event(
+                    "role.assigned",
+                    "role",
+                    row.id,
+                    (row.party_id,),
+                    {"type": type, "state": start, "attributes": values, "note": note},
+                    occurred_at=when,
+                )
+            )
+            ctx.notify("xrm_role_changed", role=role, from_state=None)
+        return role
+
+    def transition(
+        self,
+        role: RoleRef,
+        to: str,
+        *,
+        at: dt.datetime | dt.date | None = None,
+        note: str | None = None,
+        version: int | None = None,
+    ) -> Role:
+        """Move a current role to state ``to``; only the role type's transitions are allowed.
+        The transition is dated ``at`` (default now), never before the previous one."""
+        ctx = self._ctx
+        when = as_utc(at, "at") or utcnow()
+        with ctx.atomic():
+            row = self._row(role, version)
+            role_type = self._type(row.type)
+            if row.ended_at is not None:
+                raise ValidationError.single("role", f"role {row.id} ended; assign it again")
+            if to not in role_type.states:
+                raise ValidationError.single(
+                    "to",
+                    f"{to!r} is not a state of role {row.type!r} ({', '.join(role_type.states)})",
+                )
+            allowed = role_type.allowed_from(row.state)
+            if to not in allowed:
+                options = ", ".join(sorted(allowed)) or "none: it is a final state"
+                raise ValidationError.single(
+                    "to",
+                    f"role {row.type!r} cannot go from {row.state!r} to {to!r} "
+                    f"(allowed: {options})",
+                )
+            self._not_before_last(row, when)
+            before = row.state
+            row.state = to
+            row.transitions.append(
+                RoleTransitionRow(from_state=before, to_state=to, at=when, note=note)
+            )
+            ctx.db.flush()
+            result = Role.of(row)
+            ctx.notify("xrm_validate_role_transition", role=result, from_state=before, to_state=to)
+            ctx.record(
+                Event(
+                    "role.transitioned",
+                    "role",
+                    row.id,
+                    (row.party_id,),
+                    {"type": row.type, "from": before, "to": to, "note": note},
+                    occurred_at=when,
+                )
+            )
+            ctx.notify("xrm_role_changed", role=result, from_state=before)
+            return result
+
+    def update(
+        self, role: RoleRef, attributes: Mapping[str, Any], *, version: int | None = None
+    ) -> Role:
+        """Replace the role's attributes (validated by the role type's schema)."""
+        ctx = self._ctx
+        with ctx.atomic():
+            row = self._row(role, version)
+            role_type = self._type(row.type)
+            values = self._attributes(role_type, attributes)
+            before = dict(row.attributes or {})
+            if values == before:
+                return Role.of(row)
+            row.attributes = values
+            ctx.db.flush()
+            ctx.record(
+                Event(
+                    "role.updated",
+                    "role",
+                    row.id,
+                    (row.party_id,),
+                    {"type": row.type, "from": before, "to": values},
+                )
+            )
+            return Role.of(row)
+
+    def end(
+        self,
+        role: RoleRef,
+        *,
+        at: dt.datetime | dt.date | None = None,
+        note: str | None = None,
+        version: int | None = None,
+    ) -> Role:
+        """End a role: the party no longer holds it; its history stays."""
+        ctx = self._ctx
+        when = as_utc(at, "at") or utcnow()
+        with ctx.atomic():
+            row = self._row(role, version)
+            if row.ended_at is not None:
+                raise ValidationError.single("role", f"role {row.id} already ended")
+            self._not_before_last(row, when)
+            row.ended_at = when
+            ctx.db.flush()
+            result = Role.of(row)
+            ctx.notify(
+                "xrm_validate_role_transition", role=result, from_state=row.state, to_state=None
+            )
+            ctx.record(
+                Event(
+                    "role.ended",
+                    "role",
+                    row.id,
+                    (row.party_id,),
+                    {"type": row.type, "state": row.state, "note": note},
+                    occurred_at=when,
+                )
+            )
+            ctx.notify("xrm_role_changed", role=result, from_state=row.state)
+            return result
+
+    def get(self, role: RoleRef) -> Role:
+        return Role.of(self._row(role, None))
+
+    def current(self, party: PartyRef, type: str) -> Role | None:
+        """The party's current role of ``type``, or ``None``."""
+        row = self._current_row(ref_id(party), type)
+        return Role.of(row) if row is not None else None
+
+    def of(
+        self, party: PartyRef, *, type: str | None = None, include_ended: bool = False
+    ) -> list[Role]:
+        """The party's roles, oldest first; ended ones only with ``include_ended``."""
+        query = (
+            select(RoleRow)
+            .where(RoleRow.party_id == ref_id(party))
+            .options(selectinload(RoleRow.transitions))
+            .order_by(RoleRow.started_at, RoleRow.id)
+        )
+        if type is not None:
+            query = query.where(RoleRow.type == type)
+        if not include_ended:
+            query = query.where(RoleRow.ended_at.is_(None))
+        return [Role.of(r) for r in self._ctx.db.scalars(query)]
+
+    # -- helpers -----------------------------------------------------------------------
+    def _type(self, name: str) -> RoleType:
+        role_type = self._ctx.registry.role_types.get(name)
+        if role_type is None:
+            known = ", ".join(sorted(self._ctx.registry.role_types)) or "none registered"
+            raise ValidationError.single("type", f"unknown role type {name!r} ({known})")
+        return role_type
+
+    def _attributes(self, role_type: RoleType, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        if not isinstance(attributes, Mapping):
+            raise ValidationError.single("attributes", "must be a mapping")
+        if role_type.schema is None:
+            from xrm.core.context import jsonable
+
+            return dict(jsonable(dict(attributes)))
+        model = validate_model(role_type.schema, dict(attributes), "attributes")
+        return dict(model.model_dump(mode="json"))
+
+    def _current_row(self, party_id: int, type: str) -> RoleRow | None:
+        return self._ctx.db.scalar(
+            select(RoleRow).where(
+                RoleRow.party_id == party_id, RoleRow.type == type, RoleRow.ended_at.is_(None)
+            )
+        )
+
+    def _row(self, role: RoleRef, version: int | None) -> RoleRow:
+        ident = ref_id(role, "role")
+        if version is None and isinstance(role, Role):
+            version = role.version
+        row = self._ctx.db.get(RoleRow, ident)
+        if row is None:
+            raise NotFound("role", ident)
+        if version is not None and row.version != version:
+            raise Conflict(
+                f"role {ident} changed since it was read (version {version}, now {row.version})",
+                field="version",
+            )
+        return row
+
+    @staticmethod
+    def _not_before_last(row: RoleRow, when: dt.datetime) -> None:
+        last = max((t.at for t in row.transitions), default=row.started_at)
+        if when < last:
+            raise ValidationError.single(
+                "at", f"{when.isoformat()} is before the role's last change ({last.isoformat()})"
+            )

@@ -1,0 +1,89 @@
+"""Engines and migrations: the embedded SQLite default and PostgreSQL through psycopg 3."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
+
+__all__ = ["DEFAULT_URL", "create_xrm_engine", "current_heads", "head_revisions", "upgrade"]
+
+DEFAULT_URL = "sqlite:///xrm.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def resolve_url(url: str | None) -> str:
+    """``url``, else ``XRM_DATABASE_URL``, else the embedded ``sqlite:///xrm.db``.
+
+    ``postgresql://`` URLs are routed to psycopg 3 (``postgresql+psycopg://``).
+    """
+    chosen = url or os.environ.get("XRM_DATABASE_URL") or DEFAULT_URL
+    if chosen.startswith(("postgresql://", "postgres://")):
+        chosen = "postgresql+psycopg://" + chosen.split("://", 1)[1]
+    return chosen
+
+
+def create_xrm_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine set up for xrm: on SQLite, WAL, foreign keys, and real transactions."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, **kwargs)
+    memory = parsed.database in (None, "", ":memory:")
+    if memory:
+        kwargs.setdefault("poolclass", StaticPool)
+        kwargs.setdefault("connect_args", {"check_same_thread": False})
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, begin transactions, so SAVEPOINT and
+        # transactional DDL work (the pysqlite recipe in SQLAlchemy's SQLite docs).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def alembic_config(engine: Engine, locations: Sequence[str] = ()) -> Config:
+    """An Alembic configuration for the core migrations plus plugins' version locations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    versions = [str(MIGRATIONS / "versions"), *(str(Path(p).resolve()) for p in locations)]
+    config.set_main_option("version_locations", os.pathsep.join(versions))
+    config.set_main_option("path_separator", "os")
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, locations: Sequence[str] = (), target: str = "heads") -> None:
+    """Bring the database to ``target`` (every head: core and plugin branches)."""
+    command.upgrade(alembic_config(engine, locations), target)
+
+
+def head_revisions(engine: Engine, locations: Sequence[str] = ()) -> set[str]:
+    script = ScriptDirectory.from_config(alembic_config(engine, locations))
+    return set(script.get_heads())
+
+
+def current_heads(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        return set(MigrationContext.configure(conn).get_current_heads())

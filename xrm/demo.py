@@ -1,0 +1,142 @@
+"""The xrm demo: a day at a small company, on an embedded SQLite file.
+
+Run it with ``python -m xrm.demo [--database URL]`` (``make demo`` does). It can run again
+on the same file: parties already known are recognised, not created twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from collections.abc import Callable
+
+from xrm import XRM, Email, Phone, PostalAddress, RelationshipType, RoleType, Session
+
+DEMO_TYPES = (
+    RoleType(
+        "client",
+        states=["lead", "prospect", "customer", "inactive", "lost"],
+        transitions={
+            "lead": ["prospect", "lost"],
+            "prospect": ["customer", "lost"],
+            "customer": ["inactive"],
+            "inactive": ["customer"],
+        },
+        label="Client (demo role)",
+    ),
+    RelationshipType(
+        "employed_by",
+        "works for",
+        "employs",
+        from_kinds=["person"],
+        to_kinds=["organization"],
+        max_per_from=1,
+    ),
+)
+
+
+def _known_or_new(
+    s: Session, say: Callable[[str], None], email: str, create: Callable[[], int]
+) -> int:
+    found = s.parties.find_ids(email=email)
+    if found:
+        say(f"  recognised {email!r} as party {found[0]}")
+        return found[0]
+    ident = create()
+    say(f"  created party {ident} for {email!r}")
+    return ident
+
+
+def run(url: str = "sqlite:///xrm-demo.db", say: Callable[[str], None] = print) -> int:
+    """Run the demo against ``url`` and return the id of the person it follows."""
+    app = XRM(url, default_region="FR")
+    say(f"xrm demo on {url}")
+    app.upgrade()
+    say("  schema is at the latest revision")
+    app.register(*DEMO_TYPES, source="demo")
+
+    with app.session(actor="demo") as s:
+        acme = _known_or_new(
+            s,
+            say,
+            "contact@acme.example",
+            lambda: (
+                s.parties.create(
+                    "organization",
+                    "ACME Industries",
+                    contact_points=[
+                        Email("contact@acme.example"),
+                        Phone("+33 1 42 68 53 00"),
+                        PostalAddress(
+                            lines=["12 rue de la Paix"],
+                            postcode="75002",
+                            city="Paris",
+                            country="FR",
+                        ),
+                    ],
+                    identifiers={"fr.siren": "732 829 320"},
+                    tags=["key-account"],
+                ).id
+            ),
+        )
+        marie = _known_or_new(
+            s,
+            say,
+            "marie.dupont@example.com",
+            lambda: (
+                s.parties.create(
+                    "person",
+                    given_name="Marie",
+                    family_name="Dupont",
+                    contact_points=[Email("Marie.Dupont@Example.com"), Phone("06 12 34 56 78")],
+                ).id
+            ),
+        )
+        if not s.relationships.of(marie, type="employed_by"):
+            s.relationships.create("employed_by", marie, acme)
+            say("  Marie Dupont now works for ACME Industries")
+        role = s.roles.current(acme, "client") or s.roles.assign(acme, "client")
+        if role.state == "lead":
+            s.roles.transition(role, "prospect", note="asked for a quote")
+            say("  ACME Industries moved from lead to prospect")
+
+    # The phone rings: the number is written another way, the caller is recognised.
+    with app.session(actor="support-desk") as s:
+        caller = s.parties.find(phone="+33 6 12 34 56 78")[0]
+        employer = s.relationships.of(caller, type="employed_by")[0]
+        say(
+            f"  incoming call from {caller.display_name} ({employer.label} party "
+            f"{employer.other_id})"
+        )
+        s.interactions.record(
+            channel="phone",
+            direction="inbound",
+            touchpoint="support",
+            subject="Printer jams on tray 2",
+            outcome="ticket opened",
+            participants=[(caller, "caller", "+33612345678"), (employer.other_id, "about")],
+        )
+        say("  call recorded with Marie and ACME as participants")
+
+    with app.session() as s:
+        say("timeline of Marie Dupont (newest first):")
+        for entry in s.timeline(marie, limit=10):
+            when = entry.occurred_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
+            say(f"  {when}  {entry.type:<22} by {entry.actor or '-'}")
+        say(
+            f"parties: {s.parties.count()}, interactions with Marie: "
+            f"{len(s.interactions.of(marie, limit=1000))}"
+        )
+    app.dispose()
+    return marie
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m xrm.demo", description=__doc__)
+    parser.add_argument("--database", default="sqlite:///xrm-demo.db", help="database URL")
+    args = parser.parse_args(argv)
+    run(args.database)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""The one hierarchy of errors that xrm raises.
+
+Every error a user can cause derives from :class:`XRMError`, so an application can catch
+them all in one place and show ``str(error)``: the message names what was wrong and why,
+never a database traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+__all__ = [
+    "ConfigurationError",
+    "Conflict",
+    "ConsentRequired",
+    "FieldError",
+    "NotFound",
+    "PluginError",
+    "ValidationError",
+    "XRMError",
+]
+
+
+class XRMError(Exception):
+    """Base of every error xrm raises on purpose."""
+
+
+@attrs.frozen
+class FieldError:
+    """One reason a field was refused: ``path`` is dotted (``contact_points.1.value``)."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}" if self.path else self.reason
+
+
+class ValidationError(XRMError):
+    """Input refused before anything was written; ``errors`` lists each field and reason."""
+
+    def __init__(self, errors: Iterable[FieldError] | str, *, field: str = "") -> None:
+        if isinstance(errors, str):
+            errors = [FieldError(field, errors)]
+        self.errors: tuple[FieldError, ...] = tuple(errors)
+        super().__init__("; ".join(str(e) for e in self.errors) or "invalid input")
+
+    @classmethod
+    def single(cls, path: str, reason: str) -> ValidationError:
+        return cls([FieldError(path, reason)])
+
+    def prefixed(self, prefix: str) -> ValidationError:
+        """The same errors with ``prefix.`` before every path (for nested input)."""
+        return ValidationError(
+            FieldError(f"{prefix}.{e.path}" if e.path else prefix, e.reason) for e in self.errors
+        )
+
+    @property
+    def fields(self) -> Sequence[str]:
+        return [e.path for e in self.errors]
+
+
+class NotFound(XRMError):
+    """The entity named by ``entity`` and ``key`` does not exist."""
+
+    def __init__(self, entity: str, key: object) -> None:
+        self.entity = entity
+        self.key = key
+        super().__init__(f"{entity} {key!r} not found")
+
+
+class Conflict(XRMError):
+    """The write contradicts what is stored: a stale version, a taken identifier, a limit."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class ConsentRequired(XRMError):
+    """An outbound contact that the consent ledger does not allow; nothing was written."""
+
+    def __init__(self, *, party_id: int, purpose: str, channel: str, reason: str) -> None:
+        self.party_id = party_id
+        self.purpose = purpose
+        self.channel = channel
+        self.reason = reason
+        super().__init__(
+            f"party {party_id} may not be contacted for {purpose!r} by {channel}: {reason}"
+        )
+
+
+class ConfigurationError(XRMError):
+    """The registries or plugins are inconsistent (a duplicate name, an unknown reference)."""
+
+
+class PluginError(XRMError):
+    """A plugin hook raised; the unit of work was rolled back. ``__cause__`` is the error."""
+
+    def __init__(self, plugin: str, hook: str, cause: BaseException) -> None:
+        self.plugin = plugin
+        self.hook = hook
+        super().__init__(f"plugin {plugin!r} failed in {hook}: {cause}")
