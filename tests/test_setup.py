@@ -70,6 +70,7 @@ def test_the_public_names_are_exported_and_sorted() -> None:
         for n in dir(xrm)
         if not n.startswith("_") and not isinstance(getattr(xrm, n), types.ModuleType)
     }
+
     # isort-style, as ruff's RUF022 keeps it: CONSTANTS, then Classes, then the rest
     def style(name: str) -> tuple[int, str]:
         rank = 0 if name.isupper() else 1 if name[0].isupper() else 2
