@@ -36,6 +36,7 @@ class Session:
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
+        ctx.session = self
         self.parties = PartyService(ctx)
         self.roles = RoleService(ctx)
         self.relationships = RelationshipService(ctx)

@@ -10,7 +10,7 @@ import enum
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 import pydantic
@@ -22,6 +22,9 @@ from xrm.core.models import JournalEventRow, JournalPartyRow, PartyRow, utcnow
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules
 from xrm.core.registry import Registry
 from xrm.errors import Conflict, FieldError, NotFound, ValidationError
+
+if TYPE_CHECKING:
+    from xrm.app import Session
 
 __all__ = ["Context", "Event", "PartyRef", "Settings"]
 
@@ -146,6 +149,8 @@ class Context:
         self.settings = settings
         self.actor = actor
         self.plugins = plugins
+        #: the public unit of work wrapping this context (what plugin hooks receive)
+        self.session: Session | None = None
         #: set by the consent service: raises ConsentRequired for a contact it refuses
         self.consent_gate: ConsentGate | None = None
 

@@ -22,6 +22,8 @@ from xrm.core.models import (
 )
 
 __all__ = [
+    "ConsentDecision",
+    "ConsentRecord",
     "ContactPoint",
     "Identifier",
     "Interaction",
@@ -286,3 +288,47 @@ class Page(Generic[T]):
 
     def __len__(self) -> int:
         return len(self.items)
+
+
+@attrs.frozen
+class ConsentRecord:
+    """One entry of the consent ledger: append-only, never changed."""
+
+    id: int
+    party_id: int
+    purpose: str
+    #: ``all`` (every channel), ``channel`` or ``contact_point``
+    scope: str
+    channel: str | None
+    contact_kind: str | None
+    #: the match key of the contact point the record is about (scope ``contact_point``)
+    contact_key: str | None
+    #: ``granted``, ``refused``, ``withdrawn`` or ``objected``
+    decision: str
+    captured_at: dt.datetime
+    effective_from: dt.datetime
+    expires_at: dt.datetime | None
+    confirmed_at: dt.datetime | None
+    #: where and how: ``web_form``, ``call``, ``in_person``, ``import``...
+    source: str
+    recorded_by: str | None
+    evidence: str | None
+    recorded_at: dt.datetime
+
+
+@attrs.frozen
+class ConsentDecision:
+    """The answer to "may we contact this party for this purpose on this channel?",
+    with why: the ``rule`` applied and the ledger ``record`` that decided, if any."""
+
+    allowed: bool
+    rule: str
+    reason: str
+    party_id: int
+    purpose: str
+    channel: str
+    contact_point_id: int | None
+    record: ConsentRecord | None
+
+    def __bool__(self) -> bool:
+        return self.allowed
