@@ -1,0 +1,503 @@
+"""Every hook a plugin may implement, grouped by when it fires.
+
+A plugin implements a hook by defining a function of the same name decorated with
+``xrm.hookimpl``; it may accept any subset of the parameters listed here, by name. The host
+(:class:`xrm.plugin.PluginHost`) calls the implementations **one at a time** so that an
+error names the plugin that raised it: any exception (except a :class:`~xrm.PluginError`)
+becomes ``PluginError(plugin, hook)`` whose ``__cause__`` is the original error. Hook
+wrappers (``wrapper=True``, ``hookwrapper=True``) are therefore refused at start.
+
+Implementations run in pluggy's order: ``tryfirst`` ones first, ``trylast`` ones last, and
+otherwise the plugin registered last runs first (explicit plugins, then entry-point plugins,
+then built-ins). None of these hooks is ``firstresult``: every implementation is called.
+
+The phases, in the order an application meets them:
+
+1. **Start-up** (registration): called once while an ``XRM`` application starts. Each
+   returns declarative objects the host validates into the registries; a duplicate name
+   stops the start, naming both plugins.
+2. **Validation** (veto): inside the unit of work, after the row is written and flushed but
+   before the journal event and before commit. Raising vetoes the change.
+3. **Notification**: inside the unit of work, after the journal event. Raising still
+   undoes the change.
+4. **Contribution**: the identity and GDPR services (export, erasure, merge, duplicate
+   detection) ask every plugin for its part.
+
+In phases 2-4 raising undoes the service call (its savepoint) and the ``PluginError``
+propagates; left uncaught it rolls back the whole unit of work.
+"""
+
+# Hook specifications are signatures: pluggy reads their parameters and never runs their
+# bodies, so a docstring is the whole body even when the return type is not None.
+# mypy: disable-error-code="empty-body"
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import click
+import pluggy
+
+from xrm.core.records import ConsentRecord, Interaction, Party, Relationship, Role
+from xrm.core.registry import (
+    Channel,
+    ContactKind,
+    IdentifierScheme,
+    PartyKind,
+    Purpose,
+    RelationshipType,
+    RoleType,
+    Touchpoint,
+)
+
+if TYPE_CHECKING:
+    from xrm.app import Session
+
+__all__ = [
+    "hookspec",
+    "xrm_channels",
+    "xrm_cli_commands",
+    "xrm_consent_changed",
+    "xrm_contact_kinds",
+    "xrm_identifier_schemes",
+    "xrm_interaction_recorded",
+    "xrm_match_rules",
+    "xrm_migration_locations",
+    "xrm_parties_merged",
+    "xrm_party_created",
+    "xrm_party_erase",
+    "xrm_party_export",
+    "xrm_party_kinds",
+    "xrm_purposes",
+    "xrm_relationship_types",
+    "xrm_role_changed",
+    "xrm_role_types",
+    "xrm_touchpoints",
+    "xrm_validate_interaction",
+    "xrm_validate_party",
+    "xrm_validate_relationship",
+    "xrm_validate_role_transition",
+]
+
+#: Marks the hook specifications below; ``xrm`` is both the project name and the
+#: entry-point group.
+hookspec = pluggy.HookspecMarker("xrm")
+
+
+# ---------------------------------------------------------------------------------------
+# 1. Start-up: registration
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def xrm_party_kinds() -> Iterable[PartyKind]:
+    """Declare the kinds of party the plugin adds (``person``, ``organization`` and
+    ``household`` are built in).
+
+    **Called** once when an ``XRM`` application starts, before any unit of work.
+
+    :returns: An iterable (a list, a tuple, or a generator) of :class:`xrm.PartyKind`.
+
+    **Results** are collected from every plugin and each item is added to the registry
+    under the plugin's name. A name already registered (by the core or another plugin)
+    stops the start with :class:`~xrm.ConfigurationError` naming both.
+
+    **Raising** stops the start with ``PluginError(plugin, "xrm_party_kinds")``.
+    """
+
+
+@hookspec
+def xrm_contact_kinds() -> Iterable[ContactKind]:
+    """Declare the kinds of contact point the plugin adds (email, phone, postal, url and
+    social are built in), each with its ``key`` function from raw value to match key.
+
+    **Called** once when an ``XRM`` application starts, before any unit of work.
+
+    :returns: An iterable of :class:`xrm.ContactKind`.
+
+    **Results** are collected from every plugin; a duplicate name stops the start with
+    :class:`~xrm.ConfigurationError` naming both plugins.
+
+    **Raising** stops the start with ``PluginError(plugin, "xrm_contact_kinds")``.
+    """
+
+
+@hookspec
+def xrm_role_types() -> Iterable[RoleType]:
+    """Declare the roles a party may hold (customer, supplier, employee...), each with its
+    lifecycle states, allowed transitions, allowed party kinds and attribute schema.
+
+    **Called** once when an ``XRM`` application starts, after the kinds, channels,
+    touchpoints and purposes hooks.
+
+    :returns: An iterable of :class:`xrm.RoleType`.
+
+    **Results** are collected from every plugin; a duplicate name stops the start with
+    :class:`~xrm.ConfigurationError` naming both plugins.
+
+    **Raising** stops the start with ``PluginError(plugin, "xrm_role_types")``.
+    """
+
+
+@hookspec
+def xrm_relationship_types() -> Iterable[RelationshipType]:
+    """Declare typed links between parties ("employs" / "works for"), with the kinds and
+    roles allowed at each end and the caps per end.
+
+    **Called** once when an ``XRM`` application starts, last of the registration hooks, so
+    the roles it names are already registered.
+
+    :returns: An iterable of :class:`xrm.RelationshipType`.
+
+    **Results** are collected from every plugin; a duplicate name stops the start with
+    :class:`~xrm.ConfigurationError` naming both plugins.
+
+    **Raising** stops the start with ``PluginError(plugin, "xrm_relationship_types")``.
+    """
+
+
+@hookspec
+def xrm_channels() -> Iterable[Channel]:
+    """Declare media of contact the plugin adds (email, phone, sms, postal_mail, web,
+    chat, social, face_to_face and fax are built in).
+
+    **Called** once when an ``XRM`` application starts, before any unit of work.
+
+    :returns: An iterable of :class:`xrm.Channel`.
+
+    **Results** are collected from every plugin; a duplicate name stops the start with
+    :class:`~xrm.ConfigurationError` naming both plugins.
+
+    **Raising** stops the start with ``PluginError(plugin, "xrm_channels")``.
+    """
+
+
+@hookspec
+def xrm_touchpoints() -> Iterable[Touchpoint]:
+    """Declare where in the company contacts happen (marketing, sales, after_sales and
+    support are built in).
+
+    **Called** once when an ``XRM`` application starts, before any unit of work.
+
+    :returns: An iterable of :class:`xrm.Touchpoint`.
+
+    **Results** are collected from every plugin; a duplicate name stops the start with
+    :class:`~xrm.ConfigurationError` naming both plugins.
+
+    **Raising** stops the start with ``PluginError(plugin, "xrm_touchpoints")``.
+    """
+
+
+@hookspec
+def xrm_purposes() -> Iterable[Purpose]:
+    """Declare why the company contacts parties, each with its lawful basis (``marketing``
+    by consent and ``service`` by contract are built in).
+
+    **Called** once when an ``XRM`` application starts, before any unit of work.
+
+    :returns: An iterable of :class:`xrm.Purpose`.
+
+    **Results** are collected from every plugin; a duplicate name stops the start with
+    :class:`~xrm.ConfigurationError` naming both plugins.
+
+    **Raising** stops the start with ``PluginError(plugin, "xrm_purposes")``.
+    """
+
+
+@hookspec
+def xrm_identifier_schemes() -> Iterable[IdentifierScheme]:
+    """Declare identifier schemes with their own validators (schemes python-stdnum knows,
+    such as ``fr.siren`` or ``iban``, need no registration).
+
+    **Called** once when an ``XRM`` application starts, before any unit of work.
+
+    :returns: An iterable of :class:`xrm.IdentifierScheme`.
+
+    **Results** are collected from every plugin; a duplicate name stops the start with
+    :class:`~xrm.ConfigurationError` naming both plugins.
+
+    **Raising** stops the start with ``PluginError(plugin, "xrm_identifier_schemes")``.
+    """
+
+
+@hookspec
+def xrm_migration_locations() -> Iterable[str | os.PathLike[str]]:
+    """Name the plugin's Alembic version directories.
+
+    **Called** once when an ``XRM`` application starts; the locations are added to the
+    core's when the database is upgraded (to ``heads``) or checked.
+
+    :returns: An iterable of paths. Each is an Alembic version directory whose first
+        revision has a ``branch_labels`` entry (the plugin name) and ``depends_on`` the core
+        revision it needs (``"0001_core"``). A relative path is resolved against the
+        directory of the module that defines the hook implementation.
+
+    **Results** are collected from every plugin, made absolute, and de-duplicated in order.
+    A path that is not an existing directory stops the start with
+    :class:`~xrm.ConfigurationError` naming the plugin.
+
+    **Raising** stops the start with ``PluginError(plugin, "xrm_migration_locations")``.
+    """
+
+
+@hookspec
+def xrm_cli_commands(cli: click.Group) -> None:
+    """Add commands to the ``xrm`` command line.
+
+    **Called** once when the ``xrm`` command line starts, before it parses its arguments.
+
+    :param cli: The top-level click group; call ``cli.add_command(...)`` or decorate with
+        ``@cli.command()``. Prefer one group named after the plugin.
+
+    :returns: Nothing; the return value is ignored.
+
+    **Raising** stops the command line with ``PluginError(plugin, "xrm_cli_commands")``.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# 2. Inside the unit of work: validation (raising vetoes)
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def xrm_validate_party(session: Session, party: Party, action: str) -> None:
+    """Accept or veto a party as it is created or changed.
+
+    **Called** inside the unit of work after the party row is written and flushed (so
+    ``party.id`` is set and queries through ``session`` see it) and before the journal
+    event: by ``parties.create`` (``action="create"``) and by every change to the party or
+    its contact points (``action="update"``).
+
+    :param session: The unit of work; ``session.db`` reaches the plugin's own tables in the
+        same transaction.
+    :param party: The party as it will be committed (an immutable snapshot).
+    :param action: ``"create"`` or ``"update"``.
+
+    :returns: Nothing; the return value is ignored.
+
+    **Raising** vetoes: the service call writes nothing and raises
+    ``PluginError(plugin, "xrm_validate_party")`` whose ``__cause__`` is the error raised
+    (a :class:`~xrm.ValidationError` with field paths reads best). Every plugin's
+    implementation is called until one raises.
+    """
+
+
+@hookspec
+def xrm_validate_role_transition(
+    session: Session, role: Role, from_state: str | None, to_state: str | None
+) -> None:
+    """Accept or veto a role being assigned, moved to another state, or ended.
+
+    **Called** inside the unit of work after the role row is written and flushed and before
+    the journal event, by ``roles.assign``, ``roles.transition`` and ``roles.end``. The
+    role type's own transition rules have already been checked.
+
+    :param session: The unit of work.
+    :param role: The role as it will be committed (already in ``to_state``; for an ending,
+        ``role.ended_at`` is set and ``role.state`` is unchanged).
+    :param from_state: The state before; ``None`` when the role is being assigned.
+    :param to_state: The state after; ``None`` when the role is being ended.
+
+    :returns: Nothing; the return value is ignored.
+
+    **Raising** vetoes: the service call writes nothing and raises
+    ``PluginError(plugin, "xrm_validate_role_transition")`` chained to the error.
+    """
+
+
+@hookspec
+def xrm_validate_relationship(session: Session, relationship: Relationship, action: str) -> None:
+    """Accept or veto a relationship as it is created or ended.
+
+    **Called** inside the unit of work after the relationship row is written and flushed
+    and before the journal event, by ``relationships.create`` (``action="create"``) and
+    ``relationships.end`` (``action="end"``, ``relationship.valid_to`` is the new end). The
+    relationship type's kind, role and cap rules have already been checked.
+
+    :param session: The unit of work.
+    :param relationship: The relationship as it will be committed.
+    :param action: ``"create"`` or ``"end"``.
+
+    :returns: Nothing; the return value is ignored.
+
+    **Raising** vetoes: the service call writes nothing and raises
+    ``PluginError(plugin, "xrm_validate_relationship")`` chained to the error.
+    """
+
+
+@hookspec
+def xrm_validate_interaction(session: Session, interaction: Interaction) -> None:
+    """Accept or veto an interaction as it is recorded.
+
+    **Called** inside the unit of work by ``interactions.record`` after the interaction and
+    its participants are written and flushed, and before the journal event. For an
+    outbound interaction the consent ledger has already allowed it.
+
+    :param session: The unit of work.
+    :param interaction: The interaction as it will be committed, with its participants.
+
+    :returns: Nothing; the return value is ignored.
+
+    **Raising** vetoes: the service call writes nothing and raises
+    ``PluginError(plugin, "xrm_validate_interaction")`` chained to the error.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# 3. Inside the unit of work: notification (after the change; raising still undoes it)
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def xrm_party_created(session: Session, party: Party) -> None:
+    """React to a new party: create the plugin's own rows for it, assign a default role...
+
+    **Called** inside the unit of work by ``parties.create``, after
+    :func:`xrm_validate_party` accepted the party and the ``party.created`` journal event
+    is written. Work done through ``session`` joins the same transaction.
+
+    :param session: The unit of work.
+    :param party: The new party.
+
+    :returns: Nothing; the return value is ignored.
+
+    **Raising** undoes the whole ``parties.create`` call and raises
+    ``PluginError(plugin, "xrm_party_created")`` chained to the error.
+    """
+
+
+@hookspec
+def xrm_role_changed(session: Session, role: Role, from_state: str | None) -> None:
+    """React to a role that was assigned, moved to another state, or ended.
+
+    **Called** inside the unit of work by ``roles.assign``, ``roles.transition`` and
+    ``roles.end``, after :func:`xrm_validate_role_transition` accepted the change and its
+    journal event is written.
+
+    :param session: The unit of work.
+    :param role: The role after the change (``role.ended_at`` is set when it was ended).
+    :param from_state: The state before; ``None`` when the role was just assigned. For an
+        ending it equals ``role.state``.
+
+    :returns: Nothing; the return value is ignored.
+
+    **Raising** undoes the service call and raises
+    ``PluginError(plugin, "xrm_role_changed")`` chained to the error.
+    """
+
+
+@hookspec
+def xrm_interaction_recorded(session: Session, interaction: Interaction) -> None:
+    """React to a recorded interaction: open a ticket, update a score...
+
+    **Called** inside the unit of work by ``interactions.record``, after
+    :func:`xrm_validate_interaction` accepted it and the ``interaction.recorded`` journal
+    event is written.
+
+    :param session: The unit of work.
+    :param interaction: The interaction, with its participants.
+
+    :returns: Nothing; the return value is ignored.
+
+    **Raising** undoes the service call and raises
+    ``PluginError(plugin, "xrm_interaction_recorded")`` chained to the error.
+    """
+
+
+@hookspec
+def xrm_consent_changed(session: Session, record: ConsentRecord) -> None:
+    """React to a new entry of the consent ledger (granted, refused, withdrawn, objected,
+    or a confirmation), e.g. to update a mailing list.
+
+    **Called** inside the unit of work by the consent service, after the record and its
+    journal event are written.
+
+    :param session: The unit of work.
+    :param record: The ledger entry just appended (records are never changed).
+
+    :returns: Nothing; the return value is ignored.
+
+    **Raising** undoes the service call and raises
+    ``PluginError(plugin, "xrm_consent_changed")`` chained to the error.
+    """
+
+
+# ---------------------------------------------------------------------------------------
+# 4. Contribution: identity and GDPR (called by the identity and erasure services)
+# ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def xrm_party_export(session: Session, party: Party) -> Mapping[str, Any] | None:
+    """Give the personal data the plugin holds about a party (GDPR right of access).
+
+    **Called** inside a unit of work when the party's data is exported; read only.
+
+    :param session: The unit of work.
+    :param party: The party being exported.
+
+    :returns: A JSON-serialisable mapping of what the plugin stores about the party, or
+        ``None`` when it stores nothing.
+
+    **Results** are collected from every plugin into one mapping from plugin name to its
+    non-``None`` result.
+
+    **Raising** aborts the export with ``PluginError(plugin, "xrm_party_export")``.
+    """
+
+
+@hookspec
+def xrm_party_erase(session: Session, party: Party, reason: str) -> None:
+    """Anonymise or delete the plugin's personal data about a party (GDPR erasure).
+
+    **Called** inside the unit of work that erases the party, before the core anonymises
+    its own rows; every plugin is called until one raises.
+
+    :param session: The unit of work; erase through ``session.db`` so the erasure commits
+        or rolls back with the core's.
+    :param party: The party being erased.
+    :param reason: Why, as the operator gave it (kept in the journal).
+
+    :returns: Nothing; the return value is ignored.
+
+    **Raising** vetoes the erasure for every plugin: raise :class:`~xrm.Conflict` with the
+    reason (``"2 open contracts"``). Nothing is erased and the caller gets
+    ``PluginError(plugin, "xrm_party_erase")`` whose ``__cause__`` is that Conflict.
+    """
+
+
+@hookspec
+def xrm_parties_merged(session: Session, survivor: Party, duplicate: Party) -> None:
+    """Move the plugin's data from a duplicate party to the one it is merged into.
+
+    **Called** inside the unit of work that merges the two parties, after the core moved
+    its own rows and set ``duplicate.merged_into``.
+
+    :param session: The unit of work.
+    :param survivor: The party that remains.
+    :param duplicate: The party merged into ``survivor``; its id keeps resolving to it.
+
+    :returns: Nothing; the return value is ignored.
+
+    **Raising** vetoes the merge: nothing is merged and the caller gets
+    ``PluginError(plugin, "xrm_parties_merged")`` chained to the error.
+    """
+
+
+@hookspec
+def xrm_match_rules() -> Iterable[Any]:
+    """Declare duplicate-detection rules (same VAT number, same email and name...).
+
+    **Called** once when an ``XRM`` application starts. The rule type arrives with the
+    identity feature, which will narrow ``Any`` to it; until then no service calls this
+    hook.
+
+    :returns: An iterable of rules.
+
+    **Results** are collected from every plugin.
+
+    **Raising** stops the start with ``PluginError(plugin, "xrm_match_rules")``.
+    """
