@@ -1,0 +1,440 @@
+"""The plugin host: finds plugins, registers them with pluggy, and calls their hooks.
+
+Nothing is loaded when this module is imported; an ``XRM`` application builds one
+:class:`PluginHost`, in this order:
+
+1. **built-ins**, given as ``(name, module or object)`` pairs;
+2. **entry points** of the group ``xrm``, in name order, each loaded on its own: one that
+   fails to import or to register is skipped with an :class:`XRMPluginWarning` naming it
+   and listed as ``broken`` by :meth:`PluginHost.info` (``XRM_STRICT_PLUGINS=1`` raises
+   :class:`~xrm.PluginError` instead);
+3. **explicit plugins**, passed as ``plugins=[...]``;
+4. ``check_pending()``: every ``xrm_*`` implementation must match a hook specification.
+
+Environment switches (read once, when the host is built):
+
+``XRM_LOAD_PLUGINS``
+    Comma-separated entry-point names to load; the others are listed as ``disabled``.
+    Set but empty: no entry-point plugin at all.
+``XRM_DISABLE_PLUGINS``
+    Comma-separated plugin names never loaded (built-ins and explicit plugins included).
+``XRM_TRACE_PLUGINS=1``
+    pluggy's hook-call tracing, written to standard error.
+``XRM_STRICT_PLUGINS=1``
+    A plugin that fails to load stops the start instead of being skipped.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata
+import inspect
+import os
+import sys
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import attrs
+import click
+import pluggy
+
+from xrm import hookspecs
+from xrm.core.registry import (
+    Channel,
+    ContactKind,
+    IdentifierScheme,
+    PartyKind,
+    Purpose,
+    Registered,
+    Registry,
+    RelationshipType,
+    RoleType,
+    Touchpoint,
+)
+from xrm.errors import ConfigurationError, PluginError
+
+if TYPE_CHECKING:
+    from xrm.app import Session
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginHost",
+    "PluginInfo",
+    "PluginStatus",
+    "UnitOfWork",
+    "XRMPluginWarning",
+    "hookimpl",
+    "plugin_name",
+]
+
+#: Marks a plugin's hook implementations (also exported as ``xrm.hookimpl``).
+hookimpl = pluggy.HookimplMarker("xrm")
+
+#: The entry-point group plugin distributions register under (``[project.entry-points.xrm]``).
+ENTRY_POINT_GROUP = "xrm"
+
+PluginStatus = Literal["loaded", "broken", "disabled"]
+
+#: Registration hooks in the order they are called, each with the type its items must have:
+#: kinds, channels and purposes first, so that roles and relationships may refer to them.
+_REGISTRATION_HOOKS: tuple[tuple[str, type[Registered]], ...] = (
+    ("xrm_party_kinds", PartyKind),
+    ("xrm_contact_kinds", ContactKind),
+    ("xrm_identifier_schemes", IdentifierScheme),
+    ("xrm_channels", Channel),
+    ("xrm_touchpoints", Touchpoint),
+    ("xrm_purposes", Purpose),
+    ("xrm_role_types", RoleType),
+    ("xrm_relationship_types", RelationshipType),
+)
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+
+class XRMPluginWarning(UserWarning):
+    """A plugin was skipped (it failed to load) or a plugin switch names no plugin."""
+
+
+class UnitOfWork(Protocol):
+    """What :meth:`PluginHost.call` needs from the core's ``Context``: its public session."""
+
+    @property
+    def session(self) -> Session | None: ...
+
+
+@attrs.frozen
+class PluginInfo:
+    """One plugin as ``xrm plugins`` lists it."""
+
+    name: str
+    #: the distribution's version for an entry-point plugin, else ``None``
+    version: str | None
+    #: the hooks it implements, sorted
+    hooks: tuple[str, ...]
+    status: PluginStatus
+    #: why it is broken (``"ImportError: ..."``), else ``None``
+    error: str | None = None
+
+
+@attrs.frozen
+class _Switches:
+    load: frozenset[str] | None
+    disable: frozenset[str]
+    trace: bool
+    strict: bool
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str]) -> _Switches:
+        load = environ.get("XRM_LOAD_PLUGINS")
+        return cls(
+            load=None if load is None else _names(load),
+            disable=_names(environ.get("XRM_DISABLE_PLUGINS", "")),
+            trace=environ.get("XRM_TRACE_PLUGINS", "").strip().lower() in _TRUE,
+            strict=environ.get("XRM_STRICT_PLUGINS", "").strip().lower() in _TRUE,
+        )
+
+
+def _names(value: str) -> frozenset[str]:
+    return frozenset(name.strip() for name in value.split(",") if name.strip())
+
+
+def _write_stderr(text: str) -> None:
+    # sys.stderr looked up at each write, so redirections made later are honoured
+    sys.stderr.write(text)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def plugin_name(plugin: object) -> str:
+    """The name an explicit plugin is registered under: its ``__name__`` (a module, a
+    class) or, for an instance, its class name."""
+    name = getattr(plugin, "__name__", None)
+    return name if isinstance(name, str) else type(plugin).__name__
+
+
+@contextmanager
+def _blame(plugin: str, hook: str) -> Iterator[None]:
+    """Turn an error raised by plugin code into ``PluginError(plugin, hook)``."""
+    try:
+        yield
+    except PluginError:
+        raise
+    except Exception as exc:
+        raise PluginError(plugin, hook, exc) from exc
+
+
+class PluginHost:
+    """The plugins of one ``XRM`` application and the typed calls into their hooks.
+
+    ``plugins`` are registered explicitly (modules, classes or instances with
+    ``@hookimpl`` functions), after ``builtins`` (``(name, plugin)`` pairs) and the
+    entry points of the group ``xrm`` (skipped when ``load_entry_points`` is false).
+    ``environ`` (default ``os.environ``) gives the ``XRM_*_PLUGINS`` switches.
+
+    Built-in and explicit plugins that do not fit the hook specifications raise
+    :class:`~xrm.ConfigurationError`; entry-point plugins that fail are skipped (see the
+    module documentation).
+    """
+
+    def __init__(
+        self,
+        plugins: Sequence[object] = (),
+        *,
+        builtins: Sequence[tuple[str, object]] = (),
+        load_entry_points: bool = True,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._switches = _Switches.read(os.environ if environ is None else environ)
+        self._pm = pluggy.PluginManager("xrm")
+        self._pm.add_hookspecs(hookspecs)
+        self._infos: list[PluginInfo] = []
+        if self._switches.trace:
+            self._pm.trace.root.setwriter(_write_stderr)
+            self._pm.enable_tracing()
+        for name, plugin in builtins:
+            self._add(name, plugin)
+        if load_entry_points:
+            self._load_entry_points()
+        for plugin in plugins:
+            self._add(plugin_name(plugin), plugin)
+        try:
+            self._pm.check_pending()
+        except pluggy.PluginValidationError as exc:  # pragma: no cover - checked per plugin
+            raise ConfigurationError(_one_line(exc)) from exc
+
+    # -- start-up ----------------------------------------------------------------------
+    def register_into(self, registry: Registry) -> None:
+        """Add every plugin's kinds, channels, touchpoints, purposes, identifier schemes,
+        role types and relationship types to ``registry``, each under its plugin's name.
+
+        A name already taken raises :class:`~xrm.ConfigurationError` naming both sources;
+        a hook that raises becomes :class:`~xrm.PluginError`. Either way the application
+        must not start: the registry may hold part of the plugins' types.
+        """
+        for hook, kind in _REGISTRATION_HOOKS:
+            for name, impl in self._implementations(hook):
+                for item in self._items(hook, name, impl, kind):
+                    registry.add(item, source=name)
+
+    def migration_locations(self) -> list[str]:
+        """Every plugin's Alembic version directory, absolute, in call order, each once.
+
+        A relative path is resolved against the directory of the module defining the hook
+        implementation; a path that is not an existing directory raises
+        :class:`~xrm.ConfigurationError` naming the plugin.
+        """
+        hook = "xrm_migration_locations"
+        found: list[str] = []
+        for name, impl in self._implementations(hook):
+            base = Path(inspect.getfile(impl.function)).resolve().parent
+            for entry in self._items(hook, name, impl, (str, os.PathLike)):
+                path = Path(os.fspath(entry))
+                resolved = (path if path.is_absolute() else base / path).resolve()
+                if not resolved.is_dir():
+                    raise ConfigurationError(
+                        f"plugin {name!r}: migration location {str(resolved)!r} is not a directory"
+                    )
+                if str(resolved) not in found:
+                    found.append(str(resolved))
+        return found
+
+    def cli_commands(self, cli: click.Group) -> None:
+        """Let every plugin add its commands to the ``xrm`` click group."""
+        hook = "xrm_cli_commands"
+        for name, impl in self._implementations(hook):
+            with _blame(name, hook):
+                self._call_one(hook, impl, {"cli": cli})
+
+    # -- inside a unit of work ---------------------------------------------------------
+    def call(self, hook: str, ctx: UnitOfWork, /, **kwargs: Any) -> None:
+        """Call ``hook`` of every plugin, one implementation at a time, with
+        ``session=ctx.session`` and ``kwargs`` (each implementation receives the subset of
+        arguments it names).
+
+        The first implementation that raises stops the call: its error is raised as
+        ``PluginError(plugin, hook)`` from the original (a ``PluginError`` passes as is).
+        ``kwargs`` must be exactly the hook's parameters other than ``session``
+        (:class:`TypeError` otherwise: a mistake in the caller, not in a plugin).
+        """
+        arguments = self._arguments(hook, ctx, kwargs)
+        for name, impl in self._implementations(hook):
+            with _blame(name, hook):
+                self._call_one(hook, impl, arguments)
+
+    def collect(self, hook: str, ctx: UnitOfWork, /, **kwargs: Any) -> dict[str, Any]:
+        """Like :meth:`call`, returning each plugin's non-``None`` result by plugin name."""
+        arguments = self._arguments(hook, ctx, kwargs)
+        results: dict[str, Any] = {}
+        for name, impl in self._implementations(hook):
+            with _blame(name, hook):
+                result = self._call_one(hook, impl, arguments)
+            if result is not None:
+                results[name] = result
+        return results
+
+    # -- reporting ---------------------------------------------------------------------
+    def info(self) -> list[PluginInfo]:
+        """Every plugin met while loading, in load order: loaded, broken or disabled."""
+        return list(self._infos)
+
+    # -- loading -----------------------------------------------------------------------
+    def _add(self, name: str, plugin: object, version: str | None = None) -> None:
+        if name in self._switches.disable:
+            self._note(name, version, "disabled")
+            return
+        self._register(name, plugin)
+        self._note(name, version, "loaded", hooks=self._hooks_of(plugin))
+
+    def _load_entry_points(self) -> None:
+        wanted = self._switches.load
+        found: set[str] = set()
+        for ep in sorted(
+            importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name
+        ):
+            found.add(ep.name)
+            version = ep.dist.version if ep.dist is not None else None
+            if (wanted is not None and ep.name not in wanted) or ep.name in self._switches.disable:
+                self._note(ep.name, version, "disabled")
+                continue
+            try:
+                plugin = ep.load()
+                self._register(ep.name, plugin)
+            except Exception as exc:
+                if self._switches.strict:
+                    raise PluginError(ep.name, "load", exc) from exc
+                warnings.warn(
+                    f"xrm plugin {ep.name!r} ({ep.value}) failed to load and is skipped: "
+                    f"{_one_line(exc)}",
+                    XRMPluginWarning,
+                    stacklevel=3,
+                )
+                self._note(ep.name, version, "broken", error=_one_line(exc))
+                continue
+            self._note(ep.name, version, "loaded", hooks=self._hooks_of(plugin))
+        for missing in sorted((wanted or frozenset()) - found):
+            warnings.warn(
+                f"XRM_LOAD_PLUGINS names {missing!r}, but no installed plugin has that name",
+                XRMPluginWarning,
+                stacklevel=3,
+            )
+
+    def _register(self, name: str, plugin: object) -> None:
+        """Register ``plugin`` as ``name``, or raise ConfigurationError leaving no trace."""
+        if self._pm.has_plugin(name):
+            raise ConfigurationError(f"two plugins are named {name!r}; plugin names must differ")
+        if self._pm.is_registered(plugin):
+            raise ConfigurationError(
+                f"plugin {name!r} is already registered as {self._pm.get_name(plugin)!r}"
+            )
+        try:
+            self._pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise ConfigurationError(f"plugin {name!r}: {_one_line(exc)}") from exc
+        try:
+            self._check_implementations(name, plugin)
+        except ConfigurationError:
+            self._pm.unregister(plugin, name=name)
+            raise
+
+    def _check_implementations(self, name: str, plugin: object) -> None:
+        for caller in self._pm.get_hookcallers(plugin) or []:
+            impls = [i for i in caller.get_hookimpls() if i.plugin is plugin]
+            if not caller.has_spec():
+                if all(i.optionalhook for i in impls):
+                    continue
+                close = difflib.get_close_matches(caller.name, hookspecs.__all__, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ConfigurationError(f"plugin {name!r}: unknown hook {caller.name!r}{hint}")
+            if any(i.wrapper or i.hookwrapper for i in impls):
+                raise ConfigurationError(
+                    f"plugin {name!r}: {caller.name} is a hook wrapper; xrm calls each "
+                    "implementation on its own, so wrappers are not supported"
+                )
+            if len(impls) > 1:
+                raise ConfigurationError(
+                    f"plugin {name!r} implements {caller.name} {len(impls)} times; "
+                    "one implementation per hook"
+                )
+
+    def _hooks_of(self, plugin: object) -> tuple[str, ...]:
+        callers = self._pm.get_hookcallers(plugin) or []
+        return tuple(sorted(c.name for c in callers if c.has_spec()))
+
+    def _note(
+        self,
+        name: str,
+        version: str | None,
+        status: PluginStatus,
+        *,
+        hooks: tuple[str, ...] = (),
+        error: str | None = None,
+    ) -> None:
+        self._infos.append(PluginInfo(name, version, hooks, status, error))
+
+    # -- calling -----------------------------------------------------------------------
+    def _caller(self, hook: str) -> pluggy.HookCaller:
+        caller: pluggy.HookCaller | None = getattr(self._pm.hook, hook, None)
+        if caller is None or not caller.has_spec():
+            raise ValueError(f"{hook!r} is not an xrm hook")
+        return caller
+
+    def _implementations(self, hook: str) -> list[tuple[str, pluggy.HookImpl]]:
+        """(plugin name, implementation) in pluggy's call order."""
+        impls = self._caller(hook).get_hookimpls()
+        return [(impl.plugin_name, impl) for impl in reversed(impls)]
+
+    def _call_one(self, hook: str, impl: pluggy.HookImpl, arguments: Mapping[str, Any]) -> Any:
+        # Through pluggy rather than impl.function: it passes each implementation only the
+        # arguments it names, and XRM_TRACE_PLUGINS sees the call.
+        others = [p for p in self._pm.get_plugins() if p is not impl.plugin]
+        results: list[Any] = self._pm.subset_hook_caller(hook, others)(**arguments)
+        return results[0] if results else None
+
+    def _items(
+        self,
+        hook: str,
+        name: str,
+        impl: pluggy.HookImpl,
+        kind: type[Any] | tuple[type[Any], ...],
+    ) -> list[Any]:
+        """The items an iterable-returning hook gave, each checked to be a ``kind``."""
+        with _blame(name, hook):
+            result = self._call_one(hook, impl, {})
+        if result is None:
+            return []
+        if isinstance(result, str | bytes | Mapping) or not isinstance(result, Iterable):
+            raise ConfigurationError(
+                f"plugin {name!r}: {hook}() must return an iterable (a list), got {result!r}"
+            )
+        with _blame(name, hook):  # a generator runs the plugin's code while it is read
+            items = list(result)
+        expected = kind if isinstance(kind, tuple) else (kind,)
+        for item in items:
+            if not isinstance(item, expected):
+                wanted = " or ".join(k.__name__ for k in expected)
+                raise ConfigurationError(
+                    f"plugin {name!r}: {hook}() gave {item!r}, which is not a {wanted}"
+                )
+        return items
+
+    def _arguments(self, hook: str, ctx: UnitOfWork, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        spec = self._caller(hook).spec
+        assert spec is not None  # _caller refuses hooks without a specification
+        if "session" in kwargs:
+            raise TypeError(f"{hook}: session is given by the host from the context")
+        arguments = {"session": ctx.session, **kwargs}
+        expected = set(spec.argnames)
+        missing = sorted(expected - arguments.keys())
+        unknown = sorted(arguments.keys() - expected)
+        if missing or unknown:
+            raise TypeError(
+                f"{hook}({', '.join(spec.argnames)}) called with {sorted(arguments)}: "
+                f"missing {missing}, unknown {unknown}"
+            )
+        return arguments
