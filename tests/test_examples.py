@@ -34,5 +34,26 @@ def test_the_demo_runs_twice_on_one_file_and_recognises_what_it_knows(tmp_path: 
     app = XRM(url)
     with app.session() as s:
         assert s.parties.count() == 2
-        assert len(s.interactions.of(marie)) == 2
+        assert len(s.interactions.of(marie)) == 2 * 3  # a call, a campaign, a repair notice
+    assert any("refused: party" in line for line in second)
     app.dispose()
+
+
+def test_the_consent_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["consent.py", f"sqlite:///{tmp_path / 'c.db'}"])
+    runpy.run_path(str(ROOT / "examples" / "consent.py"), run_name="__main__")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "['marie@example.com']"
+    assert out[1].startswith("False withdrawn withdrawn")
+    assert "may not be contacted for 'marketing' by email: withdrawn" in out[2]
+
+
+def test_the_docs_worked_examples_are_the_example_files() -> None:
+    docs = (ROOT / "docs" / "consent.md").read_text()
+    example = (ROOT / "examples" / "consent.py").read_text()
+    body = docs.split("## A worked example", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    for line in body.splitlines():
+        if "XRM(" not in line:
+            assert line in example.splitlines(), line

@@ -11,6 +11,7 @@ the party's permission.
 """
 
 from xrm.app import XRM, Session
+from xrm.core.consent import AudienceMember
 from xrm.core.inputs import (
     ContactPointIn,
     Email,
@@ -22,6 +23,8 @@ from xrm.core.inputs import (
 )
 from xrm.core.normalize import EmailRules
 from xrm.core.records import (
+    ConsentDecision,
+    ConsentRecord,
     ContactPoint,
     Identifier,
     Interaction,
@@ -59,9 +62,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "XRM",
+    "AudienceMember",
     "Channel",
     "ConfigurationError",
     "Conflict",
+    "ConsentDecision",
+    "ConsentRecord",
     "ConsentRequired",
     "ContactKind",
     "ContactPoint",

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
 from xrm import db as _db
+from xrm.core.consent import ConsentService
 from xrm.core.context import Context, PartyRef, Settings
 from xrm.core.interactions import InteractionService
 from xrm.core.journal import timeline as _timeline
@@ -41,6 +42,7 @@ class Session:
         self.roles = RoleService(ctx)
         self.relationships = RelationshipService(ctx)
         self.interactions = InteractionService(ctx)
+        self.consents = ConsentService(ctx)
 
     @property
     def actor(self) -> str | None:

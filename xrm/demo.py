@@ -10,7 +10,16 @@ import argparse
 import datetime as dt
 from collections.abc import Callable
 
-from xrm import XRM, Email, Phone, PostalAddress, RelationshipType, RoleType, Session
+from xrm import (
+    XRM,
+    ConsentRequired,
+    Email,
+    Phone,
+    PostalAddress,
+    RelationshipType,
+    RoleType,
+    Session,
+)
 
 DEMO_TYPES = (
     RoleType(
@@ -117,6 +126,43 @@ def run(url: str = "sqlite:///xrm-demo.db", say: Callable[[str], None] = print) 
             participants=[(caller, "caller", "+33612345678"), (employer.other_id, "about")],
         )
         say("  call recorded with Marie and ACME as participants")
+
+    # Marketing asks first: consent is evidence, and the data layer enforces it.
+    with app.session(actor="marketing") as s:
+        s.consents.grant(marie, "marketing", source="web_form", evidence="newsletter signup v2")
+        audience = list(s.consents.audience("marketing", "email"))
+        say(f"  Marie opted in; the marketing audience by email has {len(audience)} address(es)")
+        s.interactions.record(
+            channel="email",
+            direction="outbound",
+            purpose="marketing",
+            touchpoint="marketing",
+            subject="Spring offers",
+            participants=[(marie, "recipient")],
+        )
+        s.consents.withdraw(marie, "marketing", source="unsubscribe_link")
+        say("  Marie unsubscribed")
+    try:
+        with app.session(actor="marketing") as s:
+            s.interactions.record(
+                channel="email",
+                direction="outbound",
+                purpose="marketing",
+                subject="Summer offers",
+                participants=[(marie, "recipient")],
+            )
+    except ConsentRequired as refused:
+        say(f"  refused: {refused}")
+    with app.session(actor="after-sales") as s:
+        s.interactions.record(
+            channel="email",
+            direction="outbound",
+            purpose="service",
+            touchpoint="after_sales",
+            subject="Your repair is done",
+            participants=[(marie, "recipient")],
+        )
+        say("  the repair notice went out: a contract purpose needs no opt-in")
 
     with app.session() as s:
         say("timeline of Marie Dupont (newest first):")

@@ -22,8 +22,8 @@ from xrm.core.context import (
     validate_model,
 )
 from xrm.core.inputs import ParticipantIn
-from xrm.core.models import ContactPointRow, InteractionRow, ParticipantRow, utcnow
-from xrm.core.parties import _check_limit, normalize_contact_point
+from xrm.core.models import InteractionRow, ParticipantRow, utcnow
+from xrm.core.parties import _check_limit, primary_contact_point, resolve_contact_point
 from xrm.core.records import Interaction, Page
 from xrm.errors import FieldError, NotFound, ValidationError
 
@@ -123,7 +123,10 @@ class InteractionService:
             ctx.require_existing([p.party for p in parts], "participants")
             for p in parts:
                 ctx.party_row(p.party, "participants")
-            point_ids = self._contact_points(parts)
+            point_ids = self._contact_points(parts, channel, direction == "outbound")
+            if direction == "outbound":
+                assert purpose is not None
+                self._check_consent(channel, purpose, parts, point_ids, when)
             row = InteractionRow(
                 channel=channel,
                 direction=direction,
@@ -141,9 +144,6 @@ class InteractionService:
                 ParticipantRow(party_id=p.party, role=p.role, contact_point_id=cp, occurred_at=when)
                 for p, cp in zip(parts, point_ids, strict=True)
             ]
-            if direction == "outbound":
-                assert purpose is not None
-                self._ctx_gate(channel, purpose, parts, point_ids, when)
             ctx.db.add(row)
             ctx.db.flush()
             interaction = Interaction.of(row)
@@ -229,7 +229,7 @@ class InteractionService:
         return Page(items, cursor)
 
     # -- helpers -----------------------------------------------------------------------
-    def _ctx_gate(
+    def _check_consent(
         self,
         channel: str,
         purpose: str,
@@ -279,34 +279,21 @@ class InteractionService:
             seen.add((p.party, p.role))
         return result
 
-    def _contact_points(self, parts: Sequence[ParticipantIn]) -> list[int | None]:
-        """Resolve each participant's contact point (by id or by value) on that party."""
+    def _contact_points(
+        self, parts: Sequence[ParticipantIn], channel: str, outbound: bool
+    ) -> list[int | None]:
+        """Each participant's contact point, given by id or value; for an outbound
+        contact without one, the contacted party's primary point for the channel."""
         ctx = self._ctx
+        kind = ctx.registry.channels[channel].contact_kind
         ids: list[int | None] = []
         for i, part in enumerate(parts):
-            wanted = part.contact_point
-            path = f"participants.{i}.contact_point"
-            if wanted is None:
-                ids.append(None)
-                continue
-            query = select(ContactPointRow.id).where(ContactPointRow.party_id == part.party)
-            if isinstance(wanted, int):
-                found = ctx.db.scalar(query.where(ContactPointRow.id == wanted))
+            if part.contact_point is not None:
+                path = f"participants.{i}.contact_point"
+                ids.append(resolve_contact_point(ctx, part.party, part.contact_point, path).id)
+            elif outbound and kind is not None and part.role not in COMPANY_SIDE_ROLES:
+                primary = primary_contact_point(ctx, part.party, kind)
+                ids.append(primary.id if primary is not None else None)
             else:
-                found = None
-                for kind in ("email", "phone", "url"):
-                    try:
-                        point = normalize_contact_point(ctx, {"kind": kind, "value": wanted}, path)
-                    except ValidationError:
-                        continue
-                    found = ctx.db.scalar(
-                        query.where(ContactPointRow.kind == kind, ContactPointRow.key == point.key)
-                    )
-                    if found is not None:
-                        break
-            if found is None:
-                raise ValidationError.single(
-                    path, f"party {part.party} has no contact point {wanted!r}"
-                )
-            ids.append(found)
+                ids.append(None)
         return ids

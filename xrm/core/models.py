@@ -34,6 +34,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "Base",
+    "ConsentRecordRow",
     "ContactPointRow",
     "IdentifierRow",
     "InteractionRow",
@@ -347,3 +348,47 @@ class JournalPartyRow(Base):
     occurred_at: Mapped[dt.datetime]
 
     __table_args__ = (Index("ix_journal_party_time", "party_id", "occurred_at", "event_id"),)
+
+
+class ConsentRecordRow(Base):
+    """The consent ledger: append-only; the core never updates or deletes a row."""
+
+    __tablename__ = "consent_record"
+
+    id: Mapped[pk]
+    party_id: Mapped[int] = party_fk()
+    purpose: Mapped[name40]
+    scope: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[name40 | None]
+    contact_kind: Mapped[name40 | None]
+    contact_key: Mapped[str500 | None]
+    contact_point_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("contact_point.id", ondelete="SET NULL")
+    )
+    decision: Mapped[str] = mapped_column(String(16))
+    captured_at: Mapped[dt.datetime]
+    effective_from: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime | None]
+    confirmed_at: Mapped[dt.datetime | None]
+    source: Mapped[name40]
+    recorded_by: Mapped[str | None]
+    evidence: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[dt.datetime]
+
+    __table_args__ = (
+        # check(): one party's records for a purpose; contactable(): one purpose's records
+        Index("ix_consent_party_purpose", "party_id", "purpose", "effective_from"),
+        Index("ix_consent_purpose", "purpose", "party_id"),
+        CheckConstraint("scope IN ('all', 'channel', 'contact_point')", name="scope"),
+        CheckConstraint(
+            "decision IN ('granted', 'refused', 'withdrawn', 'objected')", name="decision"
+        ),
+        CheckConstraint(
+            "(scope = 'all' AND channel IS NULL AND contact_key IS NULL)"
+            " OR (scope = 'channel' AND channel IS NOT NULL AND contact_key IS NULL)"
+            " OR (scope = 'contact_point' AND contact_kind IS NOT NULL"
+            " AND contact_key IS NOT NULL)",
+            name="scope_fields",
+        ),
+        CheckConstraint("expires_at IS NULL OR expires_at > effective_from", name="expiry"),
+    )

@@ -46,7 +46,13 @@ from xrm.core.normalize import (
 from xrm.core.records import ContactPoint, Page, Party
 from xrm.errors import Conflict, FieldError, NotFound, ValidationError
 
-__all__ = ["NormalizedPoint", "PartyService", "normalize_contact_point"]
+__all__ = [
+    "NormalizedPoint",
+    "PartyService",
+    "normalize_contact_point",
+    "primary_contact_point",
+    "resolve_contact_point",
+]
 
 _TAG = re.compile(r"[\w][\w .:/-]{0,59}")
 _UNSET: Any = object()
@@ -139,6 +145,41 @@ def normalize_contact_point(ctx: Context, raw: Any, path: str) -> NormalizedPoin
         primary=point.primary,
         country=country,
         data=data,
+    )
+
+
+def resolve_contact_point(ctx: Context, party_id: int, wanted: Any, path: str) -> ContactPointRow:
+    """One of the party's contact points, given by id, record, or value (any way of
+    writing it: the value is compared by match key)."""
+    query = select(ContactPointRow).where(ContactPointRow.party_id == party_id)
+    found: ContactPointRow | None = None
+    if isinstance(wanted, str):
+        for kind in ("email", "phone", "url"):
+            try:
+                point = normalize_contact_point(ctx, {"kind": kind, "value": wanted}, path)
+            except ValidationError:
+                continue
+            found = ctx.db.scalar(
+                query.where(ContactPointRow.kind == kind, ContactPointRow.key == point.key)
+            )
+            if found is not None:
+                break
+    else:
+        ident = ref_id(wanted, path)
+        found = ctx.db.scalar(query.where(ContactPointRow.id == ident))
+    if found is None:
+        raise ValidationError.single(path, f"party {party_id} has no contact point {wanted!r}")
+    return found
+
+
+def primary_contact_point(ctx: Context, party_id: int, kind: str) -> ContactPointRow | None:
+    """The party's primary contact point of ``kind``, if it has one."""
+    return ctx.db.scalar(
+        select(ContactPointRow).where(
+            ContactPointRow.party_id == party_id,
+            ContactPointRow.kind == kind,
+            ContactPointRow.is_primary.is_(True),
+        )
     )
 
 

@@ -209,12 +209,16 @@ class Purpose:
     """Why the company contacts a party, with its lawful basis.
 
     ``double_opt_in``: a grant counts only once confirmed (``confirmed_at`` set).
+    ``requires_role``: for a ``contract`` or ``legal_obligation`` basis, the basis holds
+    only while the party holds a current role of this type (``customer`` for order
+    notices); ``None``: it always holds.
     """
 
     name: str = attrs.field(validator=_check_name)
     basis: LawfulBasis = attrs.field(converter=LawfulBasis)
     label: str = ""
     double_opt_in: bool = False
+    requires_role: str | None = None
 
 
 Registered = (
@@ -310,4 +314,6 @@ _BUILTINS: tuple[Registered, ...] = (
     Touchpoint("support", "Technical support"),
     Purpose("marketing", LawfulBasis.CONSENT, "Marketing communications"),
     Purpose("service", LawfulBasis.CONTRACT, "Order, billing, delivery and repair notices"),
+    Purpose("surveys", LawfulBasis.LEGITIMATE_INTEREST, "Satisfaction surveys"),
+    Purpose("legal", LawfulBasis.LEGAL_OBLIGATION, "Legal and regulatory notices"),
 )
