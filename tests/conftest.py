@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
-from sqlalchemy import text
 
 from xrm import XRM, RelationshipType, RoleType
 from xrm.core.models import Base
+from xrm.testing import wipe
 
 settings.register_profile(
     "xrm",
@@ -58,12 +58,6 @@ def pg_migrated() -> str:
     return PG_URL
 
 
-def _truncate_all(app: XRM) -> None:
-    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
-    with app.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-
-
 def make_app(request: pytest.FixtureRequest, backend: str, tmp_path: Path, **kw: Any) -> XRM:
     if backend == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
@@ -72,7 +66,7 @@ def make_app(request: pytest.FixtureRequest, backend: str, tmp_path: Path, **kw:
         return XRM(f"sqlite:///{path}", **kw)
     url: str = request.getfixturevalue("pg_migrated")
     app = XRM(url, **kw)
-    _truncate_all(app)
+    wipe(app)
     return app
 
 
@@ -84,7 +78,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def app(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[XRM]:
     """A migrated, empty database with the test role and relationship types registered."""
-    xrm_app = make_app(request, backend, tmp_path, default_region="FR")
+    # the core's own tests run with no plugin at all, built-in or installed
+    xrm_app = make_app(
+        request, backend, tmp_path, default_region="FR", builtins=False, discover=False
+    )
     xrm_app.register(*TEST_TYPES, source="tests")
     yield xrm_app
     xrm_app.dispose()

@@ -54,8 +54,14 @@ def test_a_bad_default_region_is_refused() -> None:
         XRM("sqlite://", default_region="France")
 
 
+def test_a_role_type_clashing_with_a_plugins_names_the_plugin() -> None:
+    app = XRM("sqlite://", discover=False)
+    with pytest.raises(ConfigurationError, match="'customers' and again by 'app'"):
+        app.register(RoleType("customer", ["a"], {}))
+
+
 def test_a_duplicate_registration_names_both_sources() -> None:
-    app = XRM("sqlite://")
+    app = XRM("sqlite://", builtins=False, discover=False)
     role = RoleType("customer", ["a"], {})
     app.register(role, source="plugin-one")
     with pytest.raises(ConfigurationError, match="'plugin-one' and again by 'plugin-two'"):

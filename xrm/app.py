@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -13,7 +15,7 @@ from sqlalchemy.orm import sessionmaker
 
 from xrm import db as _db
 from xrm.core.consent import ConsentService
-from xrm.core.context import Context, PartyRef, Settings
+from xrm.core.context import Context, Event, PartyRef, Settings, as_utc, ref_id
 from xrm.core.interactions import InteractionService
 from xrm.core.journal import timeline as _timeline
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules, country_code
@@ -22,7 +24,8 @@ from xrm.core.records import Page, TimelineEntry
 from xrm.core.registry import Registered, Registry
 from xrm.core.relationships import RelationshipService
 from xrm.core.roles import RoleService
-from xrm.errors import ConfigurationError
+from xrm.errors import ConfigurationError, ValidationError
+from xrm.plugin import PluginHost, PluginInfo
 
 __all__ = ["XRM", "Session"]
 
@@ -60,10 +63,42 @@ class Session:
         """The party's whole history, newest first: the single view of a party."""
         return _timeline(self._ctx, party, limit=limit, after=after, types=types)
 
+    def record_event(
+        self,
+        type: str,
+        *,
+        parties: Sequence[PartyRef],
+        data: Mapping[str, Any] | None = None,
+        entity: str = "event",
+        entity_id: int | None = None,
+        occurred_at: dt.datetime | None = None,
+    ) -> int:
+        """Write an event of an application's or plugin's own to the journal, in this unit
+        of work; it appears in the timeline of every party in ``parties``.
+
+        ``type`` is dotted and prefixed with its owner (``employees.left``); ``data`` must be
+        JSON-serialisable (dates are written as ISO text). Returns the event id.
+        """
+        if not isinstance(type, str) or not _EVENT_TYPE.fullmatch(type):
+            raise ValidationError.single("type", "a dotted lower-case name, such as 'shop.order'")
+        ids = tuple(ref_id(p, "parties") for p in parties)
+        self._ctx.require_existing(ids, "parties")
+        when = as_utc(occurred_at, "occurred_at")
+        return self._ctx.record(Event(type, entity, entity_id, ids, dict(data or {}), when))
+
     @property
     def db(self) -> OrmSession:
         """The SQLAlchemy session underneath, for plugins' own tables (same transaction)."""
         return self._ctx.db
+
+
+_EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+
+
+def _builtin_plugins() -> list[tuple[str, object]]:
+    from xrm.plugins import customers
+
+    return [("customers", customers)]
 
 
 class XRM:
@@ -72,12 +107,20 @@ class XRM:
     ``url`` defaults to ``XRM_DATABASE_URL`` then to the embedded ``sqlite:///xrm.db``.
     ``default_region`` (or ``XRM_DEFAULT_REGION``) reads phone numbers written without
     a country code. Call :meth:`upgrade` once to create or migrate the schema.
+
+    Plugins, in this order: xrm's built-in ones (``builtins=False`` leaves them out), the
+    installed distributions registered under the ``xrm`` entry-point group
+    (``discover=False`` leaves them out), then ``plugins`` given here. See
+    docs/plugins.md for the ``XRM_*_PLUGINS`` switches.
     """
 
     def __init__(
         self,
         url: str | None = None,
         *,
+        plugins: Sequence[object] = (),
+        discover: bool = True,
+        builtins: bool = True,
         default_region: str | None = None,
         email_rules: EmailRules = DEFAULT_EMAIL_RULES,
         engine_options: dict[str, Any] | None = None,
@@ -91,9 +134,15 @@ class XRM:
                 raise ConfigurationError(f"default_region: {exc}") from None
         self.settings = Settings(default_region=region, email_rules=email_rules)
         self.registry = Registry.with_builtins()
+        self.plugins = PluginHost(
+            plugins,
+            builtins=_builtin_plugins() if builtins else (),
+            load_entry_points=discover,
+        )
+        self.plugins.register_into(self.registry)
+        self._migration_locations = self.plugins.migration_locations()
         self.engine: Engine = _db.create_xrm_engine(self.url, **(engine_options or {}))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self._migration_locations: list[str] = []
 
     def register(self, *items: Registered, source: str = "app") -> None:
         """Register role types, relationship types, kinds, channels, touchpoints, purposes
@@ -109,7 +158,7 @@ class XRM:
         """
         with self._sessions() as db:
             db.begin()
-            ctx = Context(db, self.registry, self.settings, actor)
+            ctx = Context(db, self.registry, self.settings, actor, plugins=self.plugins)
             try:
                 yield Session(ctx)
             except BaseException:
@@ -126,6 +175,10 @@ class XRM:
         return _db.current_heads(self.engine) == _db.head_revisions(
             self.engine, self._migration_locations
         )
+
+    def plugin_info(self) -> list[PluginInfo]:
+        """Every plugin met at start: name, version, hooks, loaded / broken / disabled."""
+        return self.plugins.info()
 
     def dispose(self) -> None:
         """Close the connection pool."""

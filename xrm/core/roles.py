@@ -87,7 +87,7 @@ class RoleService:
                 )
             )
             ctx.notify("xrm_role_changed", role=role, from_state=None)
-        return role
+            return Role.of(row)  # as the plugins left it
 
     def transition(
         self,
@@ -140,7 +140,7 @@ class RoleService:
                 )
             )
             ctx.notify("xrm_role_changed", role=result, from_state=before)
-            return result
+            return Role.of(row)
 
     def update(
         self, role: RoleRef, attributes: Mapping[str, Any], *, version: int | None = None
@@ -200,7 +200,7 @@ class RoleService:
                 )
             )
             ctx.notify("xrm_role_changed", role=result, from_state=row.state)
-            return result
+            return Role.of(row)
 
     def get(self, role: RoleRef) -> Role:
         return Role.of(self._row(role, None))

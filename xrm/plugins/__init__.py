@@ -1,0 +1,1 @@
+"""Plugins that ship inside xrm (loaded unless ``XRM(builtins=False)``)."""

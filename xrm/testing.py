@@ -1,0 +1,71 @@
+"""pytest fixtures for applications and plugin authors (a ``pytest11`` plugin: installed
+with xrm, active in every test run).
+
+``xrm_factory(**options)`` builds an :class:`~xrm.XRM` on a fresh, migrated database and
+disposes of it after the test. It runs on SQLite, and on PostgreSQL as well when
+``XRM_TEST_DATABASE_URL`` is set (a database the tests may wipe)::
+
+    def test_my_plugin(xrm_factory):
+        app = xrm_factory(plugins=[my_plugin], discover=False)
+        with app.session() as s:
+            ...
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import inspect, text
+
+from xrm.app import XRM
+
+__all__ = ["xrm_backend", "xrm_factory"]
+
+_PG_URL = os.environ.get("XRM_TEST_DATABASE_URL")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def xrm_backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql``; the latter is skipped without XRM_TEST_DATABASE_URL."""
+    if request.param == "postgresql" and not _PG_URL:
+        pytest.skip("XRM_TEST_DATABASE_URL is not set")
+    return str(request.param)
+
+
+def wipe(app: XRM) -> None:
+    """Empty every table of ``app``'s database but Alembic's (PostgreSQL)."""
+    with app.engine.begin() as conn:
+        tables = [t for t in inspect(conn).get_table_names() if t != "alembic_version"]
+        if tables:
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def xrm_factory(xrm_backend: str, tmp_path: Path) -> Iterator[Callable[..., XRM]]:
+    """Build migrated, empty applications: ``xrm_factory(plugins=[...], discover=False)``."""
+    made: list[XRM] = []
+
+    def factory(**options: Any) -> XRM:
+        if xrm_backend == "sqlite":
+            url = f"sqlite:///{tmp_path / f'xrm-{len(made)}.db'}"
+        else:
+            assert _PG_URL is not None
+            url = _PG_URL
+        app = XRM(url, **options)
+        app.upgrade()
+        if xrm_backend == "postgresql":
+            wipe(app)
+        made.append(app)
+        return app
+
+    yield factory
+    for app in made:
+        app.dispose()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgresql: runs on XRM_TEST_DATABASE_URL")
