@@ -267,9 +267,9 @@ def xrm_validate_party(session: Session, party: Party, action: str) -> None:
     """Accept or veto a party as it is created or changed.
 
     **Called** inside the unit of work after the party row is written and flushed (so
-    ``party.id`` is set and queries through ``session`` see it) and before the journal
-    event: by ``parties.create`` (``action="create"``) and by every change to the party or
-    its contact points (``action="update"``).
+    ``party.id`` is set and queries through ``session`` see it) and before commit: by
+    ``parties.create`` (``action="create"``), and by ``parties.update`` and
+    ``parties.add_contact_point`` (``action="update"``).
 
     :param session: The unit of work; ``session.db`` reaches the plugin's own tables in the
         same transaction.
@@ -409,11 +409,12 @@ def xrm_interaction_recorded(session: Session, interaction: Interaction) -> None
 
 @hookspec
 def xrm_consent_changed(session: Session, record: ConsentRecord) -> None:
-    """React to a new entry of the consent ledger (granted, refused, withdrawn, objected,
-    or a confirmation), e.g. to update a mailing list.
+    """React to a new entry of the consent ledger (a grant, refusal, withdrawal or
+    objection), e.g. to update a mailing list.
 
-    **Called** inside the unit of work by the consent service, after the record and its
-    journal event are written.
+    **Called** inside the unit of work each time the consent service appends a record to
+    the ledger (``consents.grant``, ``refuse``, ``withdraw``, ``object``, ``record``), after
+    the record and its journal event are written.
 
     :param session: The unit of work.
     :param record: The ledger entry just appended (records are never changed).
