@@ -57,6 +57,7 @@ from xrm.errors import (
     ValidationError,
     XRMError,
 )
+from xrm.plugin import PluginInfo, hookimpl
 
 __version__ = "0.1.0"
 
@@ -87,6 +88,7 @@ __all__ = [
     "PartyKind",
     "Phone",
     "PluginError",
+    "PluginInfo",
     "PostalAddress",
     "Purpose",
     "Relationship",
@@ -102,4 +104,5 @@ __all__ = [
     "ValidationError",
     "XRMError",
     "__version__",
+    "hookimpl",
 ]
