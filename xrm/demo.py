@@ -17,30 +17,16 @@ from xrm import (
     Phone,
     PostalAddress,
     RelationshipType,
-    RoleType,
     Session,
 )
 
-DEMO_TYPES = (
-    RoleType(
-        "client",
-        states=["lead", "prospect", "customer", "inactive", "lost"],
-        transitions={
-            "lead": ["prospect", "lost"],
-            "prospect": ["customer", "lost"],
-            "customer": ["inactive"],
-            "inactive": ["customer"],
-        },
-        label="Client (demo role)",
-    ),
-    RelationshipType(
-        "employed_by",
-        "works for",
-        "employs",
-        from_kinds=["person"],
-        to_kinds=["organization"],
-        max_per_from=1,
-    ),
+#: The demo's own relationship type (plugins such as xrm-employees bring richer ones).
+WORKS_FOR = RelationshipType(
+    "works_for",
+    "works for",
+    "employs",
+    from_kinds=["person"],
+    to_kinds=["organization"],
 )
 
 
@@ -62,7 +48,7 @@ def run(url: str = "sqlite:///xrm-demo.db", say: Callable[[str], None] = print) 
     say(f"xrm demo on {url}")
     app.upgrade()
     say("  schema is at the latest revision")
-    app.register(*DEMO_TYPES, source="demo")
+    app.register(WORKS_FOR, source="demo")
 
     with app.session(actor="demo") as s:
         acme = _known_or_new(
@@ -101,18 +87,21 @@ def run(url: str = "sqlite:///xrm-demo.db", say: Callable[[str], None] = print) 
                 ).id
             ),
         )
-        if not s.relationships.of(marie, type="employed_by"):
-            s.relationships.create("employed_by", marie, acme)
+        if not s.relationships.of(marie, type="works_for"):
+            s.relationships.create("works_for", marie, acme)
             say("  Marie Dupont now works for ACME Industries")
-        role = s.roles.current(acme, "client") or s.roles.assign(acme, "client")
+        role = s.roles.current(acme, "customer") or s.roles.assign(acme, "customer")
         if role.state == "lead":
-            s.roles.transition(role, "prospect", note="asked for a quote")
-            say("  ACME Industries moved from lead to prospect")
+            role = s.roles.transition(role, "prospect", note="asked for a quote")
+            say(
+                "  ACME Industries moved from lead to prospect, customer number "
+                f"{role.attributes['customer_number']}"
+            )
 
     # The phone rings: the number is written another way, the caller is recognised.
     with app.session(actor="support-desk") as s:
         caller = s.parties.find(phone="+33 6 12 34 56 78")[0]
-        employer = s.relationships.of(caller, type="employed_by")[0]
+        employer = s.relationships.of(caller, type="works_for")[0]
         say(
             f"  incoming call from {caller.display_name} ({employer.label} party "
             f"{employer.other_id})"
