@@ -134,6 +134,19 @@ print("export:", host.collect("xrm_party_export", ctx, party=ann) == {
 host.call("xrm_party_erase", ctx, party=ann, reason="asked by the party")
 print("after erasure:", host.collect("xrm_party_export", ctx, party=ann))
 db.commit()
+
+# the same plugin as an application passes it (XRM_LOAD_PLUGINS is set but empty)
+from sqlalchemy import select
+from xrm import XRM
+from xrm_loyalty.models import LoyaltyCardRow
+
+app = XRM(sys.argv[2], plugins=[xrm_loyalty])
+app.upgrade()
+with app.session() as s:
+    jo = s.parties.create("person", "Jo", contact_points=[Email("jo@example.com")])
+    s.roles.assign(jo, "loyalty_member")
+    print("via XRM:", len(s.db.scalars(select(LoyaltyCardRow)).all()), "card")
+print("listed:", [(p.name, p.status) for p in app.plugins.info() if p.name == "xrm_loyalty"])
 """
 
 
@@ -156,9 +169,16 @@ def test_the_plugin_written_in_the_docs_works_as_shown(tmp_path: Path) -> None:
         (project / path).parent.mkdir(parents=True, exist_ok=True)
         (project / path).write_text(code, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("XRM_")}
+    env["XRM_LOAD_PLUGINS"] = ""  # as the docs' tests do: no other installed plugin
     env["PYTHONPATH"] = os.pathsep.join([str(project / "src"), env.get("PYTHONPATH", "")])
     run = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(SCENARIO), f"sqlite:///{tmp_path / 'xrm.db'}"],
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(SCENARIO),
+            f"sqlite:///{tmp_path / 'host.db'}",
+            f"sqlite:///{tmp_path / 'app.db'}",
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -173,4 +193,6 @@ def test_the_plugin_written_in_the_docs_works_as_shown(tmp_path: Path) -> None:
         "refused: xrm_loyalty xrm_validate_role_transition ValidationError",
         "export: True",
         "after erasure: {}",
+        "via XRM: 1 card",
+        "listed: [('xrm_loyalty', 'loaded')]",
     ]

@@ -232,10 +232,11 @@ class PluginHost:
         hook = "xrm_migration_locations"
         found: list[str] = []
         for name, impl in self._implementations(hook):
-            base = Path(inspect.getfile(impl.function)).resolve().parent
             for entry in self._items(hook, name, impl, (str, os.PathLike)):
                 path = Path(os.fspath(entry))
-                resolved = (path if path.is_absolute() else base / path).resolve()
+                if not path.is_absolute():
+                    path = Path(inspect.getfile(impl.function)).resolve().parent / path
+                resolved = path.resolve()
                 if not resolved.is_dir():
                     raise ConfigurationError(
                         f"plugin {name!r}: migration location {str(resolved)!r} is not a directory"
