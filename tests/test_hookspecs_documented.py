@@ -87,12 +87,6 @@ def test_every_hook_docstring_states_its_contract(name: str) -> None:
 SCENARIO = """
 import sys
 
-import xrm
-import xrm.plugin
-
-if not hasattr(xrm, "hookimpl"):  # the top package re-exports this very object
-    xrm.hookimpl = xrm.plugin.hookimpl
-
 import xrm_loyalty
 from sqlalchemy.orm import sessionmaker
 from xrm import Email, PluginError
