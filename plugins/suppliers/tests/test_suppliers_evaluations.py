@@ -244,6 +244,8 @@ def test_a_party_without_a_current_supplier_role_is_not_evaluated(app: XRM) -> N
         assert f"party {party.id} ('{name}') holds no current supplier role" in str(err.value)
     with pytest.raises(NotFound), app.session() as s:
         evaluate(s, 10_000, 3)
+    with pytest.raises(NotFound), app.session() as s:
+        evaluations(s, 10_000)
     assert snapshot(app) == before
 
 
