@@ -38,7 +38,7 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated once; each test gets a copy."""
     path = tmp_path_factory.mktemp("template") / "xrm.db"
-    app = XRM(f"sqlite:///{path}")
+    app = XRM(f"sqlite:///{path}", builtins=False, discover=False)
     app.upgrade()
     with app.engine.connect() as conn:  # fold the WAL into the file before copying it
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -50,7 +50,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_migrated() -> str:
     if not PG_URL:
         pytest.skip("XRM_TEST_DATABASE_URL is not set")
-    app = XRM(PG_URL)
+    app = XRM(PG_URL, builtins=False, discover=False)
     with app.engine.begin() as conn:
         conn.exec_driver_sql("DROP SCHEMA public CASCADE")
         conn.exec_driver_sql("CREATE SCHEMA public")

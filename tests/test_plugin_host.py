@@ -306,9 +306,17 @@ def test_XRM_DISABLE_PLUGINS_applies_to_built_ins_entry_points_and_explicit_plug
     host = PluginHost(
         [Explicit()],
         builtins=[("core_extra", Builtin())],
-        environ={"XRM_DISABLE_PLUGINS": "core_extra,broken,Explicit"},
+        environ={
+            "XRM_DISABLE_PLUGINS": "core_extra,broken,Explicit",
+            # only this test's entry points, whatever else is installed
+            "XRM_LOAD_PLUGINS": "pigeon,telegraph,broken",
+        },
     )
-    mine = {n: s for n, s in statuses(host).items() if n != "telegraph"}
+    mine = {
+        n: s
+        for n, s in statuses(host).items()
+        if n in {"core_extra", "broken", "pigeon", "Explicit"}
+    }
     assert mine == {
         "core_extra": "disabled",
         "broken": "disabled",  # a disabled plugin is not even imported

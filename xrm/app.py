@@ -63,6 +63,13 @@ class Session:
         """The party's whole history, newest first: the single view of a party."""
         return _timeline(self._ctx, party, limit=limit, after=after, types=types)
 
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Group several calls so that they all happen or none does, without ending the
+        unit of work: an error inside undoes the group only (a savepoint)."""
+        with self._ctx.atomic():
+            yield
+
     def record_event(
         self,
         type: str,
@@ -165,6 +172,11 @@ class XRM:
                 db.rollback()
                 raise
             db.commit()
+
+    @property
+    def migration_locations(self) -> list[str]:
+        """The plugins' Alembic version directories, upgraded with the core's."""
+        return list(self._migration_locations)
 
     def upgrade(self) -> None:
         """Create or migrate the schema to the latest revision of the core (and plugins)."""

@@ -13,6 +13,7 @@ disposes of it after the test. It runs on SQLite, and on PostgreSQL as well when
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -51,20 +52,34 @@ def xrm_factory(xrm_backend: str, tmp_path: Path) -> Iterator[Callable[..., XRM]
 
     def factory(**options: Any) -> XRM:
         if xrm_backend == "sqlite":
-            url = f"sqlite:///{tmp_path / f'xrm-{len(made)}.db'}"
+            app = XRM(f"sqlite:///{tmp_path / f'xrm-{len(made)}.db'}", **options)
+            app.upgrade()
         else:
-            assert _PG_URL is not None
-            url = _PG_URL
-        app = XRM(url, **options)
-        app.upgrade()
-        if xrm_backend == "postgresql":
-            wipe(app)
+            app = _pg_app(options)
         made.append(app)
         return app
 
     yield factory
     for app in made:
         app.dispose()
+
+
+def _pg_app(options: dict[str, Any]) -> XRM:
+    """An application on its own PostgreSQL schema, one per set of plugin migrations, so
+    that applications with different plugins never share an Alembic history."""
+    assert _PG_URL is not None
+    probe = XRM(_PG_URL, **options)
+    key = hashlib.sha1("|".join(sorted(probe.migration_locations)).encode()).hexdigest()[:10]
+    schema = f"xrm_test_{key}"
+    with probe.engine.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))
+    probe.dispose()
+    engine_options = dict(options.pop("engine_options", None) or {})
+    engine_options["connect_args"] = {"options": f"-csearch_path={schema}"}
+    app = XRM(_PG_URL, engine_options=engine_options, **options)
+    app.upgrade()
+    wipe(app)
+    return app
 
 
 def pytest_configure(config: pytest.Config) -> None:

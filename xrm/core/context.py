@@ -34,6 +34,8 @@ class HookCaller(Protocol):
 
     def call(self, hook: str, ctx: Context, /, **kwargs: Any) -> None: ...
 
+    def collect(self, hook: str, ctx: Context, /, **kwargs: Any) -> dict[str, Any]: ...
+
 
 class HasId(Protocol):
     @property

@@ -1,0 +1,247 @@
+"""The ``xrm`` command line, command by command, with its error paths.
+
+Exit codes: 0 success, 1 a user error on one line (never a traceback), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from xrm import XRM, hookimpl
+from xrm.cli import cli
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+@pytest.fixture
+def run(url: str) -> Run:
+    runner = CliRunner()
+
+    def invoke(*args: str, code: int = 0, one_line: bool = True, **kw: object) -> Result:
+        result = runner.invoke(cli, ["--database", url, "--region", "FR", *args], **kw)  # type: ignore[arg-type]
+        assert result.exit_code == code, (result.output, result.exception)
+        if code == 1 and one_line:
+            assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+            assert "Traceback" not in result.output
+        return result
+
+    return invoke
+
+
+@pytest.fixture
+def ready(run: Run) -> Run:
+    run("db", "upgrade")
+    run("party", "add", "organization", "ACME", "--identifier", "fr.siren=732829320")
+    run("party", "add", "person", "Marie Dupont", "--email", "Marie.Dupont@Example.com",
+        "--phone", "06 12 34 56 78", "--tag", "vip")  # fmt: skip
+    return run
+
+
+def data(result: Result) -> object:
+    return json.loads(result.stdout)
+
+
+class TestDb:
+    def test_a_new_database_must_be_upgraded_first(self, run: Run) -> None:
+        result = run("party", "list", code=1)
+        assert "xrm db upgrade" in result.stderr
+        run("db", "check", code=1)
+        assert data(run("db", "current", "--json"))["up_to_date"] is False  # type: ignore[index]
+        assert "schema at" in run("db", "upgrade").stdout
+        run("db", "check")
+        current = data(run("db", "current", "--json"))
+        assert current["up_to_date"] is True and "0002_consent" in current["current"]  # type: ignore[index]
+        assert "up to date: yes" in run("db", "current").stdout
+
+
+class TestParty:
+    def test_add_show_find_list(self, ready: Run) -> None:
+        shown = ready("party", "show", "marie.dupont@example.com").stdout
+        assert "party 2: Marie Dupont (person)" in shown and "+" not in shown.split("phone")[0]
+        assert data(ready("party", "show", "+33 6 12 34 56 78", "--json"))["id"] == 2  # type: ignore[index]
+        assert data(ready("party", "show", "fr.siren:732 829 320", "--json"))["id"] == 1  # type: ignore[index]
+        found = data(ready("party", "find", "--email", "MARIE.DUPONT@EXAMPLE.COM", "--json"))
+        assert [p["id"] for p in found] == [2]  # type: ignore[union-attr, index]
+        assert "Marie Dupont" in ready("party", "find", "--phone", "0612345678").stdout
+        assert [p["id"] for p in data(ready("party", "find", "--identifier",  # type: ignore[union-attr, index]
+                                            "fr.siren=732829320", "--json"))] == [1]  # fmt: skip
+        listed = data(ready("party", "list", "--kind", "person", "--json"))
+        assert [p["display_name"] for p in listed["items"]] == ["Marie Dupont"]  # type: ignore[index]
+        table = ready("party", "list").stdout.splitlines()
+        assert table[0].split() == ["ID", "KIND", "NAME", "EMAIL", "PHONE", "TAGS"]
+        page = ready("party", "list", "--limit", "1").stdout
+        assert "more: --after" in page
+
+    def test_update_and_tag(self, ready: Run) -> None:
+        assert "Marie Curie" in ready("party", "update", "2", "--name", "Marie Curie").stdout
+        ready("party", "update", "2", "--name", "Stale", "--version", "1", code=1)
+        assert data(ready("party", "tag", "2", "gold", "--json"))["tags"] == ["gold", "vip"]  # type: ignore[index]
+        assert data(ready("party", "tag", "2", "vip", "--remove", "--json"))["tags"] == ["gold"]  # type: ignore[index]
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["party", "add", "robot", "R2"], "unknown party kind 'robot'"),
+            (["party", "add", "person", "Jo", "--email", "jo@"], "contact_points.0.value"),
+            (["party", "add", "person", "Jo", "--identifier", "nope"], None),
+            (["party", "show", "99"], "party 99 not found"),
+            (["party", "show", "nobody@example.com"], "not found"),
+            (["party", "show", "??"], "is not an id"),
+            (["party", "update", "2", "--version", "7", "--name", "X"], "changed since"),
+        ],
+    )
+    def test_user_errors_are_one_line_with_exit_code_1(
+        self, ready: Run, args: list[str], message: str | None
+    ) -> None:
+        result = ready(*args, code=2 if message is None else 1)
+        if message:
+            assert message in result.stderr
+
+    @pytest.mark.parametrize(
+        "args",
+        [["party", "show"], ["party", "find"], ["party", "update", "2"], ["nope"],
+         ["party", "list", "--limit", "0"]],
+    )  # fmt: skip
+    def test_usage_errors_exit_with_code_2(self, ready: Run, args: list[str]) -> None:
+        ready(*args, code=2)
+
+
+class TestRolesAndRelationships:
+    def test_assign_move_list_end(self, ready: Run) -> None:
+        role = data(ready("role", "assign", "1", "customer", "--attr", "segment=smb", "--json"))
+        assert role[0]["attributes"]["segment"] == "smb"  # type: ignore[index]
+        assert "prospect" in ready("role", "move", "1", "prospect", "--note", "quote").stdout
+        ready("role", "move", "1", "inactive", code=1)
+        assert "customer" in ready("role", "list", "1").stdout
+        ready("role", "end", "1")
+        assert ready("role", "list", "1").stdout.strip() == "(none)"
+        assert len(data(ready("role", "list", "1", "--all", "--json"))) == 1  # type: ignore[arg-type]
+        ready("role", "assign", "2", "astronaut", code=1)
+
+    def test_relate_and_read_from_both_ends(self, ready: Run) -> None:
+        ready("role", "assign", "1", "customer")
+        ready("relate", "account_manager", "1", "marie.dupont@example.com",
+              "--from-date", "2024-01-01")  # fmt: skip
+        marie = ready("relationships", "2").stdout
+        assert "manages" in marie and "ACME" in marie
+        acme = data(ready("relationships", "1", "--json", "--as-of", "2024-06-01"))
+        assert acme[0]["label"] == "is managed by"  # type: ignore[index]
+        assert data(ready("relationships", "1", "--as-of", "2023-06-01", "--json")) == []
+        ready("relate", "account_manager", "1", "1", code=1)
+        ready("relate", "married_to", "1", "2", code=1)
+
+
+class TestInteractionsTimelineConsent:
+    def test_interact_and_timeline(self, ready: Run) -> None:
+        out = ready("interact", "--channel", "phone", "--direction", "inbound",
+                    "--party", "06 12 34 56 78=caller", "--party", "1=about",
+                    "--touchpoint", "support", "--subject", "Printer jams").stdout  # fmt: skip
+        assert out.startswith("interaction 1: inbound phone with 2 (caller), 1 (about)")
+        events = data(ready("timeline", "2", "--json"))["items"]  # type: ignore[index]
+        assert [e["type"] for e in events] == ["interaction.recorded", "party.created"]
+        assert "Printer jams" in ready("timeline", "2").stdout
+        ready("timeline", "2", "--limit", "1")
+        ready("interact", "--channel", "telepathy", "--direction", "inbound", "--party", "2",
+              code=1)  # fmt: skip
+
+    def test_consent_grant_check_audience_and_enforcement(self, ready: Run) -> None:
+        outbound = ["interact", "--channel", "email", "--direction", "outbound",
+                    "--purpose", "marketing", "--party", "2"]  # fmt: skip
+        refused = ready(*outbound, code=1)
+        assert "no consent recorded" in refused.stderr
+        ready("consent", "grant", "2", "marketing", "--source", "web_form",
+              "--evidence", "form 7")  # fmt: skip
+        assert ready("consent", "check", "2", "marketing", "email").stdout.startswith("allowed")
+        ready(*outbound)
+        assert ready("consent", "audience", "marketing", "email").stdout == (
+            "2\t1\tMarie.Dupont@Example.com\n"
+        )
+        member = json.loads(ready("consent", "audience", "marketing", "email", "--json").stdout)
+        assert member["party_id"] == 2
+        ready("consent", "withdraw", "2", "marketing", "--source", "unsubscribe_link")
+        decision = data(ready("consent", "check", "2", "marketing", "email", "--json"))
+        assert decision["allowed"] is False and decision["rule"] == "withdrawn"  # type: ignore[index]
+        ready("consent", "object", "2", "surveys", "--source", "call", "--channel", "phone")
+        ready("consent", "refuse", "2", "marketing", "--source", "call",
+              "--contact-point", "+33612345678")  # fmt: skip
+        ready("consent", "grant", "2", "nope", "--source", "x", code=1)
+        ready("consent", "grant", "2", "marketing", code=2)
+
+
+class TestPluginsImportExport:
+    def test_plugins_lists_the_built_in_one(self, run: Run) -> None:
+        infos = data(run("plugins", "--json"))
+        assert {"name": "customers", "status": "loaded"}.items() <= infos[0].items()  # type: ignore[index]
+        assert "customers" in run("plugins").stdout
+
+    def test_export_writes_everything_known(self, ready: Run, tmp_path: Path) -> None:
+        ready("role", "assign", "2", "customer")
+        doc = data(ready("export", "2"))
+        assert doc["party"]["display_name"] == "Marie Dupont"  # type: ignore[index]
+        assert [r["type"] for r in doc["roles"]] == ["customer"]  # type: ignore[index]
+        ready("export", "2", "-o", str(tmp_path / "marie.json"))
+        assert json.loads((tmp_path / "marie.json").read_text())["party"]["id"] == 2
+
+    def test_plugins_add_their_own_commands(self) -> None:
+        class Greeter:
+            __name__ = "greeter"
+
+            @hookimpl
+            def xrm_cli_commands(self, cli: click.Group) -> None:
+                @cli.command("hello")
+                def hello() -> None:
+                    click.echo("hello from a plugin")
+
+        group = click.Group("xrm-copy", commands=dict(cli.commands))
+        XRM("sqlite://", plugins=[Greeter()], discover=False).plugins.cli_commands(group)
+        assert CliRunner().invoke(group, ["hello"]).output == "hello from a plugin\n"
+
+    def test_demo_runs(self, run: Run) -> None:
+        out = run("demo").stdout
+        assert "refused: party" in out and "timeline of Marie Dupont" in out
+
+
+def test_import_recognises_known_parties_and_reports_bad_rows(ready: Run, tmp_path: Path) -> None:
+    csv = tmp_path / "people.csv"
+    csv.write_text(
+        "kind,name,email,phone,tags,roles,consents,source\n"
+        "person,Marie Dupont,MARIE.DUPONT@example.com,,imported,customer,marketing@email,fair\n"
+        "person,Paul,paul@example.com,+33 6 98 76 54 32,,customer:prospect,,\n"
+        "person,Bad,not-an-email,,,,,\n"
+        "robot,R2,r2@example.com,,,,,\n"
+    )
+    first = ready("import", str(csv), code=1, one_line=False)
+    assert "people.csv: 1 created, 1 updated, 0 unchanged, 2 rejected" in first.stdout
+    assert "line 4: contact_points.0.value" in first.stderr
+    assert "line 5: kind: unknown party kind 'robot'" in first.stderr
+    second = ready("import", str(csv), code=1, one_line=False)
+    assert "0 created, 0 updated, 2 unchanged, 2 rejected" in second.stdout
+    marie = data(ready("party", "show", "2", "--json"))
+    assert marie["tags"] == ["imported", "vip"]  # type: ignore[index]
+    assert len(data(ready("party", "list", "--json"))["items"]) == 3  # type: ignore[index, arg-type]
+    assert "allowed" in ready("consent", "check", "2", "marketing", "email").stdout
+
+
+def test_import_all_or_nothing_writes_nothing_on_a_bad_row(ready: Run, tmp_path: Path) -> None:
+    jsonl = tmp_path / "people.jsonl"
+    jsonl.write_text(
+        '{"name": "Ann", "emails": ["ann@example.com"], "roles": [{"type": "customer"}]}\n'
+        '{"name": "Bob", "phones": ["nope"]}\n'
+    )
+    out = ready("import", str(jsonl), "--all-or-nothing", code=1)
+    assert "line 2: contact_points.0.value" in out.stderr and "nothing was imported" in out.stderr
+    assert len(data(ready("party", "list", "--json"))["items"]) == 2  # type: ignore[index, arg-type]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,colour\nJo,blue\n")
+    assert "unknown CSV column(s) colour" in ready("import", str(bad), code=1).stderr

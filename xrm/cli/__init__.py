@@ -1,0 +1,73 @@
+"""The ``xrm`` command line: one module per command group.
+
+Exit codes: 0 success; 1 a user error, printed as one line (``error: ...``) with no
+traceback; 2 a usage error (click's own).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from xrm.cli._common import CliState, XRMGroup
+from xrm.cli.consent import consent
+from xrm.cli.db import db
+from xrm.cli.io import export_party, import_file
+from xrm.cli.parties import party
+from xrm.cli.plugins import plugins
+from xrm.cli.records import interact, relate, relationships, role, timeline
+
+__all__ = ["cli", "main"]
+
+
+@click.group(cls=XRMGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--database",
+    "-d",
+    metavar="URL",
+    envvar="XRM_DATABASE_URL",
+    help="Database URL [default: XRM_DATABASE_URL, else sqlite:///xrm.db].",
+)
+@click.option(
+    "--region",
+    metavar="CC",
+    envvar="XRM_DEFAULT_REGION",
+    help="Country (ISO 3166 alpha-2) for phone numbers written without a country code.",
+)
+@click.version_option(package_name="xrm", prog_name="xrm")
+@click.pass_context
+def cli(ctx: click.Context, database: str | None, region: str | None) -> None:
+    """xrm: one view of every party, every contact remembered, contact only with
+    permission.
+
+    The database is --database, else XRM_DATABASE_URL, else the embedded
+    sqlite:///xrm.db. Run `xrm db upgrade` once to create it.
+    """
+    ctx.obj = CliState(database, region)
+
+
+@cli.command("demo")
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Run the demo (a day at a small company) against the database."""
+    from xrm import demo as demo_module
+
+    demo_module.run(ctx.obj.url or "sqlite:///xrm.db", say=click.echo)
+
+
+for command in (db, party, role, relate, relationships, interact, consent, timeline, plugins,
+                import_file, export_party):  # fmt: skip
+    cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """The console script: the CLI plus every plugin's commands."""
+    from xrm.plugin import PluginHost
+
+    try:
+        PluginHost().cli_commands(cli)
+    except Exception as exc:  # a plugin's command hook must not brick the CLI
+        click.echo(f"warning: plugin commands not loaded: {exc}", err=True)
+    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="xrm")

@@ -1,0 +1,55 @@
+"""``xrm db``: create, migrate and check the database schema."""
+
+from __future__ import annotations
+
+import click
+
+from xrm import db as _db
+from xrm.cli._common import CliState, json_option, print_json
+
+
+@click.group()
+def db() -> None:
+    """Create, migrate and check the database schema."""
+
+
+@db.command()
+@click.pass_obj
+def upgrade(state: CliState) -> None:
+    """Create or migrate the schema to the latest revision (core and plugins)."""
+    app = state.app(require_current=False)
+    app.upgrade()
+    click.echo(f"{state.display_url}: schema at {', '.join(sorted(_heads(state)))}")
+
+
+@db.command()
+@json_option
+@click.pass_obj
+def current(state: CliState, as_json: bool) -> None:
+    """Show the schema revisions in the database and the latest ones known."""
+    app = state.app(require_current=False)
+    now = sorted(_db.current_heads(app.engine))
+    heads = sorted(_heads(state))
+    ok = app.schema_is_current()
+    if as_json:
+        print_json({"database": state.display_url, "current": now, "heads": heads,
+                    "up_to_date": ok})  # fmt: skip
+        return
+    click.echo(f"database:   {state.display_url}")
+    click.echo(f"current:    {', '.join(now) or '(empty)'}")
+    click.echo(f"latest:     {', '.join(heads)}")
+    click.echo(f"up to date: {'yes' if ok else 'no: run `xrm db upgrade`'}")
+
+
+@db.command()
+@click.pass_obj
+def check(state: CliState) -> None:
+    """Exit 1 unless the schema is at the latest revision."""
+    if not state.app(require_current=False).schema_is_current():
+        raise click.ClickException("the database schema is not up to date: run `xrm db upgrade`")
+    click.echo("schema is up to date")
+
+
+def _heads(state: CliState) -> set[str]:
+    app = state.app(require_current=False)
+    return _db.head_revisions(app.engine, app.migration_locations)

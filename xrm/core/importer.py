@@ -1,0 +1,159 @@
+"""Import parties (with contact points, identifiers, tags, roles and consents) and
+recognise the ones already known, so that importing the same data twice creates nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from xrm.core.context import validate_model
+from xrm.core.inputs import Email, Phone
+from xrm.core.parties import normalize_contact_point
+from xrm.errors import ValidationError
+
+if TYPE_CHECKING:
+    from xrm.app import Session
+
+__all__ = ["ImportedConsent", "ImportedParty", "ImportedRole", "import_party"]
+
+Outcome = Literal["created", "updated", "unchanged"]
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImportedRole(_Row):
+    type: str
+    state: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class ImportedConsent(_Row):
+    purpose: str
+    decision: Literal["granted", "refused", "withdrawn", "objected"] = "granted"
+    channel: str | None = None
+    contact_point: str | None = None
+    source: str = "import"
+    evidence: str | None = None
+    captured_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+
+
+class ImportedParty(_Row):
+    """One party to import: what a JSON Lines row holds (a CSV row is read into it)."""
+
+    kind: str = "person"
+    display_name: str | None = Field(default=None, alias="name")
+    given_name: str | None = None
+    family_name: str | None = None
+    birth_date: dt.date | None = None
+    emails: list[str] = Field(default_factory=list)
+    phones: list[str] = Field(default_factory=list)
+    region: str | None = Field(default=None, min_length=2, max_length=2)
+    contact_points: list[dict[str, Any]] = Field(default_factory=list)
+    identifiers: dict[str, str] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    roles: list[ImportedRole] = Field(default_factory=list)
+    consents: list[ImportedConsent] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def import_party(session: Session, data: ImportedParty | Mapping[str, Any]) -> tuple[Outcome, int]:
+    """Create the party, or complete the one already known by one of its emails, phones
+    or identifiers: missing contact points, identifiers, tags and roles are added, and a
+    consent is recorded unless the ledger's latest word for that scope is already it.
+    All or nothing for the row. Returns what happened and the party id.
+    """
+    row = data if isinstance(data, ImportedParty) else validate_model(ImportedParty, data)
+    s = session
+    points: list[Any] = [Email(e) for e in row.emails]
+    points += [Phone(p, region=row.region) for p in row.phones]
+    points += row.contact_points
+    with s.atomic():
+        known = _recognise(s, row, points)
+        if known is None:
+            party = s.parties.create(
+                row.kind, row.display_name, given_name=row.given_name,
+                family_name=row.family_name, birth_date=row.birth_date, contact_points=points,
+                identifiers=row.identifiers, tags=row.tags,
+            )  # fmt: skip
+            outcome: Outcome = "created"
+        else:
+            party = s.parties.get(known)
+            outcome = "unchanged"
+            held = {(c.kind, c.key) for c in party.contact_points}
+            ctx = s._ctx
+            for i, raw in enumerate(points):
+                point = normalize_contact_point(ctx, raw, f"contact_points.{i}")
+                if (point.kind, point.key) not in held:
+                    s.parties.add_contact_point(party.id, raw)
+                    held.add((point.kind, point.key))
+                    outcome = "updated"
+            for scheme, value in row.identifiers.items():
+                if party.identifier(scheme) is None:
+                    s.parties.add_identifier(party.id, scheme, value)
+                    outcome = "updated"
+            missing_tags = [t for t in row.tags if t.strip().casefold() not in party.tags]
+            if missing_tags:
+                s.parties.tag(party.id, *missing_tags)
+                outcome = "updated"
+        for role in row.roles:
+            if s.roles.current(party.id, role.type) is None:
+                s.roles.assign(party.id, role.type, state=role.state, attributes=role.attributes)
+                outcome = "updated" if outcome == "unchanged" else outcome
+        for consent in row.consents:
+            if _already_said(s, party.id, consent):
+                continue
+            s.consents.record(
+                party.id, consent.purpose, consent.decision, source=consent.source,
+                channel=consent.channel, contact_point=consent.contact_point,
+                evidence=consent.evidence, captured_at=consent.captured_at,
+                expires_at=consent.expires_at,
+            )  # fmt: skip
+            outcome = "updated" if outcome == "unchanged" else outcome
+    return outcome, party.id
+
+
+def _recognise(s: Session, row: ImportedParty, points: list[Any]) -> int | None:
+    found: set[int] = set()
+    ctx = s._ctx
+    for i, raw in enumerate(points):
+        point = normalize_contact_point(ctx, raw, f"contact_points.{i}")
+        if point.kind == "email":
+            found.update(s.parties.find_ids(email=point.key))
+        elif point.kind == "phone":
+            found.update(s.parties.find_ids(phone=point.key))
+    for scheme, value in row.identifiers.items():
+        found.update(s.parties.find_ids(identifier=(scheme, value)))
+    if len(found) > 1:
+        raise ValidationError.single(
+            "", f"matches several known parties ({', '.join(map(str, sorted(found)))}): "
+            "merge them before importing",
+        )  # fmt: skip
+    return found.pop() if found else None
+
+
+def _already_said(s: Session, party_id: int, consent: ImportedConsent) -> bool:
+    """Is the ledger's latest word for this purpose and scope already this decision?"""
+    key = None
+    if consent.contact_point is not None:
+        for kind in ("email", "phone"):
+            try:
+                point = normalize_contact_point(
+                    s._ctx, {"kind": kind, "value": consent.contact_point}, "contact_point"
+                )
+            except ValidationError:
+                continue
+            key = point.key
+            break
+    same_scope = [
+        r for r in s.consents.history(party_id, purpose=consent.purpose)
+        if r.contact_key == key and (key is not None or r.channel == consent.channel)
+    ]  # fmt: skip
+    return bool(same_scope) and same_scope[-1].decision == consent.decision
