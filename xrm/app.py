@@ -184,7 +184,7 @@ class XRM:
 
     def schema_is_current(self) -> bool:
         """True when the database is at every head revision."""
-        return _db.current_heads(self.engine) == _db.head_revisions(
+        return _db.current_heads(self.engine, self._migration_locations) == _db.head_revisions(
             self.engine, self._migration_locations
         )
 

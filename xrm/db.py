@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 
@@ -84,6 +84,17 @@ def head_revisions(engine: Engine, locations: Sequence[str] = ()) -> set[str]:
     return set(script.get_heads())
 
 
-def current_heads(engine: Engine) -> set[str]:
+def foreign_revisions(connection: Connection, script: ScriptDirectory) -> list[str]:
+    """Revisions in the database that no installed migration knows: those of a plugin
+    that was uninstalled."""
+    current = MigrationContext.configure(connection).get_current_heads()
+    known = {rev.revision for rev in script.walk_revisions()}
+    return sorted(set(current) - known)
+
+
+def current_heads(engine: Engine, locations: Sequence[str] = ()) -> set[str]:
+    """The database's revisions, leaving out those of plugins that are not installed."""
+    script = ScriptDirectory.from_config(alembic_config(engine, locations))
     with engine.connect() as conn:
-        return set(MigrationContext.configure(conn).get_current_heads())
+        current = set(MigrationContext.configure(conn).get_current_heads())
+        return current - set(foreign_revisions(conn, script))

@@ -152,9 +152,10 @@ def _one_line(exc: BaseException) -> str:
 
 
 def plugin_name(plugin: object) -> str:
-    """The name an explicit plugin is registered under: its ``__name__`` (a module, a
-    class) or, for an instance, its class name."""
-    name = getattr(plugin, "__name__", None)
+    """The name an explicit plugin is registered under: its ``__xrm_name__`` if it sets
+    one (a plugin package sets it to its entry-point name, so it is named the same however
+    it is loaded), else its ``__name__`` (a module, a class), else its class name."""
+    name = getattr(plugin, "__xrm_name__", None) or getattr(plugin, "__name__", None)
     return name if isinstance(name, str) else type(plugin).__name__
 
 

@@ -28,7 +28,7 @@ def upgrade(state: CliState) -> None:
 def current(state: CliState, as_json: bool) -> None:
     """Show the schema revisions in the database and the latest ones known."""
     app = state.app(require_current=False)
-    now = sorted(_db.current_heads(app.engine))
+    now = sorted(_db.current_heads(app.engine, app.migration_locations))
     heads = sorted(_heads(state))
     ok = app.schema_is_current()
     if as_json:
