@@ -102,8 +102,9 @@ host.register_into(registry)
 print("role:", registry.source_of(registry.role_types["loyalty_member"]))
 print("purpose:", registry.purposes["loyalty_offers"].basis.value)
 engine = create_xrm_engine(sys.argv[1])
-upgrade(engine, host.migration_locations())
-print("heads include loyalty_0001:", "loyalty_0001" in current_heads(engine))
+locations = host.migration_locations()
+upgrade(engine, locations)
+print("heads include loyalty_0001:", "loyalty_0001" in current_heads(engine, locations))
 sessions = sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 def unit_of_work():
