@@ -34,7 +34,7 @@ def test_a_new_customer_gets_a_number_and_keeps_it_when_it_comes_back(app: XRM) 
     with app.session() as s:
         acme = s.parties.create("organization", "ACME")
         role = s.roles.assign(acme, "customer", attributes={"segment": "smb"})
-        assert role.attributes["customer_number"] == f"C{role.id:07d}"
+        assert role.attributes["customer_number"] == f"C{acme.id:07d}"
         assert role.attributes["segment"] == "smb"
         s.roles.end(role)
         again = s.roles.assign(acme, "customer", state="prospect")

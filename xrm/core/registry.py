@@ -122,7 +122,9 @@ class RoleType:
 
     ``states`` lists every state, the first being the default initial state;
     ``transitions`` maps a state to the states it may move to; ``party_kinds`` limits who
-    may hold the role (``None``: any kind); ``schema`` validates the role's attributes.
+    may hold the role (``None``: any kind); ``schema`` validates the role's attributes;
+    ``defaults(party_id)`` gives attributes computed when the role is assigned (a
+    customer number), which the caller's attributes override.
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -132,6 +134,7 @@ class RoleType:
     schema: type[BaseModel] | None = attrs.field(default=None, validator=_check_schema)
     party_kinds: frozenset[str] | None = attrs.field(default=None, converter=_frozenset)
     initial_states: frozenset[str] | None = attrs.field(default=None, converter=_frozenset)
+    defaults: Callable[[int], Mapping[str, Any]] | None = None
 
     def __attrs_post_init__(self) -> None:
         if not self.states:

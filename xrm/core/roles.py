@@ -49,9 +49,11 @@ class RoleService:
         if not role_type.may_start_in(start):
             raise ValidationError.single("state", f"role {type!r} cannot start in {start!r}")
         when = as_utc(at, "at") or utcnow()
-        values = self._attributes(role_type, attributes or {})
+        given = attributes or {}
+        self._attributes(role_type, given)  # refuse bad input before touching anything
         with ctx.atomic():
             row_party = ctx.party_row(party)
+            values = self.initial_attributes(role_type, row_party.id, given)
             if role_type.party_kinds is not None and row_party.kind not in role_type.party_kinds:
                 allowed = ", ".join(sorted(role_type.party_kinds))
                 raise ValidationError.single(
@@ -243,6 +245,14 @@ class RoleService:
             return dict(jsonable(dict(attributes)))
         model = validate_model(role_type.schema, dict(attributes), "attributes")
         return dict(model.model_dump(mode="json"))
+
+    def initial_attributes(
+        self, role_type: RoleType, party_id: int, given: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The attributes a new role starts with: the type's defaults, then ``given``."""
+        if role_type.defaults is None:
+            return self._attributes(role_type, given)
+        return self._attributes(role_type, {**role_type.defaults(party_id), **given})
 
     def _current_row(self, party_id: int, type: str) -> RoleRow | None:
         return self._ctx.db.scalar(

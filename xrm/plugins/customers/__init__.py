@@ -1,9 +1,8 @@
 """The built-in customers plugin: the ``customer`` role and the reports the seeds ask for.
 
 - Role ``customer``: lead → prospect → customer → inactive (→ customer again), and lost
-  from lead or prospect. Attributes: ``customer_number`` (assigned automatically when the
-  role is first assigned, and kept if the party becomes a customer again), ``segment``,
-  ``acquisition_channel``.
+  from lead or prospect. Attributes: ``customer_number`` (assigned automatically from the
+  party, so a customer who comes back keeps it), ``segment``, ``acquisition_channel``.
 - Relationship ``account_manager``: a customer *is managed by* a person (at most one at a
   time); the person *manages* the customer.
 - Reports, each one SQL query over all customers: :func:`not_contacted_since`,
@@ -13,11 +12,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from xrm.core.records import Role
 from xrm.core.registry import RelationshipType, RoleType
 from xrm.plugin import hookimpl
 from xrm.plugins.customers.reports import (
@@ -28,9 +25,6 @@ from xrm.plugins.customers.reports import (
     last_interactions,
     not_contacted_since,
 )
-
-if TYPE_CHECKING:
-    from xrm.app import Session
 
 __all__ = [
     "ACCOUNT_MANAGER",
@@ -68,6 +62,8 @@ CUSTOMER = RoleType(
     initial_states=["lead", "prospect", "customer"],
     label="Customer",
     schema=CustomerAttributes,
+    # one number per party: a customer who comes back keeps it
+    defaults=lambda party_id: {"customer_number": f"C{party_id:07d}"},
 )
 
 ACCOUNT_MANAGER = RelationshipType(
@@ -88,20 +84,3 @@ def xrm_role_types() -> Iterable[RoleType]:
 @hookimpl
 def xrm_relationship_types() -> Iterable[RelationshipType]:
     return [ACCOUNT_MANAGER]
-
-
-@hookimpl
-def xrm_role_changed(session: Session, role: Role, from_state: str | None) -> None:
-    """Give a new customer role its customer number: the party's earlier one, if it was a
-    customer before, else one made from the role's id."""
-    if role.type != CUSTOMER.name or from_state is not None or role.ended_at is not None:
-        return
-    if role.attributes.get("customer_number"):
-        return
-    earlier = [
-        r.attributes.get("customer_number")
-        for r in session.roles.of(role.party_id, type=CUSTOMER.name, include_ended=True)
-        if r.id != role.id
-    ]
-    number = next((n for n in reversed(earlier) if n), None) or f"C{role.id:07d}"
-    session.roles.update(role, {**role.attributes, "customer_number": number})
