@@ -28,8 +28,8 @@ from xrm import (
     Session,
     Touchpoint,
     ValidationError,
+    hookimpl,
 )
-from xrm.plugin import hookimpl
 from xrm_partners._reports import (
     PartnerSummary,
     ReferralCount,
