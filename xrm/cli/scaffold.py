@@ -297,7 +297,7 @@ def read_revision(path: Path) -> Revision | None:
         if assigned is not None and assigned[0] in ("revision", "down_revision"):
             try:
                 values[assigned[0]] = ast.literal_eval(assigned[1])
-            except ValueError:
+            except (ValueError, TypeError, SyntaxError):
                 raise click.ClickException(
                     f"{path}: {assigned[0]} must be a literal to be read by xrm scaffold"
                 ) from None
@@ -486,7 +486,7 @@ def scaffold() -> None:
     """Generate an xrm plugin distribution, or add an entity type to one."""
 
 
-@scaffold.command("plugin")
+@scaffold.command("plugin", short_help="Create a plugin distribution, green once installed.")
 @click.argument("name")
 @click.option(
     "--dir",
@@ -510,7 +510,9 @@ def plugin_command(name: str, directory: Path, force: bool, dry_run: bool) -> No
         click.echo(f"next: cd {directory / f'xrm-{name}'} && pip install -e '.[dev]' && pytest")
 
 
-@scaffold.command("entity")
+@scaffold.command(
+    "entity", short_help="Add a role type, party kind, relationship type or table to a plugin."
+)
 @click.argument("name")
 @click.option(
     "--plugin",
