@@ -18,6 +18,7 @@ from xrm.cli.io import export_party, import_file
 from xrm.cli.parties import party
 from xrm.cli.plugins import plugins
 from xrm.cli.records import interact, relate, relationships, role, timeline
+from xrm.cli.scaffold import scaffold
 
 __all__ = ["cli", "main"]
 
@@ -58,7 +59,7 @@ def demo(ctx: click.Context) -> None:
 
 
 for command in (db, party, role, relate, relationships, interact, consent, timeline, plugins,
-                import_file, export_party):  # fmt: skip
+                import_file, export_party, scaffold):  # fmt: skip
     cli.add_command(command)
 
 

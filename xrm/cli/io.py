@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import sys
 from collections.abc import Iterator
@@ -13,8 +14,9 @@ from typing import Any, TextIO
 import click
 
 from xrm.cli._common import CliState, open_session, print_json, resolve_party
+from xrm.core.bulk import import_batch
 from xrm.core.export import export_party as export_document
-from xrm.core.importer import ImportedParty, import_party
+from xrm.core.importer import ImportedParty
 from xrm.errors import XRMError
 
 CSV_COLUMNS = {
@@ -59,6 +61,10 @@ def csv_row(row: dict[str, str]) -> dict[str, Any]:
         consents.append(consent)
     data["consents"] = consents
     return data
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def read_rows(handle: TextIO, fmt: str) -> Iterator[tuple[int, dict[str, Any] | Exception]]:
@@ -121,33 +127,37 @@ def import_file(
     ) as bar:  # fmt: skip
         handle = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         rows = read_rows(handle, fmt)
-        done = False
+        limit = sys.maxsize if all_or_nothing else batch
         last_pos = 0
-        while not done:
+        while True:
+            chunk = list(itertools.islice(rows, limit))
+            if not chunk:
+                break
             with app.session(actor=f"import:{path.name}") as s:
-                for _ in range(batch if not all_or_nothing else sys.maxsize):
-                    item = next(rows, None)
-                    if item is None:
-                        done = True
-                        break
-                    number, data = item
+                good: list[tuple[int, ImportedParty]] = []
+                problems: list[tuple[int, str]] = []
+                for number, data in chunk:
                     try:
                         if isinstance(data, Exception):
                             raise data
-                        record = ImportedParty.model_validate(data)
-                        outcome, _ = import_party(s, record)
-                        counts[outcome] += 1
+                        good.append((number, ImportedParty.model_validate(data)))
                     except (XRMError, ValueError) as exc:
-                        message = " ".join(str(exc).split())
-                        if all_or_nothing:
-                            raise click.ClickException(
-                                f"line {number}: {message}; nothing was imported"
-                            ) from None
-                        counts["rejected"] += 1
-                        click.echo(f"line {number}: {message}", err=True)
-                    pos = raw.tell()
-                    bar.update(pos - last_pos)
-                    last_pos = pos
+                        problems.append((number, _one_line(exc)))
+                for result in import_batch(s, good):
+                    if result.error is not None:
+                        problems.append((result.line, _one_line(result.error)))
+                    else:
+                        assert result.outcome is not None
+                        counts[result.outcome] += 1
+                if problems and all_or_nothing:
+                    number, message = min(problems)
+                    raise click.ClickException(f"line {number}: {message}; nothing was imported")
+                for number, message in sorted(problems):
+                    counts["rejected"] += 1
+                    click.echo(f"line {number}: {message}", err=True)
+            pos = raw.tell()
+            bar.update(pos - last_pos)
+            last_pos = pos
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
     click.echo(f"{path.name}: {summary}")
     if counts["rejected"]:

@@ -37,7 +37,14 @@ from xrm.core.records import ConsentDecision, ConsentRecord
 from xrm.core.registry import Channel, LawfulBasis, Purpose
 from xrm.errors import ConsentRequired, ValidationError
 
-__all__ = ["DECISIONS", "AudienceMember", "ConsentService", "decide"]
+__all__ = [
+    "DECISIONS",
+    "AudienceMember",
+    "ConsentService",
+    "consent_event",
+    "decide",
+    "record_from_row",
+]
 
 DECISIONS = ("granted", "refused", "withdrawn", "objected")
 NEGATIVE = frozenset({"refused", "withdrawn", "objected"})
@@ -132,6 +139,26 @@ def decide(
     return True, "granted", f"granted {when} ({scope})", deciding
 
 
+def consent_event(record: ConsentRecord) -> Event:
+    """The journal event of a new ledger record, with its evidence."""
+    return Event(
+        f"consent.{record.decision}",
+        "consent_record",
+        record.id,
+        (record.party_id,),
+        {
+            "purpose": record.purpose,
+            "scope": _scope_text(record),
+            "source": record.source,
+            "evidence": record.evidence,
+            "effective_from": record.effective_from,
+            "expires_at": record.expires_at,
+            "confirmed_at": record.confirmed_at,
+        },
+        occurred_at=record.captured_at,
+    )
+
+
 def _scope_text(record: ConsentRecord) -> str:
     if record.scope == "all":
         return "all channels"
@@ -140,7 +167,7 @@ def _scope_text(record: ConsentRecord) -> str:
     return f"{record.contact_kind} {record.contact_key}"
 
 
-def _record(row: ConsentRecordRow) -> ConsentRecord:
+def record_from_row(row: ConsentRecordRow) -> ConsentRecord:
     return ConsentRecord(
         id=row.id,
         party_id=row.party_id,
@@ -228,26 +255,11 @@ class ConsentService:
     ) -> ConsentRecord:
         """Append one record to the ledger (the general form of grant, refuse, ...)."""
         ctx = self._ctx
-        self._purpose(purpose)
-        if decision not in DECISIONS:
-            raise ValidationError.single("decision", f"must be one of {', '.join(DECISIONS)}")
-        if channel is not None:
-            self._channel(channel)
-        if not isinstance(source, str) or not source.strip() or len(source.strip()) > 40:
-            raise ValidationError.single("source", "say where and how, in 40 characters at most")
         now = utcnow()
-        captured = as_utc(captured_at, "captured_at") or now
-        effective = as_utc(effective_from, "effective_from") or captured
-        expires = as_utc(expires_at, "expires_at")
-        confirmed = as_utc(confirmed_at, "confirmed_at")
-        if expires is not None and expires <= effective:
-            raise ValidationError.single("expires_at", "must be after effective_from")
-        if decision != "granted" and (expires is not None or confirmed is not None):
-            raise ValidationError.single(
-                "expires_at" if expires is not None else "confirmed_at", "only a grant has it"
-            )
-        if captured > now + dt.timedelta(minutes=5):
-            raise ValidationError.single("captured_at", "is in the future")
+        captured, effective, expires, confirmed = self.check_record(
+            purpose, decision, channel, source, now, captured_at, effective_from, expires_at,
+            confirmed_at,
+        )  # fmt: skip
         with ctx.atomic():
             party_row = ctx.party_row(party)
             row = ConsentRecordRow(
@@ -277,25 +289,8 @@ class ConsentService:
                 row.channel = channel
             ctx.db.add(row)
             ctx.db.flush()
-            result = _record(row)
-            ctx.record(
-                Event(
-                    f"consent.{decision}",
-                    "consent_record",
-                    row.id,
-                    (party_row.id,),
-                    {
-                        "purpose": purpose,
-                        "scope": _scope_text(result),
-                        "source": result.source,
-                        "evidence": evidence,
-                        "effective_from": effective,
-                        "expires_at": expires,
-                        "confirmed_at": confirmed,
-                    },
-                    occurred_at=captured,
-                )
-            )
+            result = record_from_row(row)
+            ctx.record(consent_event(result))
             ctx.notify("xrm_consent_changed", record=result)
             return result
 
@@ -320,13 +315,48 @@ class ConsentService:
             effective_from=when, expires_at=original.expires_at, confirmed_at=when,
         )  # fmt: skip
 
+    def check_record(
+        self,
+        purpose: str,
+        decision: str,
+        channel: str | None,
+        source: str,
+        now: dt.datetime,
+        captured_at: dt.datetime | None = None,
+        effective_from: dt.datetime | None = None,
+        expires_at: dt.datetime | None = None,
+        confirmed_at: dt.datetime | None = None,
+    ) -> tuple[dt.datetime, dt.datetime, dt.datetime | None, dt.datetime | None]:
+        """Refuse a record the ledger must not hold; return its captured, effective,
+        expiry and confirmation times, in UTC."""
+        self._purpose(purpose)
+        if decision not in DECISIONS:
+            raise ValidationError.single("decision", f"must be one of {', '.join(DECISIONS)}")
+        if channel is not None:
+            self._channel(channel)
+        if not isinstance(source, str) or not source.strip() or len(source.strip()) > 40:
+            raise ValidationError.single("source", "say where and how, in 40 characters at most")
+        captured = as_utc(captured_at, "captured_at") or now
+        effective = as_utc(effective_from, "effective_from") or captured
+        expires = as_utc(expires_at, "expires_at")
+        confirmed = as_utc(confirmed_at, "confirmed_at")
+        if expires is not None and expires <= effective:
+            raise ValidationError.single("expires_at", "must be after effective_from")
+        if decision != "granted" and (expires is not None or confirmed is not None):
+            raise ValidationError.single(
+                "expires_at" if expires is not None else "confirmed_at", "only a grant has it"
+            )
+        if captured > now + dt.timedelta(minutes=5):
+            raise ValidationError.single("captured_at", "is in the future")
+        return captured, effective, expires, confirmed
+
     def history(self, party: PartyRef, *, purpose: str | None = None) -> list[ConsentRecord]:
         """The party's ledger, oldest first."""
         query = select(ConsentRecordRow).where(ConsentRecordRow.party_id == ref_id(party))
         if purpose is not None:
             query = query.where(ConsentRecordRow.purpose == purpose)
         query = query.order_by(ConsentRecordRow.effective_from, ConsentRecordRow.id)
-        return [_record(r) for r in self._ctx.db.scalars(query)]
+        return [record_from_row(r) for r in self._ctx.db.scalars(query)]
 
     def suppress(self, party: PartyRef, contact_point: Any, *, reason: str) -> None:
         """Mark a contact point never contactable (bounced, reported, do-not-call)."""
@@ -372,7 +402,7 @@ class ConsentService:
         if purpose_obj.requires_role is not None:
             holds = bool(ctx.db.scalar(select(self._role_held(purpose_obj, party_row.id))))
         allowed, rule, reason, record = decide(
-            purpose_obj, channel, facts, [_record(r) for r in rows], when, basis_holds=holds
+            purpose_obj, channel, facts, [record_from_row(r) for r in rows], when, basis_holds=holds
         )
         return ConsentDecision(
             allowed=allowed,

@@ -72,6 +72,9 @@ def import_party(session: Session, data: ImportedParty | Mapping[str, Any]) -> t
     """
     row = data if isinstance(data, ImportedParty) else validate_model(ImportedParty, data)
     s = session
+    if row.kind not in s._ctx.registry.party_kinds:
+        kinds = ", ".join(sorted(s._ctx.registry.party_kinds))
+        raise ValidationError.single("kind", f"unknown party kind {row.kind!r} ({kinds})")
     points: list[Any] = [Email(e) for e in row.emails]
     points += [Phone(p, region=row.region) for p in row.phones]
     points += row.contact_points
