@@ -21,22 +21,15 @@ import venv
 from pathlib import Path
 from typing import Any
 
-import click
 import jinja2
 import pytest
 from click.testing import CliRunner, Result
 
 import xrm.cli.scaffold  # noqa: F401  (the module, not the group of the same name)
-from xrm.cli import cli as xrm_cli
+from xrm.cli import cli as root
 
+# `xrm.cli.scaffold` names the click group on the package; the module is this one
 scaffolding = sys.modules["xrm.cli.scaffold"]
-from xrm.cli.scaffold import scaffold
-
-# The root group gains `scaffold` when xrm/cli/__init__.py adds it; until then the tests
-# run the group under a throwaway root.
-root: click.Group = (
-    xrm_cli if "scaffold" in xrm_cli.commands else click.Group("xrm", commands=[scaffold])
-)
 
 PLUGIN_FILES = [
     ".gitignore",
