@@ -90,6 +90,13 @@ def run(url: str = "sqlite:///xrm-demo.db", say: Callable[[str], None] = print) 
         if not s.relationships.of(marie, type="works_for"):
             s.relationships.create("works_for", marie, acme)
             say("  Marie Dupont now works for ACME Industries")
+        # XRM: the same organisation is also a supplier and a partner, when the
+        # xrm-suppliers and xrm-partners plugins are installed (make demo installs them)
+        for extra, attributes in (("supplier", {"payment_terms": "net30"}),
+                                  ("partner", {"partner_type": "reseller"})):  # fmt: skip
+            if extra in app.registry.role_types and s.roles.current(acme, extra) is None:
+                s.roles.assign(acme, extra, attributes=attributes)
+                say(f"  ACME Industries is now a {extra} too")
         role = s.roles.current(acme, "customer") or s.roles.assign(acme, "customer")
         if role.state == "lead":
             role = s.roles.transition(role, "prospect", note="asked for a quote")
@@ -158,6 +165,8 @@ def run(url: str = "sqlite:///xrm-demo.db", say: Callable[[str], None] = print) 
         for entry in s.timeline(marie, limit=10):
             when = entry.occurred_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
             say(f"  {when}  {entry.type:<22} by {entry.actor or '-'}")
+        held = ", ".join(f"{r.type} ({r.state})" for r in s.roles.of(acme))
+        say(f"ACME Industries holds: {held}")
         say(
             f"parties: {s.parties.count()}, interactions with Marie: "
             f"{len(s.interactions.of(marie, limit=1000))}"
