@@ -1,0 +1,82 @@
+"""Recognise a party at every touchpoint: ``s.identity``."""
+
+from __future__ import annotations
+
+from sqlalchemy import and_, select
+
+from xrm.core.context import Context
+from xrm.core.models import InteractionRow, ParticipantRow, PartyRow
+from xrm.core.records import Party
+from xrm.errors import Conflict, ValidationError
+
+__all__ = ["IdentityService"]
+
+_AGENTS = ("agent", "author", "organizer")
+
+
+class IdentityService:
+    """``s.identity``: who is this, from whatever the touchpoint knows."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def resolve(
+        self,
+        *,
+        email: str | None = None,
+        phone: str | None = None,
+        region: str | None = None,
+        identifier: tuple[str, str] | None = None,
+        external_ref: str | None = None,
+    ) -> Party | None:
+        """The party behind an email, a phone number, an identifier or the external
+        reference of an interaction (a message id, a call id: the party contacted or
+        contacting, not the company's agent), following merges; ``None`` if unknown.
+
+        Every key given must lead to the same party: keys that point at different parties
+        raise :class:`~xrm.Conflict` naming them (merge them first). Each key is one index
+        look-up: emails and phones by match key (``XRM(email_rules=...)`` and
+        ``default_region`` apply), identifiers by scheme and canonical value.
+        """
+        if email is None and phone is None and identifier is None and external_ref is None:
+            raise ValidationError.single("", "give an email, a phone, an identifier or a ref")
+        ids: set[int] = set()
+        if email is not None or phone is not None or identifier is not None:
+            found = self._ctx.session.parties.find_ids(  # type: ignore[union-attr]
+                email=email, phone=phone, region=region, identifier=identifier
+            )
+            ids.update(found)
+        if external_ref is not None:
+            query = (
+                select(ParticipantRow.party_id)
+                .join(InteractionRow, InteractionRow.id == ParticipantRow.interaction_id)
+                .where(
+                    InteractionRow.external_ref == external_ref.strip(),
+                    ParticipantRow.role.not_in(_AGENTS),
+                    # the company's side: the sender of what it sends, the recipient of
+                    # what it receives
+                    ~and_(InteractionRow.direction == "outbound", ParticipantRow.role == "sender"),
+                    ~and_(
+                        InteractionRow.direction == "inbound", ParticipantRow.role == "recipient"
+                    ),
+                )
+            )
+            ids.update(self._ctx.db.scalars(query))
+        survivors = {self._survivor(i) for i in ids}
+        if not survivors:
+            return None
+        if len(survivors) > 1:
+            listed = ", ".join(map(str, sorted(survivors)))
+            raise Conflict(f"these details belong to different parties ({listed}): merge them")
+        return self._ctx.session.parties.get(survivors.pop())  # type: ignore[union-attr]
+
+    def _survivor(self, party_id: int) -> int:
+        """Follow ``merged_into`` to the party that holds this one's history now."""
+        seen = {party_id}
+        current = party_id
+        while True:
+            nxt = self._ctx.db.scalar(select(PartyRow.merged_into_id).where(PartyRow.id == current))
+            if nxt is None or nxt in seen:
+                return current
+            seen.add(nxt)
+            current = nxt
