@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ import pytest
 from sqlalchemy import inspect, text
 
 from xrm.app import XRM
+from xrm.core.models import Base
 
-__all__ = ["xrm_backend", "xrm_factory"]
+__all__ = ["snapshot", "unchanged", "wipe", "xrm_backend", "xrm_factory"]
 
 _PG_URL = os.environ.get("XRM_TEST_DATABASE_URL")
 
@@ -35,6 +37,30 @@ def xrm_backend(request: pytest.FixtureRequest) -> str:
     if request.param == "postgresql" and not _PG_URL:
         pytest.skip("XRM_TEST_DATABASE_URL is not set")
     return str(request.param)
+
+
+def snapshot(app: XRM) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table present (core and plugins'), to prove that a refused write
+    changed nothing."""
+    result = {}
+    with app.engine.connect() as conn:
+        present = set(inspect(conn).get_table_names())
+        for table in Base.metadata.sorted_tables:
+            if table.name in present:
+                rows = conn.execute(table.select().order_by(*table.primary_key.columns)).all()
+                result[table.name] = [tuple(r) for r in rows]
+    return result
+
+
+@contextmanager
+def unchanged(app: XRM) -> Iterator[None]:
+    """``with unchanged(app): ...`` asserts the database is exactly as before the block,
+    whatever the block raised."""
+    before = snapshot(app)
+    try:
+        yield
+    finally:
+        assert snapshot(app) == before, "the database changed"
 
 
 def wipe(app: XRM) -> None:

@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import xrm_employees
-from sqlalchemy import inspect
 from xrm_employees import record_internal
 
 from xrm import XRM, Party, PluginError, Role, Session, ValidationError
-from xrm.core.models import Base
-
-
-def rows(app: XRM) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to prove that a refused change wrote nothing."""
-    with app.engine.connect() as conn:
-        present = set(inspect(conn).get_table_names())
-        return {
-            t.name: [tuple(r) for r in conn.execute(t.select().order_by(*t.primary_key.columns))]
-            for t in Base.metadata.sorted_tables
-            if t.name in present
-        }
+from xrm.testing import snapshot as rows
 
 
 @pytest.fixture

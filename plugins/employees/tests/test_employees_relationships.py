@@ -5,29 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 import xrm_employees
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import inspect
 
 from xrm import XRM, Conflict, PluginError, Session, ValidationError
-from xrm.core.models import Base
+from xrm.testing import snapshot as rows
 
 D = dt.date
-
-
-def rows(app: XRM) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to prove that a refused change wrote nothing."""
-    with app.engine.connect() as conn:
-        present = set(inspect(conn).get_table_names())
-        return {
-            t.name: [tuple(r) for r in conn.execute(t.select().order_by(*t.primary_key.columns))]
-            for t in Base.metadata.sorted_tables
-            if t.name in present
-        }
 
 
 @pytest.fixture

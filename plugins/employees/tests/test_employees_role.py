@@ -12,24 +12,12 @@ import pytest
 import xrm_employees
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import inspect
 from xrm_employees import find_employee, update_employee
 
 from xrm import XRM, Conflict, Party, PluginError, Session, ValidationError
-from xrm.core.models import Base
+from xrm.testing import snapshot as rows
 
 D = dt.date
-
-
-def rows(app: XRM) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to prove that a refused change wrote nothing."""
-    with app.engine.connect() as conn:
-        present = set(inspect(conn).get_table_names())
-        return {
-            t.name: [tuple(r) for r in conn.execute(t.select().order_by(*t.primary_key.columns))]
-            for t in Base.metadata.sorted_tables
-            if t.name in present
-        }
 
 
 @pytest.fixture

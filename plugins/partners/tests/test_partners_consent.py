@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 import pytest
 import xrm_partners
-from partners_support import partner, unchanged
+from partners_support import partner
 
 from xrm import XRM, ConsentRequired, Email, Party, Session
+from xrm.testing import unchanged
 
 PURPOSE = "partner_communications"
 

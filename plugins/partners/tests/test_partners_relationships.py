@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 import pytest
 import xrm_partners
-from partners_support import partner, unchanged
+from partners_support import partner
 
 from xrm import XRM, Conflict, PluginError, ValidationError
+from xrm.testing import unchanged
 
 D0 = dt.date(2025, 3, 1)
 

@@ -11,11 +11,12 @@ import pytest
 import xrm_partners
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from partners_support import T0, partner, unchanged
+from partners_support import T0, partner
 from xrm_partners import PARTNER_STATES, PartnerAttributes
 
 from xrm import XRM, ValidationError
 from xrm.errors import FieldError
+from xrm.testing import unchanged
 
 DAY = dt.timedelta(days=1)
 RESELLER = {"partner_type": "reseller"}

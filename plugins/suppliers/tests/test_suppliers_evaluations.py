@@ -19,6 +19,7 @@ from xrm_suppliers import SupplierEvaluationRow, average_ratings, evaluate, eval
 
 from xrm import XRM, NotFound, Party, ValidationError
 from xrm.core.models import Base
+from xrm.testing import snapshot
 
 TABLE = "suppliers_evaluation"
 TODAY = dt.date.today()
@@ -30,18 +31,6 @@ db_settings = settings(
 @pytest.fixture
 def app(xrm_factory: Callable[..., XRM]) -> XRM:
     return xrm_factory(plugins=[xrm_suppliers], discover=False)
-
-
-def snapshot(app: XRM) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to prove that a refused write changed nothing."""
-    result = {}
-    with app.engine.connect() as conn:
-        present = set(inspect(conn).get_table_names())
-        for table in Base.metadata.sorted_tables:
-            if table.name in present:
-                rows = conn.execute(table.select().order_by(*table.primary_key.columns))
-                result[table.name] = [tuple(row) for row in rows]
-    return result
 
 
 def supplier(app: XRM, name: str = "Acme", state: str = "approved") -> Party:

@@ -10,10 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect
 
 from xrm import XRM, Email, Party, PluginError, ValidationError
-from xrm.core.models import Base
+from xrm.testing import snapshot
 
 HOOK = "xrm_validate_interaction"
 
@@ -23,18 +22,6 @@ def app(xrm_factory: Callable[..., XRM], monkeypatch: pytest.MonkeyPatch) -> XRM
     monkeypatch.setenv("XRM_LOAD_PLUGINS", "suppliers")
     monkeypatch.delenv("XRM_DISABLE_PLUGINS", raising=False)
     return xrm_factory(discover=True)
-
-
-def snapshot(app: XRM) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, to prove that a refused write changed nothing."""
-    result = {}
-    with app.engine.connect() as conn:
-        present = set(inspect(conn).get_table_names())
-        for table in Base.metadata.sorted_tables:
-            if table.name in present:
-                rows = conn.execute(table.select().order_by(*table.primary_key.columns))
-                result[table.name] = [tuple(row) for row in rows]
-    return result
 
 
 def supplier(app: XRM, name: str, *path: str, note: str | None = None) -> Party:
