@@ -46,6 +46,8 @@ __all__ = [
     "RelationshipRow",
     "RoleRow",
     "RoleTransitionRow",
+    "SuppressionKeyRow",
+    "SuppressionRow",
     "UTCDateTime",
     "utcnow",
 ]
@@ -392,3 +394,39 @@ class ConsentRecordRow(Base):
         ),
         CheckConstraint("expires_at IS NULL OR expires_at > effective_from", name="expiry"),
     )
+
+
+class SuppressionRow(Base):
+    """An address that must never be contactable again: a keyed hash (HMAC-SHA256, see
+    :mod:`xrm.core.gdpr`) of a normalised email or phone of an erased party.
+
+    A contact point created or imported later with the same address is stored suppressed.
+    The row names no party, and the address cannot be read back from it.
+    """
+
+    __tablename__ = "suppression"
+
+    id: Mapped[pk]
+    #: ``email`` or ``phone``
+    kind: Mapped[name40]
+    #: hex HMAC-SHA256 of ``kind:key`` under the database's suppression key
+    keyed_hash: Mapped[str] = mapped_column(String(64))
+    #: why the address is suppressed (``erasure``)
+    reason: Mapped[name40]
+    created_at: Mapped[dt.datetime]
+
+    __table_args__ = (UniqueConstraint("kind", "keyed_hash"),)
+
+
+class SuppressionKeyRow(Base):
+    """The database's secret for :class:`SuppressionRow` hashes: one row, made on the first
+    erasure."""
+
+    __tablename__ = "suppression_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    #: 32 random bytes, hex
+    secret: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+
+    __table_args__ = (CheckConstraint("id = 1", name="single"),)
