@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
+
+if TYPE_CHECKING:  # Alembic is imported when migrations run, not when xrm is imported
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 __all__ = ["DEFAULT_URL", "create_xrm_engine", "current_heads", "head_revisions", "upgrade"]
 
@@ -65,6 +65,8 @@ def create_xrm_engine(url: str, **kwargs: Any) -> Engine:
 
 def alembic_config(engine: Engine, locations: Sequence[str] = ()) -> Config:
     """An Alembic configuration for the core migrations plus plugins' version locations."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     versions = [str(MIGRATIONS / "versions"), *(str(Path(p).resolve()) for p in locations)]
@@ -76,10 +78,14 @@ def alembic_config(engine: Engine, locations: Sequence[str] = ()) -> Config:
 
 def upgrade(engine: Engine, locations: Sequence[str] = (), target: str = "heads") -> None:
     """Bring the database to ``target`` (every head: core and plugin branches)."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine, locations), target)
 
 
 def head_revisions(engine: Engine, locations: Sequence[str] = ()) -> set[str]:
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config(engine, locations))
     return set(script.get_heads())
 
@@ -87,6 +93,8 @@ def head_revisions(engine: Engine, locations: Sequence[str] = ()) -> set[str]:
 def foreign_revisions(connection: Connection, script: ScriptDirectory) -> list[str]:
     """Revisions in the database that no installed migration knows: those of a plugin
     that was uninstalled."""
+    from alembic.runtime.migration import MigrationContext
+
     current = MigrationContext.configure(connection).get_current_heads()
     known = {rev.revision for rev in script.walk_revisions()}
     return sorted(set(current) - known)
@@ -94,6 +102,9 @@ def foreign_revisions(connection: Connection, script: ScriptDirectory) -> list[s
 
 def current_heads(engine: Engine, locations: Sequence[str] = ()) -> set[str]:
     """The database's revisions, leaving out those of plugins that are not installed."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config(engine, locations))
     with engine.connect() as conn:
         current = set(MigrationContext.configure(conn).get_current_heads())
