@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import pluggy
 
+from xrm.core.dedupe import MatchRule
 from xrm.core.records import ConsentRecord, Interaction, Party, Relationship, Role
 from xrm.core.registry import (
     Channel,
@@ -489,16 +490,24 @@ def xrm_parties_merged(session: Session, survivor: Party, duplicate: Party) -> N
 
 
 @hookspec
-def xrm_match_rules() -> Iterable[Any]:
-    """Declare duplicate-detection rules (same VAT number, same email and name...).
+def xrm_match_rules() -> Iterable[MatchRule]:
+    """Declare duplicate-detection rules: exact keys that make two parties one (a VAT
+    number), fields to compare with their weights, and blocking passes over them.
 
-    **Called** once when an ``XRM`` application starts. The rule type arrives with the
-    identity feature, which will narrow ``Any`` to it; until then no service calls this
-    hook.
+    **Called** each time duplicates are searched with the rule set of the application
+    (:func:`xrm.core.dedupe.find_duplicates` without ``rules=``), before any party is read;
+    read only, outside any write.
 
-    :returns: An iterable of rules.
+    :returns: An iterable of :class:`xrm.core.dedupe.ExactRule` (a shared value makes the
+        pair ``definite``), :class:`xrm.core.dedupe.FuzzyRule` (a weight added to the
+        pair's score) and :class:`xrm.core.dedupe.BlockingRule` (which parties are compared
+        at all). A rule may name any match field, ``attribute:NAME`` and
+        ``identifier:SCHEME`` included (see docs/identity.md).
 
-    **Results** are collected from every plugin.
+    **Results** are collected from every plugin and added after xrm's default rules. A
+    rule named like another rule of the same type (a default one or another plugin's)
+    stops the search with :class:`~xrm.ConfigurationError` (naming both plugins when two
+    plugins clash).
 
-    **Raising** stops the start with ``PluginError(plugin, "xrm_match_rules")``.
+    **Raising** stops the search with ``PluginError(plugin, "xrm_match_rules")``.
     """

@@ -42,6 +42,7 @@ import click
 import pluggy
 
 from xrm import hookspecs
+from xrm.core.dedupe import MATCH_RULE_TYPES, MatchRule
 from xrm.core.registry import (
     Channel,
     ContactKind,
@@ -245,6 +246,31 @@ class PluginHost:
                 if str(resolved) not in found:
                     found.append(str(resolved))
         return found
+
+    def match_rules(self) -> list[MatchRule]:
+        """Every plugin's duplicate-detection rules (``xrm_match_rules``), in call order.
+
+        Each implementation is called on its own: one that raises becomes
+        ``PluginError(plugin, "xrm_match_rules")``, and an item that is not an
+        :class:`~xrm.core.dedupe.ExactRule`, :class:`~xrm.core.dedupe.FuzzyRule` or
+        :class:`~xrm.core.dedupe.BlockingRule` raises :class:`~xrm.ConfigurationError`
+        naming the plugin, as does a rule name another plugin already gave to a rule of the
+        same type.
+        """
+        hook = "xrm_match_rules"
+        rules: list[MatchRule] = []
+        owners: dict[tuple[type[Any], str], str] = {}
+        for name, impl in self._implementations(hook):
+            for rule in self._items(hook, name, impl, MATCH_RULE_TYPES):
+                key = (type(rule), rule.name)
+                if key in owners:
+                    raise ConfigurationError(
+                        f"duplicate match rule name {rule.name!r}: given by {owners[key]!r} "
+                        f"and again by {name!r}"
+                    )
+                owners[key] = name
+                rules.append(rule)
+        return rules
 
     def cli_commands(self, cli: click.Group) -> None:
         """Let every plugin add its commands to the ``xrm`` click group."""
