@@ -1,56 +1,23 @@
-"""Everything known about one party, as JSON-ready data (with plugins' contributions)."""
+"""Everything known about one party, as JSON-ready data: what ``xrm export`` writes.
+
+The document is :meth:`xrm.core.gdpr.GdprService.export`'s (``s.gdpr.export``), which
+validates against the published JSON Schema ``xrm/schemas/party-export.schema.json``.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from xrm.core.context import jsonable
+from xrm.core.gdpr import EXPORT_FORMAT, GdprService
 
 if TYPE_CHECKING:
     from xrm.app import Session
 
 __all__ = ["EXPORT_FORMAT", "export_party"]
 
-#: the version of the export document's layout
-EXPORT_FORMAT = "xrm.party-export/1"
-
-
-def _data(record: Any) -> Any:
-    return jsonable(attrs.asdict(record, recurse=True))
-
 
 def export_party(session: Session, party_id: int, *, page: int = 500) -> dict[str, Any]:
     """The party, its roles (ended ones too), relationships (all dates), interactions,
-    consent ledger, timeline, and each plugin's ``xrm_party_export`` contribution."""
-    s = session
-    party = s.parties.get(party_id, follow_merges=False)
-    interactions: list[Any] = []
-    cursor: str | None = None
-    while True:
-        batch = s.interactions.of(party.id, limit=page, after=cursor)
-        interactions += [_data(i) for i in batch]
-        if batch.next_cursor is None:
-            break
-        cursor = batch.next_cursor
-    events: list[Any] = []
-    cursor = None
-    while True:
-        entries = s.timeline(party.id, limit=page, after=cursor)
-        events += [_data(e) for e in entries]
-        if entries.next_cursor is None:
-            break
-        cursor = entries.next_cursor
-    ctx = s._ctx
-    plugins = ctx.plugins.collect("xrm_party_export", ctx, party=party) if ctx.plugins else {}
-    return {
-        "format": EXPORT_FORMAT,
-        "party": _data(party),
-        "roles": [_data(r) for r in s.roles.of(party.id, include_ended=True)],
-        "relationships": [_data(link) for link in s.relationships.of(party.id, all_dates=True)],
-        "interactions": interactions,
-        "consents": [_data(c) for c in s.consents.history(party.id)],
-        "timeline": events,
-        "plugins": jsonable(plugins),
-    }
+    consent ledger, timeline, and each plugin's ``xrm_party_export`` contribution, read
+    ``page`` rows at a time."""
+    return GdprService(session._ctx, page_size=page).export(party_id)

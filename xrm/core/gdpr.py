@@ -1,0 +1,1151 @@
+"""GDPR: everything about a party exported (art. 15 and 20), and erased (art. 17).
+
+- :meth:`GdprService.export` gathers the party, its roles, relationships, interactions,
+  consent ledger, timeline and each plugin's contribution into one document that validates
+  against the published JSON Schema (``xrm/schemas/party-export.schema.json``).
+- :meth:`GdprService.erase` anonymises the party in one transaction, plugins included (a
+  plugin may veto), keeps what is not personal (dates, states, amounts, the fact that
+  contacts happened), scrubs the journal, and leaves **suppression entries**: keyed hashes
+  of the party's emails and phones, so that the same address created or imported later is
+  stored suppressed and never reached for marketing.
+
+docs/gdpr.md says what is erased, what is kept and why, and the threat model of the hashes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, Protocol, TextIO, TypeVar
+
+import attrs
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from xrm.core.context import Context, Event, PartyRef, jsonable, ref_id
+from xrm.core.models import (
+    ConsentRecordRow,
+    ContactPointRow,
+    InteractionRow,
+    JournalEventRow,
+    JournalPartyRow,
+    ParticipantRow,
+    PartyRow,
+    RelationshipRow,
+    RoleRow,
+    SuppressionKeyRow,
+    SuppressionRow,
+    utcnow,
+)
+from xrm.core.normalize import DEFAULT_EMAIL_RULES, email_key, phone_key, text_key
+from xrm.core.records import Interaction, Party, Role, TimelineEntry
+from xrm.errors import Conflict, PluginError, ValidationError
+
+__all__ = [
+    "ERASED",
+    "EXPORT_FORMAT",
+    "SCHEMA_ID",
+    "ErasureReport",
+    "GdprService",
+    "PartyExport",
+    "party_export_schema",
+    "published_schema",
+    "suppressed_keys",
+    "write_schema",
+]
+
+#: the layout version of the export document; a breaking change makes it ``/2``
+EXPORT_FORMAT = "xrm.party-export/1"
+#: the ``$id`` of the JSON Schema of that layout
+SCHEMA_ID = "https://xrm-project.github.io/schemas/party-export-1.schema.json"
+#: what replaces an erased text
+ERASED = "[erased]"
+#: contact kinds whose addresses get suppression entries
+SUPPRESSIBLE = ("email", "phone")
+
+_SCHEMA_FILE = "schemas/party-export.schema.json"
+R = TypeVar("R")
+_PARTY_LOAD = (
+    selectinload(PartyRow.contact_points),
+    selectinload(PartyRow.identifiers),
+    selectinload(PartyRow.tags),
+)
+
+
+# -- the export document ------------------------------------------------------------------
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+
+class ContactPointOut(_Out):
+    """A contact point: ``value`` as given, ``key`` as matched."""
+
+    id: int
+    kind: str
+    value: str
+    key: str
+    label: str | None
+    country: str | None
+    data: dict[str, Any]
+    primary: bool
+    suppressed: bool = Field(description="never contactable (bounced, reported, erased)")
+
+
+class IdentifierOut(_Out):
+    """An external identifier: scheme and canonical value."""
+
+    scheme: str
+    value: str
+
+
+class PartyOut(_Out):
+    """The party as stored, with its contact points, identifiers and tags."""
+
+    id: int
+    kind: str
+    display_name: str
+    given_name: str | None
+    family_name: str | None
+    birth_date: dt.date | None
+    attributes: dict[str, Any]
+    tags: list[str]
+    contact_points: list[ContactPointOut]
+    identifiers: list[IdentifierOut]
+    version: int
+    merged_into: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class RoleTransitionOut(_Out):
+    """One state change of a role; the first is the assignment."""
+
+    from_state: str | None
+    to_state: str
+    at: dt.datetime
+    note: str | None
+
+
+class RoleOut(_Out):
+    """A role the party holds or held, with every transition."""
+
+    id: int
+    party_id: int
+    type: str
+    state: str
+    current: bool
+    attributes: dict[str, Any]
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    transitions: list[RoleTransitionOut]
+
+
+class OtherPartyOut(_Out):
+    """The party at the other end of a relationship."""
+
+    id: int
+    kind: str
+    display_name: str | None = Field(
+        description="left out for people and households: their name is their own data"
+    )
+
+
+class RelationshipOut(_Out):
+    """A relationship whatever its dates, read from the exported party."""
+
+    id: int
+    type: str
+    party_id: int = Field(description="the exported party (or one merged into it) at this end")
+    label: str = Field(description="how the relationship reads from party_id to other")
+    other: OtherPartyOut
+    valid_from: dt.date
+    valid_to: dt.date | None = Field(description="exclusive: the first day it no longer holds")
+    attributes: dict[str, Any]
+
+
+class ParticipantOut(_Out):
+    """Who took part in an interaction, and how."""
+
+    party_id: int
+    role: str
+    contact_point_id: int | None
+
+
+class InteractionOut(_Out):
+    """An interaction the party took part in, with its content."""
+
+    id: int
+    channel: str
+    direction: str
+    touchpoint: str | None
+    purpose: str | None
+    occurred_at: dt.datetime
+    subject: str | None
+    content: str | None
+    outcome: str | None
+    external_ref: str | None
+    attributes: dict[str, Any]
+    participants: list[ParticipantOut]
+
+
+class ConsentOut(_Out):
+    """One record of the consent ledger."""
+
+    id: int
+    party_id: int
+    purpose: str
+    scope: Literal["all", "channel", "contact_point"]
+    channel: str | None
+    contact_kind: str | None
+    contact_key: str | None
+    decision: Literal["granted", "refused", "withdrawn", "objected"]
+    captured_at: dt.datetime
+    effective_from: dt.datetime
+    expires_at: dt.datetime | None
+    confirmed_at: dt.datetime | None
+    source: str
+    recorded_by: str | None
+    evidence: str | None
+    recorded_at: dt.datetime
+
+
+class EventOut(_Out):
+    """A journal event of the party's timeline."""
+
+    event_id: int
+    type: str
+    entity: str
+    entity_id: int | None
+    occurred_at: dt.datetime
+    recorded_at: dt.datetime
+    actor: str | None
+    data: dict[str, Any]
+
+
+class PartyExport(_Out):
+    """Everything xrm holds about one party (GDPR articles 15 and 20), as
+    ``s.gdpr.export(party)`` returns it and ``xrm export`` writes it."""
+
+    format: Literal["xrm.party-export/1"] = Field(description="the layout version")
+    exported_at: dt.datetime
+    party: PartyOut
+    merged_parties: list[PartyOut] = Field(description="parties merged into this one")
+    roles: list[RoleOut]
+    relationships: list[RelationshipOut]
+    interactions: list[InteractionOut]
+    consents: list[ConsentOut]
+    timeline: list[EventOut] = Field(description="journal events, in the order written")
+    plugins: dict[str, dict[str, Any]] = Field(
+        description="each plugin's xrm_party_export contribution, by plugin name"
+    )
+
+
+def party_export_schema() -> dict[str, Any]:
+    """The JSON Schema of :class:`PartyExport`, as published in the package."""
+    generated = PartyExport.model_json_schema(mode="serialization")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        **generated,
+    }
+
+
+def published_schema() -> dict[str, Any]:
+    """The JSON Schema shipped in the package (``xrm/schemas/party-export.schema.json``)."""
+    text = resources.files("xrm").joinpath(_SCHEMA_FILE).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def schema_text() -> str:
+    """The published schema file's exact text, generated from the models."""
+    return json.dumps(party_export_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_schema(path: Path | None = None) -> Path:
+    """Write the schema generated from the models to ``path`` (default: the package's file)."""
+    target = path or Path(__file__).resolve().parent.parent / _SCHEMA_FILE
+    target.write_text(schema_text(), encoding="utf-8")
+    return target
+
+
+# -- the erasure report -------------------------------------------------------------------
+@attrs.frozen
+class ErasureReport:
+    """What :meth:`GdprService.erase` did: ids and counts, never personal data."""
+
+    party_id: int
+    #: the party and every party merged into it: all were erased
+    parties: tuple[int, ...]
+    reason: str
+    erased_at: dt.datetime
+    #: the ``party.erased`` journal event
+    event_id: int
+    #: anonymised (value and key replaced, suppressed)
+    contact_points: int
+    #: removed
+    identifiers: int
+    #: removed
+    tags: int
+    #: kept with their states and dates; text attributes and transition notes removed
+    roles: int
+    #: kept with their dates; text attributes removed
+    relationships: int
+    #: the party was the one contacted or contacting: subject, content, outcome and
+    #: external reference cleared
+    interactions_cleared: int
+    #: the party took part on the company's side only (an agent): its names and
+    #: addresses redacted from the texts, which are kept for the other participants
+    interactions_redacted: int
+    #: evidence cleared, contact keys replaced by their keyed hash
+    consent_records: int
+    #: journal events whose data was scrubbed
+    journal_events: int
+    #: new suppression entries (addresses already suppressed are not counted)
+    suppressions: int
+    #: other parties holding one of the erased addresses: their points were suppressed too
+    also_held_by: tuple[int, ...]
+
+
+# -- suppression --------------------------------------------------------------------------
+class _Point(Protocol):
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def value(self) -> str: ...
+
+
+def _read_secret(ctx: Context) -> bytes | None:
+    found = ctx.db.scalar(select(SuppressionKeyRow.secret).where(SuppressionKeyRow.id == 1))
+    return bytes.fromhex(found) if found else None
+
+
+def _make_secret(ctx: Context) -> bytes:
+    """The database's suppression key, made on first use: a concurrent first erasure
+    that wins the race is read back rather than overwritten."""
+    found = _read_secret(ctx)
+    if found is not None:
+        return found
+    value = secrets.token_hex(32)
+    try:
+        with ctx.db.begin_nested():
+            ctx.db.add(SuppressionKeyRow(id=1, secret=value, created_at=utcnow()))
+            ctx.db.flush()
+    except IntegrityError:
+        winner = _read_secret(ctx)
+        assert winner is not None
+        return winner
+    return bytes.fromhex(value)
+
+
+def _keyed_hash(secret: bytes, kind: str, key: str) -> str:
+    return hmac.new(secret, f"{kind}:{key}".encode(), hashlib.sha256).hexdigest()
+
+
+def _variants(ctx: Context, kind: str, key: str, value: str) -> set[str]:
+    """The match keys an address may have: the stored key, and for an email the key
+    under the default rules and under the configured ones, so that suppression survives a
+    change of ``email_rules``."""
+    keys = {key}
+    if kind == "email":
+        for rules in (DEFAULT_EMAIL_RULES, ctx.settings.email_rules):
+            try:
+                keys.add(email_key(value, rules))
+            except ValueError:
+                continue
+    return keys
+
+
+def suppressed_keys(ctx: Context, points: Iterable[_Point]) -> set[tuple[str, str]]:
+    """The ``(kind, key)`` of the ``points`` whose address has a suppression entry.
+
+    Two indexed queries at most, whatever the number of points; none when the database
+    never erased anyone.
+    """
+    wanted = [(p.kind, p.key, p.value) for p in points if p.kind in SUPPRESSIBLE]
+    if not wanted:
+        return set()
+    secret = _read_secret(ctx)
+    if secret is None:
+        return set()
+    by_hash: dict[str, dict[str, set[tuple[str, str]]]] = {}
+    for kind, key, value in wanted:
+        for variant in _variants(ctx, kind, key, value):
+            digest = _keyed_hash(secret, kind, variant)
+            by_hash.setdefault(kind, {}).setdefault(digest, set()).add((kind, key))
+    found: set[tuple[str, str]] = set()
+    for kind, hashes in by_hash.items():
+        digests = sorted(hashes)
+        for start in range(0, len(digests), 500):
+            query = select(SuppressionRow.keyed_hash).where(
+                SuppressionRow.kind == kind,
+                SuppressionRow.keyed_hash.in_(digests[start : start + 500]),
+            )
+            for digest in ctx.db.scalars(query):
+                found |= hashes[digest]
+    return found
+
+
+# -- what identifies the erased parties ----------------------------------------------------
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
+_NAME_KEYS = frozenset({"display_name", "given_name", "family_name"})
+#: below these keys, every text is the party's (``changes.display_name.from``...)
+_STICKY_KEYS = _NAME_KEYS | {"birth_date", "identifiers"}
+#: keys of journal event data whose text is about the party itself
+_PERSONAL_KEYS = _NAME_KEYS | {
+    "birth_date",
+    "value",
+    "tags",
+    "subject",
+    "content",
+    "outcome",
+    "note",
+    "evidence",
+    "reason",
+    "external_ref",
+}
+_DROP = object()
+
+
+@attrs.define
+class _Traces:
+    """The values that identify the erased parties, to find and remove anywhere near them."""
+
+    texts: set[str] = attrs.field(factory=set)
+    #: what may have been written as a journal actor: addresses, identifiers, full names
+    actors: set[str] = attrs.field(factory=set)
+    birth_dates: set[str] = attrs.field(factory=set)
+    #: the match keys of every email and phone, current or past, by kind
+    addresses: dict[str, set[str]] = attrs.field(factory=dict)
+    _pattern: re.Pattern[str] | None = None
+
+    def add(self, value: Any, *, actor: bool = False) -> None:
+        if isinstance(value, str) and value.strip():
+            self.texts.add(value.strip())
+            if actor:
+                self.actors.add(value.strip().lower())
+            self._pattern = None
+
+    def add_address(self, kind: str, keys: Iterable[str]) -> None:
+        self.addresses.setdefault(kind, set()).update(keys)
+
+    def add_phone(self, key: str) -> None:
+        """A phone number in the forms people write it in."""
+        self.add(key, actor=True)
+        self.add(key.lstrip("+"))
+        try:
+            number = phonenumbers.parse(key)
+        except phonenumbers.NumberParseException:
+            return
+        for fmt in (
+            phonenumbers.PhoneNumberFormat.NATIONAL,
+            phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+        ):
+            written = phonenumbers.format_number(number, fmt)
+            self.add(written)
+            self.add(re.sub(r"[^\d+]", "", written))
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        if self._pattern is None:
+            parts = []
+            for text in sorted(self.texts, key=lambda t: (-len(t), t)):
+                escaped = re.escape(text)
+                # short values (a given name) only as whole words: "Ann" is not "Annual"
+                parts.append(escaped if len(text) >= 6 else rf"(?<!\w){escaped}(?!\w)")
+            self._pattern = re.compile("|".join(parts) or r"(?!x)x", re.IGNORECASE)
+        return self._pattern
+
+    def matches(self, text: str) -> bool:
+        return self.pattern.search(text) is not None
+
+    def redact(self, text: str) -> str:
+        return self.pattern.sub(ERASED, text)
+
+
+def _keep_facts(value: Any, traces: _Traces) -> Any:
+    """What attributes keep: numbers, booleans and dates (the birth date excepted), which
+    describe without naming; text is removed, since it may name or describe the person."""
+    if isinstance(value, Mapping):
+        kept = {}
+        for k, v in value.items():
+            inner = _keep_facts(v, traces)
+            if inner is not _DROP and not traces.matches(str(k)):
+                kept[str(k)] = inner
+        return kept
+    if isinstance(value, list):
+        return [inner for v in value if (inner := _keep_facts(v, traces)) is not _DROP]
+    if isinstance(value, str):
+        is_date = _ISO_DATE.fullmatch(value) is not None
+        if is_date and value[:10] not in traces.birth_dates and not traces.matches(value):
+            return value
+        return _DROP
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _DROP if traces.matches(str(value)) else value  # a phone kept as a number
+    return value
+
+
+def _scrub(value: Any, traces: _Traces, *, personal: bool = False) -> Any:
+    """Journal data of an erased party's event: text under a personal key, or holding one
+    of the erased values, becomes ``[erased]``; attributes keep only their facts."""
+    if isinstance(value, Mapping):
+        result = {}
+        for k, v in value.items():
+            key = str(k)
+            if traces.matches(key):
+                continue
+            if key == "attributes":
+                kept = _keep_facts(v, traces)
+                result[key] = {} if kept is _DROP else kept
+            else:
+                result[key] = _scrub(v, traces, personal=personal or key in _PERSONAL_KEYS)
+        return result
+    if isinstance(value, list):
+        return [_scrub(v, traces, personal=personal) for v in value]
+    if isinstance(value, str):
+        return ERASED if personal or traces.matches(value) else value
+    return value
+
+
+def _redact(value: Any, traces: _Traces) -> Any:
+    """Text kept for others (an interaction the party handled as an agent): only the
+    erased values themselves are replaced."""
+    if isinstance(value, Mapping):
+        return {traces.redact(str(k)): _redact(v, traces) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v, traces) for v in value]
+    if isinstance(value, str):
+        return traces.redact(value)
+    return value
+
+
+def _company_side(direction: str, role: str) -> bool:
+    """Is this participation the company's (an agent, the sender of what it sends)?"""
+    if role in ("agent", "author", "organizer"):
+        return True
+    return (direction, role) in (("outbound", "sender"), ("inbound", "recipient"))
+
+
+def _check_reason(reason: Any) -> str:
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValidationError.single("reason", "say why (a request reference, not personal data)")
+    cleaned = " ".join(reason.split())
+    if len(cleaned) > 300:
+        raise ValidationError.single("reason", "is longer than 300 characters")
+    return cleaned
+
+
+class GdprService:
+    """``s.gdpr``: export everything about a party, erase a party, check suppression.
+
+    ``page_size`` is how many rows each query reads at a time, so that memory stays
+    bounded whatever the length of a party's history.
+    """
+
+    def __init__(self, ctx: Context, *, page_size: int = 500) -> None:
+        if not isinstance(page_size, int) or not 1 <= page_size <= 5000:
+            raise ValidationError.single("page_size", "must be between 1 and 5000")
+        self._ctx = ctx
+        self._page = page_size
+
+    # -- export ------------------------------------------------------------------------
+    def export(self, party: PartyRef) -> dict[str, Any]:
+        """Everything about ``party`` (and the parties merged into it) as JSON-ready data
+        that validates against :func:`published_schema`: the party with its contact
+        points, identifiers and tags; roles with transitions, ended ones too;
+        relationships whatever their dates, with labels; the interactions it took part in,
+        with their content; its consent ledger; its journal events; and each plugin's
+        ``xrm_party_export`` contribution under the plugin's name.
+
+        A party merged into another is refused (:class:`~xrm.Conflict`): export that one.
+        """
+        document: dict[str, Any] = {}
+        for name, value in self._sections(party):
+            document[name] = list(value) if isinstance(value, Iterator) else value
+        return document
+
+    def write_export(self, party: PartyRef, out: TextIO) -> None:
+        """Write :meth:`export`'s document to ``out`` as JSON while reading it, one page at
+        a time: memory stays bounded whatever the length of the history."""
+        out.write("{")
+        for i, (name, value) in enumerate(self._sections(party)):
+            out.write(("," if i else "") + f"\n  {json.dumps(name)}: ")
+            if not isinstance(value, Iterator):
+                out.write(json.dumps(value, ensure_ascii=False))
+                continue
+            out.write("[")
+            empty = True
+            for item in value:
+                out.write(("\n    " if empty else ",\n    ") + json.dumps(item, ensure_ascii=False))
+                empty = False
+            out.write("]" if empty else "\n  ]")
+        out.write("\n}\n")
+
+    def _sections(self, party: PartyRef) -> Iterator[tuple[str, Any]]:
+        ctx = self._ctx
+        row = ctx.party_row(party)
+        cluster = self._cluster(row.id)
+        parties = self._parties(cluster)
+        main = parties[0]
+        yield "format", EXPORT_FORMAT
+        yield "exported_at", jsonable(utcnow())
+        yield "party", _dump(PartyOut, main)
+        yield "merged_parties", [_dump(PartyOut, p) for p in parties[1:]]
+        yield "roles", self._roles(cluster)
+        yield "relationships", self._relationships(cluster)
+        yield "interactions", self._interactions(cluster)
+        yield "consents", self._consents(cluster)
+        yield "timeline", self._timeline(cluster)
+        yield "plugins", self._plugin_exports(main)
+
+    def _roles(self, cluster: list[int]) -> Iterator[dict[str, Any]]:
+        query = (
+            select(RoleRow)
+            .where(RoleRow.party_id.in_(cluster))
+            .options(selectinload(RoleRow.transitions))
+        )
+        for row in self._pages(query, RoleRow.id, lambda r: r.id):
+            yield _dump(RoleOut, Role.of(row))
+
+    def _relationships(self, cluster: list[int]) -> Iterator[dict[str, Any]]:
+        members = set(cluster)
+        query = select(RelationshipRow).where(
+            or_(
+                RelationshipRow.from_party_id.in_(cluster), RelationshipRow.to_party_id.in_(cluster)
+            )
+        )
+        page: list[RelationshipRow] = []
+        for row in self._pages(query, RelationshipRow.id, lambda r: r.id):
+            page.append(row)
+            if len(page) == self._page:
+                yield from self._links(page, members)
+                page = []
+        yield from self._links(page, members)
+
+    def _links(self, rows: list[RelationshipRow], members: set[int]) -> Iterator[dict[str, Any]]:
+        if not rows:
+            return
+        ends = {r.to_party_id if r.from_party_id in members else r.from_party_id for r in rows}
+        others = {
+            ident: (kind, name)
+            for ident, kind, name in self._ctx.db.execute(
+                select(PartyRow.id, PartyRow.kind, PartyRow.display_name).where(
+                    PartyRow.id.in_(ends)
+                )
+            )
+        }
+        registry = self._ctx.registry.relationship_types
+        for row in rows:
+            outgoing = row.from_party_id in members
+            mine, other = (
+                (row.from_party_id, row.to_party_id)
+                if outgoing
+                else (row.to_party_id, row.from_party_id)
+            )
+            rel_type = registry.get(row.type)
+            if rel_type is None:  # registered by a plugin that is not installed now
+                label = row.type if outgoing else f"{row.type} (inverse)"
+            else:
+                label = rel_type.forward_label if outgoing else rel_type.inverse_label
+            kind, name = others[other]
+            yield _dump(
+                RelationshipOut,
+                {
+                    "id": row.id,
+                    "type": row.type,
+                    "party_id": mine,
+                    "label": label,
+                    "other": {
+                        "id": other,
+                        "kind": kind,
+                        "display_name": None if kind in ("person", "household") else name,
+                    },
+                    "valid_from": row.valid_from,
+                    "valid_to": row.valid_to,
+                    "attributes": dict(row.attributes or {}),
+                },
+            )
+
+    def _interactions(self, cluster: list[int]) -> Iterator[dict[str, Any]]:
+        for row in self._pages(self._interaction_query(cluster), InteractionRow.id, _row_id):
+            yield _dump(InteractionOut, Interaction.of(row))
+
+    def _interaction_query(self, cluster: list[int]) -> Select[InteractionRow]:
+        taking_part = select(ParticipantRow.interaction_id).where(
+            ParticipantRow.party_id.in_(cluster)
+        )
+        return (
+            select(InteractionRow)
+            .where(InteractionRow.id.in_(taking_part))
+            .options(selectinload(InteractionRow.participants))
+        )
+
+    def _consents(self, cluster: list[int]) -> Iterator[dict[str, Any]]:
+        query = select(ConsentRecordRow).where(ConsentRecordRow.party_id.in_(cluster))
+        for row in self._pages(query, ConsentRecordRow.id, lambda r: r.id):
+            yield _dump(ConsentOut, row)  # the row has the ledger record's fields
+
+    def _timeline(self, cluster: list[int]) -> Iterator[dict[str, Any]]:
+        for row in self._pages(self._event_query(cluster), JournalEventRow.id, lambda r: r.id):
+            yield _dump(EventOut, TimelineEntry.of(row))
+
+    @staticmethod
+    def _event_query(cluster: list[int]) -> Select[JournalEventRow]:
+        linked = select(JournalPartyRow.event_id).where(JournalPartyRow.party_id.in_(cluster))
+        return select(JournalEventRow).where(JournalEventRow.id.in_(linked))
+
+    def _plugin_exports(self, party: Party) -> dict[str, Any]:
+        ctx = self._ctx
+        if ctx.plugins is None:
+            return {}
+        results = ctx.plugins.collect("xrm_party_export", ctx, party=party)
+        exported: dict[str, Any] = {}
+        for name, result in sorted(results.items()):
+            if not isinstance(result, Mapping):
+                cause = TypeError(f"returned {type(result).__name__}, not a mapping")
+                raise PluginError(name, "xrm_party_export", cause) from cause
+            try:
+                exported[name] = json.loads(json.dumps(jsonable(result)))
+            except (TypeError, ValueError) as exc:
+                raise PluginError(name, "xrm_party_export", exc) from exc
+        return exported
+
+    # -- erasure -----------------------------------------------------------------------
+    def erase(self, party: PartyRef, *, reason: str) -> ErasureReport:
+        """Anonymise ``party`` and the parties merged into it, all or nothing.
+
+        Plugins first (``xrm_party_erase``, with the party as it was): one that raises
+        :class:`~xrm.Conflict` vetoes the erasure, nothing is changed, and the caller gets
+        ``PluginError(plugin, "xrm_party_erase")`` naming it, with its reason. Then the
+        core: names, birth date and attributes cleared; contact points anonymised and
+        suppressed; identifiers and tags removed; role, relationship and interaction texts
+        removed while their dates, states and numbers are kept; consent evidence cleared
+        and contact keys replaced by their keyed hash; the party's journal events scrubbed.
+        Every email and phone the party had gets a suppression entry. One ``party.erased``
+        event records ``reason``, which must not itself contain the erased data.
+
+        A party already erased is refused with :class:`~xrm.Conflict`, as is a party
+        merged into another (erase that one: it takes the merged parties with it).
+        """
+        ctx = self._ctx
+        why = _check_reason(reason)
+        with ctx.atomic():
+            row = ctx.party_row(party)
+            if self.is_erased(row.id):
+                raise Conflict(f"party {row.id} was already erased", field="party")
+            cluster = self._cluster(row.id)
+            before = self._parties(cluster)
+            traces = self._traces(before, cluster)
+            if traces.matches(why):
+                raise ValidationError.single(
+                    "reason", "must not contain the data being erased (a name, an address...)"
+                )
+            for each in before:
+                ctx.notify("xrm_party_erase", party=each, reason=why)
+            now = utcnow()
+            counts = self._anonymise_parties(cluster, now)
+            secret = _make_secret(ctx)
+            suppressions, also_held_by = self._suppress(traces, cluster, secret)
+            counts["roles"] = self._erase_roles(cluster, traces)
+            counts["relationships"] = self._erase_relationships(cluster, traces)
+            counts.update(self._erase_interactions(cluster, traces))
+            counts["consent_records"] = self._erase_consents(cluster, secret)
+            counts["journal_events"] = self._erase_journal(cluster, traces)
+            ctx.db.flush()
+            event_id = ctx.record(
+                Event(
+                    "party.erased",
+                    "party",
+                    row.id,
+                    tuple(cluster),
+                    {
+                        "reason": why,
+                        "parties": cluster,
+                        "counts": {**counts, "suppressions": suppressions},
+                    },
+                    occurred_at=now,
+                )
+            )
+            self._erase_actor(traces)  # its own event too, when the party erased itself
+        if ctx.actor is not None and ctx.actor.lower() in traces.actors:
+            # a self-service portal acting under the party's name: that name is written
+            # no more in this unit of work
+            ctx.actor = ERASED
+        return ErasureReport(
+            party_id=row.id,
+            parties=tuple(cluster),
+            reason=why,
+            erased_at=now,
+            event_id=event_id,
+            suppressions=suppressions,
+            also_held_by=also_held_by,
+            **counts,
+        )
+
+    def is_erased(self, party: PartyRef) -> bool:
+        """Was ``party`` erased? (The journal says so: a ``party.erased`` event.)"""
+        query = select(
+            exists().where(
+                JournalPartyRow.party_id == ref_id(party),
+                JournalPartyRow.event_id == JournalEventRow.id,
+                JournalEventRow.type == "party.erased",
+            )
+        )
+        return bool(self._ctx.db.scalar(query))
+
+    def suppressed(
+        self, *, email: str | None = None, phone: str | None = None, region: str | None = None
+    ) -> bool:
+        """Is this email or phone (any way of writing it) an erased party's address? A
+        contact point created with it is stored suppressed. ``region`` reads a national
+        phone number (default: the application's ``default_region``)."""
+        if email is None and phone is None:
+            raise ValidationError.single("", "give an email or a phone")
+        points: list[tuple[str, str, str]] = []
+        try:
+            if email is not None:
+                points.append(("email", email_key(email, self._ctx.settings.email_rules), email))
+            if phone is not None:
+                key = phone_key(phone, region or self._ctx.settings.default_region)
+                points.append(("phone", key, phone))
+        except ValueError as exc:
+            raise ValidationError.single("phone" if email is None else "email", str(exc)) from None
+        return bool(suppressed_keys(self._ctx, [_Given(*p) for p in points]))
+
+    # -- erasure steps -----------------------------------------------------------------
+    def _traces(self, parties: list[Party], cluster: list[int]) -> _Traces:
+        """The names, addresses and identifiers of the parties, now and in their past
+        (the journal remembers renamed names and removed addresses)."""
+        ctx = self._ctx
+        traces = _Traces()
+        for party in parties:
+            traces.add(party.display_name, actor=True)
+            traces.add(party.given_name)
+            traces.add(party.family_name)
+            if party.birth_date is not None:
+                traces.birth_dates.add(party.birth_date.isoformat())
+            for point in party.contact_points:
+                traces.add(point.value, actor=True)
+                traces.add(point.key, actor=True)
+                for line in point.data.get("lines", ()):
+                    traces.add(line)
+                if point.kind in SUPPRESSIBLE:
+                    traces.add_address(
+                        point.kind, _variants(ctx, point.kind, point.key, point.value)
+                    )
+                if point.kind == "phone":
+                    traces.add_phone(point.key)
+            for ident in party.identifiers:
+                traces.add(ident.value, actor=True)
+        query = self._event_query(cluster).where(
+            JournalEventRow.entity.in_(("party", "contact_point"))
+        )
+        for event in self._pages(query, JournalEventRow.id, lambda r: r.id):
+            self._past_values(event.data, traces, under=None)
+        return traces
+
+    def _past_values(self, value: Any, traces: _Traces, under: str | None) -> None:
+        """Collect what the journal remembers: names under the name keys (``changes`` of
+        ``party.updated`` too), ``value`` of contact points and identifiers, the values of
+        ``identifiers`` pairs, and each past email and phone."""
+        if isinstance(value, Mapping):
+            kind, raw = value.get("kind"), value.get("value")
+            if kind in SUPPRESSIBLE and isinstance(raw, str):
+                self._past_address(str(kind), raw, traces)
+            for k, v in value.items():
+                self._past_values(v, traces, under if under in _STICKY_KEYS else str(k))
+        elif isinstance(value, list):
+            if (
+                under == "identifiers"
+                and len(value) == 2
+                and all(isinstance(v, str) for v in value)
+            ):
+                traces.add(value[1], actor=True)
+                return
+            for v in value:
+                self._past_values(v, traces, under)
+        elif isinstance(value, str):
+            if under == "birth_date":
+                traces.birth_dates.add(value[:10])
+            elif under in _NAME_KEYS:
+                traces.add(value, actor=under == "display_name")
+            elif under == "value":
+                traces.add(value, actor=True)
+
+    def _past_address(self, kind: str, raw: str, traces: _Traces) -> None:
+        settings = self._ctx.settings
+        try:
+            if kind == "email":
+                key = email_key(raw, settings.email_rules)
+            else:
+                key = phone_key(raw, settings.default_region)
+        except ValueError:  # a national number whose region is not known any more
+            return
+        traces.add(key, actor=True)
+        traces.add_address(kind, _variants(self._ctx, kind, key, raw))
+        if kind == "phone":
+            traces.add_phone(key)
+
+    def _anonymise_parties(self, cluster: list[int], now: dt.datetime) -> dict[str, int]:
+        db = self._ctx.db
+        counts = {"contact_points": 0, "identifiers": 0, "tags": 0}
+        rows = db.scalars(select(PartyRow).where(PartyRow.id.in_(cluster)).options(*_PARTY_LOAD))
+        for row in rows:
+            counts["identifiers"] += len(row.identifiers)
+            counts["tags"] += len(row.tags)
+            row.identifiers = []
+            row.tags = []
+            row.display_name = f"erased party {row.id}"
+            row.name_key = text_key(row.display_name)
+            row.given_name = None
+            row.family_name = None
+            row.birth_date = None
+            row.attributes = {"erased": True}
+            row.updated_at = now
+            for point in row.contact_points:
+                counts["contact_points"] += 1
+                point.value = ERASED
+                point.key = f"erased:{point.id}"
+                point.label = None
+                point.data = {}
+                point.suppressed = True
+        db.flush()
+        return counts
+
+    def _suppress(
+        self, traces: _Traces, cluster: list[int], secret: bytes
+    ) -> tuple[int, tuple[int, ...]]:
+        """Suppression entries for every email and phone the parties had; the other
+        parties that hold one of them get that point suppressed too."""
+        ctx = self._ctx
+        written = 0
+        now = utcnow()
+        others: set[int] = set()
+        for kind, keys in sorted(traces.addresses.items()):
+            digests = {_keyed_hash(secret, kind, key) for key in keys}
+            held = set(
+                ctx.db.scalars(
+                    select(SuppressionRow.keyed_hash).where(
+                        SuppressionRow.kind == kind, SuppressionRow.keyed_hash.in_(digests)
+                    )
+                )
+            )
+            for digest in sorted(digests - held):
+                ctx.db.add(
+                    SuppressionRow(kind=kind, keyed_hash=digest, reason="erasure", created_at=now)
+                )
+                written += 1
+            query = select(ContactPointRow).where(
+                ContactPointRow.kind == kind,
+                ContactPointRow.key.in_(keys),
+                ContactPointRow.party_id.not_in(cluster),
+            )
+            for point in ctx.db.scalars(query.order_by(ContactPointRow.id)):
+                others.add(point.party_id)
+                if not point.suppressed:
+                    point.suppressed = True
+                    ctx.record(
+                        Event(
+                            "contact_point.suppressed",
+                            "contact_point",
+                            point.id,
+                            (point.party_id,),
+                            {"kind": kind, "reason": "the address of an erased party"},
+                        )
+                    )
+        ctx.db.flush()
+        return written, tuple(sorted(others))
+
+    def _erase_roles(self, cluster: list[int], traces: _Traces) -> int:
+        query = (
+            select(RoleRow)
+            .where(RoleRow.party_id.in_(cluster))
+            .options(selectinload(RoleRow.transitions))
+        )
+        count = 0
+        for row in self._pages(query, RoleRow.id, lambda r: r.id):
+            count += 1
+            kept = _keep_facts(row.attributes or {}, traces)
+            if kept != row.attributes:
+                row.attributes = kept
+            for transition in row.transitions:
+                transition.note = None
+        self._ctx.db.flush()
+        return count
+
+    def _erase_relationships(self, cluster: list[int], traces: _Traces) -> int:
+        query = select(RelationshipRow).where(
+            or_(
+                RelationshipRow.from_party_id.in_(cluster), RelationshipRow.to_party_id.in_(cluster)
+            )
+        )
+        count = 0
+        for row in self._pages(query, RelationshipRow.id, lambda r: r.id):
+            count += 1
+            kept = _keep_facts(row.attributes or {}, traces)
+            if kept != row.attributes:
+                row.attributes = kept
+        self._ctx.db.flush()
+        return count
+
+    def _erase_interactions(self, cluster: list[int], traces: _Traces) -> dict[str, int]:
+        members = set(cluster)
+        counts = {"interactions_cleared": 0, "interactions_redacted": 0}
+        for row in self._pages(self._interaction_query(cluster), InteractionRow.id, _row_id):
+            mine = [p for p in row.participants if p.party_id in members]
+            if all(_company_side(row.direction, p.role) for p in mine):
+                counts["interactions_redacted"] += 1
+                for field in ("subject", "content", "outcome", "external_ref"):
+                    text = getattr(row, field)
+                    if text is not None and traces.matches(text):
+                        setattr(row, field, traces.redact(text))
+                redacted = _redact(row.attributes or {}, traces)
+                if redacted != row.attributes:
+                    row.attributes = redacted
+            else:
+                counts["interactions_cleared"] += 1
+                row.subject = row.content = row.outcome = row.external_ref = None
+                kept = _keep_facts(row.attributes or {}, traces)
+                if kept != row.attributes:
+                    row.attributes = kept
+        self._ctx.db.flush()
+        return counts
+
+    def _erase_consents(self, cluster: list[int], secret: bytes) -> int:
+        query = select(ConsentRecordRow).where(ConsentRecordRow.party_id.in_(cluster))
+        count = 0
+        for row in self._pages(query, ConsentRecordRow.id, lambda r: r.id):
+            count += 1
+            row.evidence = None
+            if row.contact_key is not None and row.contact_kind is not None:
+                row.contact_key = _keyed_hash(secret, row.contact_kind, row.contact_key)
+        self._ctx.db.flush()
+        return count
+
+    def _erase_journal(self, cluster: list[int], traces: _Traces) -> int:
+        """Scrub the data of every event that concerns the parties; an interaction's event
+        where they were only on the company's side is redacted, as the interaction is."""
+        members = set(cluster)
+        count = 0
+        page: list[JournalEventRow] = []
+        for event in self._pages(self._event_query(cluster), JournalEventRow.id, lambda r: r.id):
+            page.append(event)
+            if len(page) == self._page:
+                count += self._scrub_events(page, members, traces)
+                page = []
+        count += self._scrub_events(page, members, traces)
+        return count
+
+    def _scrub_events(
+        self, events: list[JournalEventRow], members: set[int], traces: _Traces
+    ) -> int:
+        ids = {e.entity_id for e in events if e.entity == "interaction" and e.entity_id}
+        sides: dict[int, bool] = {}
+        if ids:
+            query = (
+                select(InteractionRow.id, InteractionRow.direction, ParticipantRow.role)
+                .join(ParticipantRow, ParticipantRow.interaction_id == InteractionRow.id)
+                .where(InteractionRow.id.in_(ids), ParticipantRow.party_id.in_(members))
+            )
+            for ident, direction, role in self._ctx.db.execute(query):
+                sides[ident] = sides.get(ident, True) and _company_side(direction, role)
+        count = 0
+        for event in events:
+            data = dict(event.data or {})
+            if event.entity == "interaction" and sides.get(event.entity_id or 0, False):
+                scrubbed = _redact(data, traces)
+            else:
+                scrubbed = _scrub(data, traces)
+            if scrubbed != data:
+                event.data = scrubbed
+                count += 1
+        self._ctx.db.flush()
+        return count
+
+    def _erase_actor(self, traces: _Traces) -> None:
+        """A party that acted itself (a self-service portal writing its email as the
+        actor) is no longer named as the actor of any event or consent record."""
+        names = sorted(traces.actors)
+        db = self._ctx.db
+        for column, model in (
+            (JournalEventRow.actor, JournalEventRow),
+            (ConsentRecordRow.recorded_by, ConsentRecordRow),
+        ):
+            for start in range(0, len(names), 500):
+                chunk = names[start : start + 500]
+                db.execute(
+                    update(model).where(func.lower(column).in_(chunk)).values({column: ERASED}),
+                    execution_options={"synchronize_session": "fetch"},
+                )
+
+    # -- helpers -----------------------------------------------------------------------
+    def _cluster(self, party_id: int) -> list[int]:
+        """The party and every party merged into it, directly or through others."""
+        cluster = [party_id]
+        frontier = [party_id]
+        while frontier:
+            found = [
+                i
+                for i in self._ctx.db.scalars(
+                    select(PartyRow.id)
+                    .where(PartyRow.merged_into_id.in_(frontier))
+                    .order_by(PartyRow.id)
+                )
+                if i not in cluster
+            ]
+            cluster += found
+            frontier = found
+        return cluster
+
+    def _parties(self, cluster: list[int]) -> list[Party]:
+        rows = {
+            r.id: r
+            for r in self._ctx.db.scalars(
+                select(PartyRow).where(PartyRow.id.in_(cluster)).options(*_PARTY_LOAD)
+            )
+        }
+        return [Party.of(rows[i]) for i in cluster]
+
+    def _pages(self, query: Select[R], order: Any, key: Callable[[R], int]) -> Iterator[R]:
+        """The rows of ``query`` in ``order`` (a unique integer column), a page at a time."""
+        last: int | None = None
+        while True:
+            paged = query if last is None else query.where(order > last)
+            rows = list(self._ctx.db.scalars(paged.order_by(order).limit(self._page)))
+            yield from rows
+            if len(rows) < self._page:
+                return
+            last = key(rows[-1])
+            del rows
+            # write what the caller changed in this page, so that the session lets go of it
+            self._ctx.db.flush()
+
+
+@attrs.frozen
+class _Given:
+    kind: str
+    key: str
+    value: str
+
+
+def _row_id(row: InteractionRow) -> int:
+    return row.id
+
+
+def _dump(model: type[_Out], data: Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = model.model_validate(data).model_dump(mode="json")
+    return dumped
