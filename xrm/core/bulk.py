@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from xrm.core.consent import consent_event
 from xrm.core.context import Event, jsonable
+from xrm.core.gdpr import suppressed_keys
 from xrm.core.importer import ImportedParty, Outcome, import_party
 from xrm.core.inputs import Email, Phone
 from xrm.core.models import (
@@ -300,6 +301,8 @@ def _insert(s: Session, fresh: list[_New]) -> None:
     for new, party_id in zip(fresh, ids, strict=True):
         new.party_id = party_id
     point_rows: list[dict[str, Any]] = []
+    # an erased party's address stays unreachable, whoever gives it again
+    blocked = suppressed_keys(ctx, [p for n in fresh for p in n.points])
     for new in fresh:
         primary_kinds = {p.kind for p in new.points if p.primary}
         first: set[str] = set()
@@ -309,7 +312,8 @@ def _insert(s: Session, fresh: list[_New]) -> None:
             point_rows.append({
                 "party_id": new.party_id, "kind": p.kind, "value": p.value, "key": p.key,
                 "label": p.label, "country": p.country, "data": p.data,
-                "is_primary": p.primary, "suppressed": False, "created_at": now,
+                "is_primary": p.primary, "suppressed": (p.kind, p.key) in blocked,
+                "created_at": now,
             })  # fmt: skip
     point_ids = iter(ctx.insert_many(ContactPointRow, point_rows))
     ident_rows = [{"party_id": n.party_id, "scheme": sc, "value": v}
@@ -328,7 +332,7 @@ def _insert(s: Session, fresh: list[_New]) -> None:
             tags=tuple(sorted(new.tags)),
             contact_points=tuple(
                 ContactPoint(pid, p.kind, p.value, p.key, p.label, p.country, p.data,
-                             p.primary, False)
+                             p.primary, (p.kind, p.key) in blocked)
                 for p, pid in mine
             ),
             identifiers=tuple(Identifier(sc, v) for sc, v in new.identifiers),

@@ -24,6 +24,7 @@ from xrm.core.context import (
     ref_id,
     validate_model,
 )
+from xrm.core.gdpr import suppressed_keys
 from xrm.core.inputs import CONTACT_INPUTS, AnyContactPoint, ContactPointIn, PostalAddress
 from xrm.core.models import (
     ContactPointRow,
@@ -718,6 +719,8 @@ class PartyService:
         self, row: PartyRow, points: Sequence[NormalizedPoint], now: dt.datetime
     ) -> builtins.list[ContactPointRow]:
         created = []
+        # an erased party's address stays unreachable, whoever gives it again
+        blocked = suppressed_keys(self._ctx, points)
         for point in points:
             has_primary = any(c.kind == point.kind and c.is_primary for c in row.contact_points)
             make_primary = point.primary or not has_primary
@@ -734,7 +737,7 @@ class PartyService:
                 country=point.country,
                 data=point.data,
                 is_primary=make_primary,
-                suppressed=False,
+                suppressed=(point.kind, point.key) in blocked,
                 created_at=now,
             )
             row.contact_points.append(cp)
