@@ -143,7 +143,7 @@ class Setting:
 SETTINGS = (
     Setting("xrm default rules"),
     Setting("default rules + the soc_sec_id plugin", (SocialSecurityNumber(),)),
-    Setting("default rules, auto_threshold=10 (chosen on FEBRL 1-2; see docs)", (), 10.0),
+    Setting("default rules, auto_threshold=12 (the best on FEBRL 1-2; not a default)", (), 12.0),
 )  # fmt: skip
 
 
