@@ -245,3 +245,21 @@ def test_import_all_or_nothing_writes_nothing_on_a_bad_row(ready: Run, tmp_path:
     bad = tmp_path / "bad.csv"
     bad.write_text("name,colour\nJo,blue\n")
     assert "unknown CSV column(s) colour" in ready("import", str(bad), code=1).stderr
+
+
+def test_erase_asks_first_and_then_leaves_no_personal_data(ready: Run) -> None:
+    refused = ready(
+        "erase", "2", "--reason", "art. 17 request", input="n\n", code=1, one_line=False
+    )
+    assert "Aborted" in refused.output
+    assert "Marie Dupont" in ready("party", "show", "2").stdout
+    done = ready("erase", "marie.dupont@example.com", "--reason", "art. 17 request",
+                 input="y\n")  # fmt: skip
+    assert "party 2 erased" in done.stdout
+    shown = ready("party", "show", "2").stdout
+    assert "Marie" not in shown and "example.com" not in shown
+    report = data(ready("erase", "1", "--reason", "closed", "--yes", "--json"))
+    assert report["party_id"] == 1  # type: ignore[index]
+    ready("erase", "1", "--reason", "again", "--yes", code=1)
+    again = ready("party", "add", "person", "Someone", "--email", "MARIE.DUPONT@example.com")
+    assert "suppressed" in again.stdout

@@ -12,6 +12,7 @@ the party's permission.
 
 from xrm.app import XRM, Session
 from xrm.core.consent import AudienceMember
+from xrm.core.gdpr import ErasureReport
 from xrm.core.inputs import (
     ContactPointIn,
     Email,
@@ -75,6 +76,7 @@ __all__ = [
     "ContactPointIn",
     "Email",
     "EmailRules",
+    "ErasureReport",
     "Identifier",
     "IdentifierScheme",
     "Interaction",

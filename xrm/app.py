@@ -16,6 +16,7 @@ from sqlalchemy.orm import sessionmaker
 from xrm import db as _db
 from xrm.core.consent import ConsentService
 from xrm.core.context import Context, Event, PartyRef, Settings, as_utc, ref_id
+from xrm.core.gdpr import GdprService
 from xrm.core.identity import IdentityService
 from xrm.core.interactions import InteractionService
 from xrm.core.journal import timeline as _timeline
@@ -48,6 +49,7 @@ class Session:
         self.interactions = InteractionService(ctx)
         self.consents = ConsentService(ctx)
         self.identity = IdentityService(ctx)
+        self.gdpr = GdprService(ctx)
 
     @property
     def actor(self) -> str | None:
