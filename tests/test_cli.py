@@ -263,3 +263,12 @@ def test_erase_asks_first_and_then_leaves_no_personal_data(ready: Run) -> None:
     ready("erase", "1", "--reason", "again", "--yes", code=1)
     again = ready("party", "add", "person", "Someone", "--email", "MARIE.DUPONT@example.com")
     assert "suppressed" in again.stdout
+
+
+def test_dedupe_reports_pairs_with_their_evidence(ready: Run) -> None:
+    ready("party", "add", "person", "DUPONT Marie", "--email", "marie.dupont@example.com")
+    ready("party", "add", "person", "Someone Else", "--email", "else@example.com")
+    pairs = data(ready("dedupe", "--json"))
+    assert [(p["left"], p["right"], p["verdict"]) for p in pairs] == [(2, 3, "definite")]  # type: ignore[union-attr, index]
+    assert "definite" in ready("dedupe", "--kind", "person").stdout
+    ready("dedupe", "--kind", "robot", code=1)

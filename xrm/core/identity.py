@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import and_, select
 
 from xrm.core.context import Context
+from xrm.core.dedupe import CandidatePair, MatchRule, find_duplicates
 from xrm.core.models import InteractionRow, ParticipantRow, PartyRow
 from xrm.core.records import Party
 from xrm.errors import Conflict, ValidationError
@@ -69,6 +72,25 @@ class IdentityService:
             listed = ", ".join(map(str, sorted(survivors)))
             raise Conflict(f"these details belong to different parties ({listed}): merge them")
         return self._ctx.session.parties.get(survivors.pop())  # type: ignore[union-attr]
+
+    def duplicates(
+        self,
+        *,
+        kinds: Iterable[str] | None = None,
+        rules: Iterable[MatchRule] | None = None,
+        review_threshold: float | None = None,
+        auto_threshold: float | None = None,
+        limit: int | None = None,
+    ) -> list[CandidatePair]:
+        """Candidate duplicate pairs, each with its score, verdict (definite, probable,
+        review) and the fields that agreed or disagreed; see docs/identity.md. Rules
+        default to xrm's plus every plugin's (``xrm_match_rules``)."""
+        session = self._ctx.session
+        assert session is not None
+        return find_duplicates(
+            session, kinds=kinds, rules=rules, review_threshold=review_threshold,
+            auto_threshold=auto_threshold, limit=limit,
+        )  # fmt: skip
 
     def _survivor(self, party_id: int) -> int:
         """Follow ``merged_into`` to the party that holds this one's history now."""
