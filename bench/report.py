@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 __all__ = ["Report"]
@@ -54,12 +56,23 @@ class Report:
     batch: int
     machine: dict[str, Any]
     versions: dict[str, Any]
+    profiled: bool = False
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
     total_seconds: float = 0.0
     finished: str = ""
+    #: where to write the JSON and Markdown (``stem.json``, ``stem.md``); each result
+    #: added rewrites them, so a run that is stopped leaves what it measured
+    stem: Path | None = None
 
     def add(self, name: str, result: dict[str, Any]) -> None:
         self.results[name] = result
+        self.save()
+
+    def save(self) -> None:
+        if self.stem is None:
+            return
+        self.stem.with_suffix(".json").write_text(json.dumps(self.to_json(), indent=1, default=str))
+        self.stem.with_suffix(".md").write_text(self.markdown())
 
     def _get(self, name: str, *path: str) -> float | None:
         value: Any = self.results.get(name)
@@ -137,7 +150,8 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {
             "size": self.size, "database": self.database, "quick": self.quick,
-            "batch": self.batch, "machine": self.machine, "versions": self.versions,
+            "batch": self.batch, "profiled": self.profiled, "machine": self.machine,
+            "versions": self.versions,
             "total_seconds": self.total_seconds, "finished": self.finished,
             "table": [
                 {"workload": r.workload, "measure": r.measure, "library": r.library,
@@ -152,7 +166,8 @@ class Report:
         m, v = self.machine, self.versions
         lines = [
             f"## xrm benchmark: {self.size:,} parties on {self.database}"
-            + (" (quick)" if self.quick else ""),
+            + (" (quick)" if self.quick else "")
+            + (" - profiled: xrm's timings include cProfile's overhead" if self.profiled else ""),
             "",
             f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; {m['platform']}; "
             f"load average {_load(m.get('load_at_start'))} at start, "
@@ -162,7 +177,11 @@ class Report:
             + f", SQLAlchemy {v['sqlalchemy']}, psycopg {v['psycopg']}, xrm {v['xrm']} "
             f"({v['xrm_commit']}"
             + (f", uncommitted: {', '.join(v['xrm_uncommitted'])}" if v["xrm_uncommitted"] else "")
-            + f").  Finished {self.finished}, {self.total_seconds / 60:.1f} min in all.",
+            + (
+                f").  Finished {self.finished}, {self.total_seconds / 60:.1f} min in all."
+                if self.finished
+                else ").  Unfinished: the results so far."
+            ),
             "",
             "| workload | measure | xrm | baseline (plain driver) | xrm / baseline | target "
             "| met |",

@@ -47,9 +47,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                              f"{DEFAULT_POSTGRESQL_URL}")  # fmt: skip
     parser.add_argument("--quick", action="store_true",
                         help="a smoke run: 10,000 parties, few repetitions")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results",
+                        help="where results go (default bench/results/, git-ignored)")  # fmt: skip
     parser.add_argument("--batch", type=int, default=1000, help="rows per import transaction")
     parser.add_argument("--no-cli", action="store_true", help="leave out `xrm import`")
+    parser.add_argument("--no-dedupe", action="store_true",
+                        help="leave out W6 (its target is for 100k parties)")  # fmt: skip
     parser.add_argument("--budget", type=float, default=300.0,
                         help="seconds after which a run of the library's audience is "
                              "stopped and its time estimated (default 300)")  # fmt: skip
@@ -225,8 +228,10 @@ def main(argv: list[str] | None = None) -> None:
     calls = 1000 if args.quick else 5000
     repeat = 1 if args.quick else 3
     run = Runner(target, out, args.profile)
+    stem = out / f"results-{args.database}-{size}"
     report = Report(size=size, database=args.database, quick=args.quick, batch=args.batch,
-                    machine=_machine(), versions=_versions(target))  # fmt: skip
+                    machine=_machine(), versions=_versions(target),
+                    profiled=args.profile, stem=stem)  # fmt: skip
     began = time.perf_counter()
     say(f"xrm benchmark: {size:,} parties on {args.database} -> {out}")
 
@@ -272,17 +277,15 @@ def main(argv: list[str] | None = None) -> None:
     report.add("audience_library", mine)
     if not mine.get("timed_out"):
         assert (mine["rows"], mine["digest"]) == (theirs["rows"], theirs["digest"]), "W4 differs"
-    report.add("dedupe_floor", run("dedupe_floor"))
-    report.add("dedupe_library", run("dedupe_library", size=size))
+    if not args.no_dedupe:
+        report.add("dedupe_floor", run("dedupe_floor"))
+        report.add("dedupe_library", run("dedupe_library", size=size))
 
     report.machine["load_at_end"] = _load()
     report.total_seconds = time.perf_counter() - began
     report.finished = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    stem = out / f"results-{args.database}-{size}"
-    stem.with_suffix(".json").write_text(json.dumps(report.to_json(), indent=1, default=str))
-    markdown = report.markdown()
-    stem.with_suffix(".md").write_text(markdown)
-    print(markdown)
+    report.save()
+    print(report.markdown())
     if args.database == "sqlite" and not args.keep_data:
         target.reset()
     if not any(data_dir.iterdir()):
