@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
-from sqlalchemy import insert, literal, select, tuple_
+from sqlalchemy import insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from xrm.core.consent import consent_event
@@ -214,32 +214,37 @@ def _keys(new: _New) -> list[tuple[str, str]]:
 
 
 def _known_keys(s: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], set[int]]:
-    """Who already holds each key (contact kind or ``id:scheme``, value)."""
+    """Who already holds each key (contact kind or ``id:scheme``, value).
+
+    One ``kind = ? AND key IN (...)`` query per kind and chunk: a row-value
+    ``(kind, key) IN (...)`` list is not matched to the (kind, key) index by PostgreSQL,
+    which then reads the whole table for each chunk."""
     db = s.db
-    points = [k for k in keys if not k[0].startswith("id:")]
-    idents = [(k[0][3:], k[1]) for k in keys if k[0].startswith("id:")]
+    by_kind: dict[str, set[str]] = {}
+    for kind, value in keys:
+        by_kind.setdefault(kind, set()).add(value)
     found: dict[tuple[str, str], set[int]] = {}
-    for start in range(0, len(points), 500):
-        chunk = points[start : start + 500]
-        query = select(ContactPointRow.kind, ContactPointRow.key, ContactPointRow.party_id).where(
-            tuple_(ContactPointRow.kind, ContactPointRow.key).in_(chunk)
-        )
-        for kind, key, owner in db.execute(query):
-            found.setdefault((kind, key), set()).add(owner)
-    for start in range(0, len(idents), 500):
-        chunk = idents[start : start + 500]
-        query = select(IdentifierRow.scheme, IdentifierRow.value, IdentifierRow.party_id).where(
-            tuple_(IdentifierRow.scheme, IdentifierRow.value).in_(chunk)
-        )
-        for scheme, value, owner in db.execute(query):
-            found.setdefault((f"id:{scheme}", value), set()).add(owner)
+    for kind, values in by_kind.items():
+        ordered = sorted(values)
+        for start in range(0, len(ordered), 500):
+            chunk = ordered[start : start + 500]
+            if kind.startswith("id:"):
+                query = select(IdentifierRow.value, IdentifierRow.party_id).where(
+                    IdentifierRow.scheme == kind[3:], IdentifierRow.value.in_(chunk)
+                )
+            else:
+                query = select(ContactPointRow.key, ContactPointRow.party_id).where(
+                    ContactPointRow.kind == kind, ContactPointRow.key.in_(chunk)
+                )
+            for value, owner in db.execute(query):
+                found.setdefault((kind, value), set()).add(owner)
     return found
 
 
 def _unchanged(s: Session, recognised: list[tuple[_New, int]]) -> set[int]:
-    """The lines of the rows that add nothing to their known party: every contact point, identifier,
-    tag and current role already there, and each consent already the ledger's latest word
-    for its scope. A handful of queries for the whole batch."""
+    """The lines of the rows that add nothing to their known party: every contact point,
+    identifier, tag and current role already there, and each consent already the ledger's
+    latest word for its scope. A handful of queries for the whole batch."""
     db = s.db
     ids = sorted({party_id for _, party_id in recognised})
     have: dict[int, set[tuple[str, ...]]] = {i: set() for i in ids}
