@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 
-.PHONY: demo test lint typecheck check clean
+.PHONY: demo test lint typecheck check clean bench bench-quick
 
 $(STAMP): pyproject.toml $(PLUGINS)
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests $(wildcard plugins/*/tests)
+
+# Benchmarks (docs/performance.md): each workload beside hand-written SQL on the same
+# database. PostgreSQL: XRM_BENCH_DATABASE_URL (default postgres@127.0.0.1/xrm_bench).
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --size 100000 --database sqlite
+	$(BIN)/python -m bench.run --size 100000 --database postgresql
+	$(BIN)/python -m bench.run --size 1000000 --database sqlite --no-cli
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m bench.run --quick --database sqlite
 
 lint: $(STAMP)
 	$(BIN)/ruff check xrm tests examples $(wildcard plugins/*)
