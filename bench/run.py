@@ -4,12 +4,15 @@
     .venv/bin/python -m bench.run --database postgresql   # XRM_BENCH_DATABASE_URL
     .venv/bin/python -m bench.run --quick                 # 10,000 parties, few repetitions
 
-Order of a run: W1's baseline ingest, ``xrm import`` of a CSV and ``import_batch`` each
-into an empty, freshly migrated database (the last one is kept as the data set); the
+Order of a run: the cost of normalisation alone; W1's two baselines (the rows xrm writes;
+the party and its contact points only), ``xrm import`` of a CSV, ``import_batch`` of
+1,000 rows with email-scoped consents (its fallback) and ``import_batch`` of the whole
+data set, each into an empty, freshly migrated database (the last one is kept); the
 relationships, interactions and the long timeline added through the driver; the checks
-that every baseline gives the library's answers; then W2-W6, each workload and each
-baseline in its own process, which reports its own peak RSS (``VmHWM``). Results go to
-``--out`` as ``results-<database>-<size>.md`` and ``.json``; the table is printed too.
+that every baseline gives the library's answers; then W2-W6. Each workload and each
+baseline runs in its own process, which reports its own peak RSS (``VmHWM``). Results go
+to ``--out`` as ``results-<database>-<size>.md`` and ``.json``, rewritten after each
+step; the table is printed at the end.
 """
 
 from __future__ import annotations
