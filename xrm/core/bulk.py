@@ -67,6 +67,9 @@ class _New:
     roles: list[tuple[str, str, dict[str, Any]]]
     consents: list[dict[str, Any]]
     party_id: int = 0
+    #: a consent names a contact point the row does not give: only the one-at-a-time
+    #: path knows whether the known party holds it
+    slow: bool = False
 
 
 def import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) -> list[RowResult]:
@@ -92,7 +95,7 @@ def import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) ->
         owners = {owner for k in keys for owner in known.get(k, ())}
         earlier = any(k in claimed for k in keys)
         claimed.update(keys)  # a later row sharing a key waits for this one, as in order
-        if earlier or len(owners) > 1:
+        if earlier or len(owners) > 1 or new.slow:
             slow.append((new.line, new.row))
             touched += owners
         elif owners:
@@ -165,6 +168,7 @@ def _check(s: Session, line: int, row: ImportedParty, now: dt.datetime) -> _New:
     if len({r[0] for r in roles}) != len(roles):
         raise ValidationError.single("roles", "the same role twice")
     consents = []
+    slow = False
     said: dict[tuple[str, str | None, str | None], str] = {}
     for i, consent in enumerate(row.consents):
         try:
@@ -177,6 +181,9 @@ def _check(s: Session, line: int, row: ImportedParty, now: dt.datetime) -> _New:
         key = None
         if consent.contact_point is not None:
             key = _point_key(s, consent.contact_point, points, f"consents.{i}.contact_point")
+            if key is None:
+                slow = True
+                continue
         scope = (consent.purpose, None if key else consent.channel, key)
         if said.get(scope) == consent.decision:
             continue  # the row repeats itself: the ledger's latest word is already this
@@ -189,11 +196,12 @@ def _check(s: Session, line: int, row: ImportedParty, now: dt.datetime) -> _New:
             "confirmed_at": None, "source": consent.source.strip(),
             "evidence": consent.evidence,
         })  # fmt: skip
-    return _New(line, row, name, given, family, {}, points, identifiers, tags, roles, consents)
+    return _New(line, row, name, given, family, {}, points, identifiers, tags, roles, consents,
+                slow=slow)  # fmt: skip
 
 
-def _point_key(s: Session, value: str, points: list[NormalizedPoint], path: str) -> str:
-    """The key of the row's own contact point that ``value`` names."""
+def _point_key(s: Session, value: str, points: list[NormalizedPoint], path: str) -> str | None:
+    """The key of the row's own contact point that ``value`` names, if it names one."""
     for point in points:
         if point.kind in ("email", "phone", "url"):
             try:
@@ -204,7 +212,7 @@ def _point_key(s: Session, value: str, points: list[NormalizedPoint], path: str)
                 continue
             if candidate.key == point.key:
                 return point.key
-    raise ValidationError.single(path, f"the party has no contact point {value!r}")
+    return None
 
 
 def _keys(new: _New) -> list[tuple[str, str]]:
@@ -401,9 +409,11 @@ def _insert_consents(s: Session, fresh: list[_New], now: dt.datetime) -> None:
         points = {p.key: p for p in new.points}
         for values in new.consents:
             key = values.pop("contact_key")
+            # every row gets the same keys: executemany takes its columns from the first
+            values["contact_kind"] = None if key is None else points[key].kind
+            values["contact_key"] = key
             if key is not None:
-                values.update(scope="contact_point", contact_kind=points[key].kind,
-                              contact_key=key)  # fmt: skip
+                values["scope"] = "contact_point"
             rows.append({"party_id": new.party_id, "recorded_by": ctx.actor,
                          "recorded_at": now, **values})  # fmt: skip
     if not rows:
