@@ -67,6 +67,7 @@ __all__ = [
     "xrm_match_rules",
     "xrm_migration_locations",
     "xrm_parties_merged",
+    "xrm_parties_unmerged",
     "xrm_party_created",
     "xrm_party_erase",
     "xrm_party_export",
@@ -472,20 +473,44 @@ def xrm_party_erase(session: Session, party: Party, reason: str) -> None:
 
 
 @hookspec
-def xrm_parties_merged(session: Session, survivor: Party, duplicate: Party) -> None:
+def xrm_parties_merged(session: Session, survivor: Party, duplicate: Party) -> Any:
     """Move the plugin's data from a duplicate party to the one it is merged into.
 
     **Called** inside the unit of work that merges the two parties, after the core moved
-    its own rows and set ``duplicate.merged_into``.
+    its own rows and set ``duplicate.merged_into`` (on a dry run too: everything is rolled
+    back afterwards).
 
-    :param session: The unit of work.
-    :param survivor: The party that remains.
+    :param session: The unit of work; write through ``session.db``.
+    :param survivor: The party that remains, as it is after the merge.
     :param duplicate: The party merged into ``survivor``; its id keeps resolving to it.
 
-    :returns: Nothing; the return value is ignored.
+    :returns: What :func:`xrm_parties_unmerged` needs to put the plugin's data back — the
+        ids of the rows moved, say — as JSON-ready data (dicts, lists, strings, numbers);
+        ``None`` when the plugin moved nothing. It is kept in the ``party.merged`` journal
+        event.
 
     **Raising** vetoes the merge: nothing is merged and the caller gets
     ``PluginError(plugin, "xrm_parties_merged")`` chained to the error.
+    """
+
+
+@hookspec
+def xrm_parties_unmerged(session: Session, survivor: Party, duplicate: Party, moved: Any) -> None:
+    """Put the plugin's data back on a party that is being unmerged.
+
+    **Called** inside the unit of work of ``s.identity.unmerge``, after the core moved its
+    own rows back and cleared ``duplicate.merged_into``.
+
+    :param session: The unit of work; write through ``session.db``.
+    :param survivor: The party the duplicate had been merged into.
+    :param duplicate: The party restored.
+    :param moved: What this plugin's :func:`xrm_parties_merged` returned for that merge
+        (``None`` if it returned nothing or was not installed then).
+
+    :returns: Nothing; the return value is ignored.
+
+    **Raising** vetoes the unmerge: nothing changes and the caller gets
+    ``PluginError(plugin, "xrm_parties_unmerged")`` chained to the error.
     """
 
 

@@ -32,7 +32,7 @@ import inspect
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -305,6 +305,16 @@ class PluginHost:
             if result is not None:
                 results[name] = result
         return results
+
+    def call_each(
+        self, hook: str, ctx: UnitOfWork, arguments: Callable[[str], Mapping[str, Any]], /
+    ) -> None:
+        """Like :meth:`call`, with arguments made for each plugin by name (a hook that
+        gives a plugin back what it returned earlier, such as ``xrm_parties_unmerged``)."""
+        for name, impl in self._implementations(hook):
+            given = self._arguments(hook, ctx, arguments(name))
+            with _blame(name, hook):
+                self._call_one(hook, impl, given)
 
     # -- reporting ---------------------------------------------------------------------
     def info(self) -> list[PluginInfo]:

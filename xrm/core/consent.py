@@ -9,7 +9,7 @@ keeps the two equal.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import attrs
@@ -30,7 +30,14 @@ from sqlalchemy import (
 )
 
 from xrm.core.context import Context, Event, PartyRef, as_utc, ref_id
-from xrm.core.models import ConsentRecordRow, ContactPointRow, PartyRow, RoleRow, utcnow
+from xrm.core.models import (
+    ConsentLedgerRow,
+    ConsentRecordRow,
+    ContactPointRow,
+    PartyRow,
+    RoleRow,
+    utcnow,
+)
 from xrm.core.parties import resolve_contact_point
 from xrm.core.records import ConsentDecision, ConsentRecord
 from xrm.core.registry import Channel, LawfulBasis, Purpose
@@ -390,19 +397,32 @@ class ConsentService:
             self._reaches(channel_obj, point.kind)
             facts = PointFacts(point.kind, point.key, point.suppressed)
             point_id = point.id
-        rows = ctx.db.scalars(
-            select(ConsentRecordRow).where(
-                ConsentRecordRow.party_id == party_row.id,
-                ConsentRecordRow.purpose == purpose,
-                ConsentRecordRow.effective_from <= when,
-            )
-        )
         holds = True
         if purpose_obj.requires_role is not None:
             holds = bool(ctx.db.scalar(select(self._role_held(purpose_obj, party_row.id))))
-        allowed, rule, reason, record = decide(
-            purpose_obj, channel, facts, [record_from_row(r) for r in rows], when, basis_holds=holds
-        )
+        ledgers: list[list[tuple[int, dt.datetime | None]]] = [[(party_row.id, None)]]
+        if facts is not None:
+            ledgers = self.ledgers(party_row.id, facts.kind, facts.key) or ledgers
+        answers = []
+        for ledger in ledgers:
+            owned = or_(
+                *(
+                    and_(ConsentRecordRow.party_id == owner,
+                         true() if since is None else ConsentRecordRow.recorded_at >= since)
+                    for owner, since in ledger
+                )
+            )  # fmt: skip
+            rows = ctx.db.scalars(
+                select(ConsentRecordRow).where(
+                    owned,
+                    ConsentRecordRow.purpose == purpose,
+                    ConsentRecordRow.effective_from <= when,
+                )
+            )
+            records = [record_from_row(r) for r in rows]
+            answers.append(decide(purpose_obj, channel, facts, records, when, basis_holds=holds))
+        # a point kept from a merge answers to every ledger it had: the first refusal wins
+        allowed, rule, reason, record = next((a for a in answers if not a[0]), answers[0])
         return ConsentDecision(
             allowed=allowed,
             rule=rule,
@@ -433,6 +453,26 @@ class ConsentService:
         result = self._ctx.db.execute(query, execution_options={"yield_per": batch})
         for row in result:
             yield AudienceMember(row[0], row[1], row[2])
+
+    def ledgers(
+        self, party_id: int, kind: str, key: str
+    ) -> list[list[tuple[int, dt.datetime | None]]]:
+        """The ledgers a contact point of ``party_id`` answers to, when a merge gave it
+        some (``[]`` otherwise: the party's own ledger): one list per ledger of
+        ``(party whose records count, counted when recorded at or after)``."""
+        rows = self._ctx.db.execute(
+            select(ConsentLedgerRow.grp, ConsentLedgerRow.ledger_party_id, ConsentLedgerRow.since)
+            .where(
+                ConsentLedgerRow.party_id == party_id,
+                ConsentLedgerRow.contact_kind == kind,
+                ConsentLedgerRow.contact_key == key,
+            )
+            .order_by(ConsentLedgerRow.grp, ConsentLedgerRow.id)
+        )
+        groups: dict[int, list[tuple[int, dt.datetime | None]]] = {}
+        for grp, owner, since in rows:
+            groups.setdefault(grp, []).append((owner, since))
+        return list(groups.values())
 
     # -- helpers -----------------------------------------------------------------------
     def _gate(
@@ -537,35 +577,94 @@ def _audience_query(
             where.append(role_held(purpose, party_col))
         return select(*columns).select_from(base).where(*where)
 
-    table = ConsentRecordRow.__table__
-    joined: Any = base
+    R = ConsentRecordRow
+    table = R.__table__
+    at_from = literal(at, R.effective_from.type)
 
-    def latest(name: str, scope: str) -> Any:
-        """The scope's latest record for the row's party: its id found by one index seek
-        per row on (party, purpose, effective_from), then the record joined by primary
-        key. (A window over the ledger joined three times made SQLite scan it per row.)"""
-        nonlocal joined
-        r = table.alias(f"{name}_pick")
-        conds = [r.c.scope == scope]
+    def pick(scope: str, owned: Callable[[Any], tuple[FromClause, list[Any]]], key: Any) -> Any:
+        """The id of the scope's latest record among the records ``owned`` selects: one
+        index seek on (party, purpose, effective_from) per row, the record then joined by
+        primary key. (A window over the ledger joined three times made SQLite scan it per
+        row.)"""
+        r = table.alias()
+        source, conds = owned(r)
+        conds.append(r.c.scope == scope)
         if scope == "channel":
             conds.append(r.c.channel == channel.name)
         if scope == "contact_point":
-            conds += [r.c.contact_kind == kind, r.c.contact_key == ContactPointRow.key]
-        pick = (
+            conds += [r.c.contact_kind == kind, r.c.contact_key == key]
+        return (
             select(r.c.id)
-            .where(r.c.party_id == party_col, r.c.purpose == purpose.name,
-                   r.c.effective_from <= literal(at, R.effective_from.type), *conds)
+            .select_from(source)
+            .where(r.c.purpose == purpose.name, r.c.effective_from <= at_from, *conds)
             .order_by(r.c.effective_from.desc(), r.c.id.desc())
             .limit(1)
             .scalar_subquery()
-        )  # fmt: skip
-        record = table.alias(name)
-        joined = joined.outerjoin(record, record.c.id == pick)
-        return record
+        )
 
+    def levels_of(
+        joined: Any, prefix: str, owned: Callable[[Any], tuple[FromClause, list[Any]]], key: Any
+    ) -> tuple[Any, list[Any]]:
+        """Join the latest record of each scope (most specific first) to ``joined``."""
+        scopes = ["contact_point"] if kind is not None else []
+        levels: list[Any] = []
+        for scope in [*scopes, "channel", "all"]:
+            record = table.alias(f"{prefix}_{scope}")
+            joined = joined.outerjoin(record, record.c.id == pick(scope, owned, key))
+            levels.append(record)
+        return joined, levels
+
+    def own_records(r: Any) -> tuple[FromClause, list[Any]]:
+        return r, [r.c.party_id == party_col]
+
+    joined, levels = levels_of(base, "l", own_records, ContactPointRow.key)
+    denied = _denied(purpose, at, levels)
+    if kind is None:
+        return select(*columns).select_from(joined).where(*where, not_(denied), true())
+
+    # A contact point a merge moved answers to the ledgers it had (ConsentLedgerRow): it
+    # is contactable only if no ledger group denies it.
+    L = ConsentLedgerRow
+    point_of = (
+        L.party_id == ContactPointRow.party_id,
+        L.contact_kind == kind,
+        L.contact_key == ContactPointRow.key,
+    )
+    has_ledger = exists().where(*point_of)
+    group = L.__table__.alias("g")
+
+    def group_records(r: Any) -> tuple[FromClause, list[Any]]:
+        m = L.__table__.alias()
+        joins = and_(
+            m.c.party_id == group.c.party_id,
+            m.c.contact_kind == group.c.contact_kind,
+            m.c.contact_key == group.c.contact_key,
+            m.c.grp == group.c.grp,
+            r.c.party_id == m.c.ledger_party_id,
+        )
+        counted = or_(m.c.since.is_(None), r.c.recorded_at >= m.c.since)
+        return r.join(m, joins), [counted]
+
+    group_joined, group_levels = levels_of(group, "g", group_records, group.c.contact_key)
+    group_denies = (
+        select(literal(1))
+        .select_from(group_joined)
+        .where(
+            group.c.party_id == ContactPointRow.party_id,
+            group.c.contact_kind == kind,
+            group.c.contact_key == ContactPointRow.key,
+            _denied(purpose, at, group_levels),
+        )
+        .exists()
+    )
+    where.append(or_(and_(not_(has_ledger), not_(denied)), and_(has_ledger, not_(group_denies))))
+    return select(*columns).select_from(joined).where(*where, true())
+
+
+def _denied(purpose: Purpose, at: dt.datetime, levels: Sequence[Any]) -> ColumnElement[bool]:
+    """The decision rules over the latest record of each scope (most specific first), as
+    one SQL condition: true when they deny the contact."""
     R = ConsentRecordRow
-    levels = [latest("l_point", "contact_point")] if kind is not None else []
-    levels += [latest("l_channel", "channel"), latest("l_all", "all")]
 
     def present(x: Alias) -> ColumnElement[bool]:
         return x.c.id.is_not(None)
@@ -607,10 +706,7 @@ def _audience_query(
         else:
             denies = not_(and_(grant_counts(level), not_(beaten(level, broader))))
         branches.append(and_(*more_specific_absent, present(level), denies))
-    denied = or_(false(), *branches)
-    if purpose.basis is LawfulBasis.LEGITIMATE_INTEREST:
-        where.append(not_(denied))
-    else:
-        where.append(or_(*(present(level) for level in levels)))
-        where.append(not_(denied))
-    return select(*columns).select_from(joined).where(*where, true())
+    if purpose.basis is not LawfulBasis.LEGITIMATE_INTEREST:
+        # no record at any scope: opt-in required
+        branches.append(and_(*(not_(present(level)) for level in levels)))
+    return or_(false(), *branches)

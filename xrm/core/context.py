@@ -36,6 +36,10 @@ class HookCaller(Protocol):
 
     def collect(self, hook: str, ctx: Context, /, **kwargs: Any) -> dict[str, Any]: ...
 
+    def call_each(
+        self, hook: str, ctx: Context, arguments: Callable[[str], Mapping[str, Any]], /
+    ) -> None: ...
+
 
 class HasId(Protocol):
     @property

@@ -34,6 +34,7 @@ from sqlalchemy.orm import selectinload
 
 from xrm.core.context import Context, Event, PartyRef, jsonable, ref_id
 from xrm.core.models import (
+    ConsentLedgerRow,
     ConsentRecordRow,
     ContactPointRow,
     InteractionRow,
@@ -1033,6 +1034,10 @@ class GdprService:
             row.evidence = None
             if row.contact_key is not None and row.contact_kind is not None:
                 row.contact_key = _keyed_hash(secret, row.contact_kind, row.contact_key)
+        # the ledgers that merged contact points answer to are keyed the same way
+        ledger = select(ConsentLedgerRow).where(ConsentLedgerRow.party_id.in_(cluster))
+        for point in self._pages(ledger, ConsentLedgerRow.id, lambda r: r.id):
+            point.contact_key = _keyed_hash(secret, point.contact_kind, point.contact_key)
         self._ctx.db.flush()
         return count
 

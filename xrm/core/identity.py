@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import and_, select
 
-from xrm.core.context import Context
+from xrm.core.context import Context, PartyRef
 from xrm.core.dedupe import CandidatePair, MatchRule, find_duplicates
+from xrm.core.merge import MergePlan, MergeService, Side, Unmerged
 from xrm.core.models import InteractionRow, ParticipantRow, PartyRow
 from xrm.core.records import Party
 from xrm.errors import Conflict, ValidationError
@@ -91,6 +92,34 @@ class IdentityService:
             session, kinds=kinds, rules=rules, review_threshold=review_threshold,
             auto_threshold=auto_threshold, limit=limit,
         )  # fmt: skip
+
+    def merge(
+        self,
+        survivor: PartyRef,
+        duplicate: PartyRef,
+        *,
+        prefer: Side | Mapping[str, Side] = "survivor",
+        dry_run: bool = False,
+    ) -> MergePlan:
+        """Merge ``duplicate`` into ``survivor``: contact points (one per match key),
+        identifiers, tags, roles (two current roles of a type: the ``prefer``-red one stays
+        current, the other is ended), relationships (never a duplicate, a self-link or
+        more than a type's cap: those stay), interaction participations, the timeline and
+        plugins' data (``xrm_parties_merged``). The duplicate stays, merged into the
+        survivor, and its id resolves to it. Consent is never widened: each point keeps
+        answering to the ledger it had. ``prefer`` ("survivor" or "duplicate", for all or
+        per field of :data:`~xrm.core.merge.PREFERABLE`) says whose value wins; an empty
+        field is always filled. ``dry_run=True`` returns the plan and changes nothing.
+        One ``party.merged`` journal event records everything moved: see :meth:`unmerge`.
+        """
+        return MergeService(self._ctx).merge(survivor, duplicate, prefer=prefer, dry_run=dry_run)
+
+    def unmerge(self, duplicate: PartyRef) -> Unmerged:
+        """Undo the last merge of ``duplicate``, from its ``party.merged`` journal event:
+        every row that moved goes back, the survivor's fields come back (unless it was
+        edited since) and the duplicate is a party of its own again. What was added to the
+        survivor after the merge stays with it."""
+        return MergeService(self._ctx).unmerge(duplicate)
 
     def _survivor(self, party_id: int) -> int:
         """Follow ``merged_into`` to the party that holds this one's history now."""

@@ -34,6 +34,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "Base",
+    "ConsentLedgerRow",
     "ConsentRecordRow",
     "ContactPointRow",
     "IdentifierRow",
@@ -393,6 +394,39 @@ class ConsentRecordRow(Base):
             name="scope_fields",
         ),
         CheckConstraint("expires_at IS NULL OR expires_at > effective_from", name="expiry"),
+    )
+
+
+class ConsentLedgerRow(Base):
+    """Which ledgers decide for a contact point that came from a merged party.
+
+    A contact point normally answers to its party's ledger. When a merge moves a point
+    from a duplicate to the survivor, the point keeps answering to the ledger it had: one
+    *group* of rows per ledger, each row naming a party whose records count (all of them
+    when ``since`` is null; otherwise those recorded at or after ``since``, the time of
+    the merge that made this party the point's holder). A point with rows here is
+    contactable only if every one of its groups allows it (a point both parties had keeps
+    both ledgers). Rows are keyed by holder and match key, like point-scoped consent, so
+    they survive the point's removal and re-adding.
+    """
+
+    __tablename__ = "consent_ledger"
+
+    id: Mapped[pk]
+    #: the party holding the contact point now
+    party_id: Mapped[int] = party_fk()
+    contact_kind: Mapped[name40]
+    contact_key: Mapped[str500]
+    #: one group per ledger; the point is allowed only if every group allows it
+    grp: Mapped[int] = mapped_column(Integer)
+    #: whose consent records count in this group
+    ledger_party_id: Mapped[int] = party_fk()
+    #: only records recorded at or after this time count (null: all)
+    since: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        Index("ix_consent_ledger_point", "party_id", "contact_kind", "contact_key", "grp"),
+        Index("ix_consent_ledger_ledger_party_id", "ledger_party_id"),
     )
 
 

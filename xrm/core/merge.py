@@ -1,0 +1,759 @@
+"""Merge a duplicate party into the one that survives, and undo it: ``s.identity.merge``
+and ``s.identity.unmerge``.
+
+A merge moves the duplicate's rows to the survivor with plain SQL updates and writes one
+``party.merged`` journal event that lists every row it moved and every value it changed,
+so that :func:`unmerge` can put each one back. The duplicate's party row stays, marked
+``merged_into`` the survivor: its id keeps resolving.
+
+Consent is never widened by a merge. The duplicate's consent records stay where they are;
+each contact point it brings keeps answering to the ledger it had (rows of
+:class:`~xrm.core.models.ConsentLedgerRow`) plus what the survivor records from the merge
+on; a point both parties had answers to both ledgers and is contactable only if both
+allow it. docs/identity.md has the rules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+import attrs
+from sqlalchemy import delete, func, insert, literal, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute
+
+from xrm.core.context import Context, Event, PartyRef, jsonable, ref_id
+from xrm.core.models import (
+    ConsentLedgerRow,
+    ConsentRecordRow,
+    ContactPointRow,
+    IdentifierRow,
+    JournalEventRow,
+    JournalPartyRow,
+    ParticipantRow,
+    PartyRow,
+    PartyTagRow,
+    RelationshipRow,
+    RoleRow,
+    utcnow,
+)
+from xrm.core.normalize import text_key
+from xrm.errors import Conflict, ValidationError
+
+__all__ = ["PREFERABLE", "MergePlan", "MergeService", "Unmerged"]
+
+Side = Literal["survivor", "duplicate"]
+#: what ``prefer=`` can name: the party's fields, which primary contact point stays
+#: primary, and which of two current roles of one type stays current
+PREFERABLE = (
+    "display_name",
+    "given_name",
+    "family_name",
+    "birth_date",
+    "attributes",
+    "primary",
+    "roles",
+)
+_NAME_FIELDS = ("display_name", "given_name", "family_name", "birth_date")
+
+
+@attrs.frozen
+class MergePlan:
+    """What a merge moved (or, with ``dry_run=True``, would move)."""
+
+    survivor_id: int
+    duplicate_id: int
+    #: the survivor's fields the merge changes: name -> new value
+    fields: Mapping[str, Any]
+    #: the duplicate's contact points that move to the survivor
+    contact_points_moved: tuple[int, ...]
+    #: (duplicate's point, survivor's point) with the same match key: the duplicate's
+    #: stays where it is and its consent ledger now also decides for the survivor's
+    contact_points_shared: tuple[tuple[int, int], ...]
+    identifiers_moved: tuple[int, ...]
+    tags_added: tuple[str, ...]
+    roles_moved: tuple[int, ...]
+    #: current roles ended by the merge (both parties held the type; ``prefer["roles"]``)
+    roles_ended: tuple[int, ...]
+    relationships_moved: tuple[int, ...]
+    #: relationships left with the duplicate, each with the reason
+    relationships_kept: tuple[tuple[int, str], ...]
+    participations_moved: tuple[int, ...]
+    #: interactions the survivor already takes part in with the same role
+    participations_kept: tuple[int, ...]
+    #: the duplicate's consent records, which keep deciding for its contact points
+    consent_records: int
+    #: events of the duplicate's timeline that the survivor's timeline now shows
+    timeline_events: int
+    dry_run: bool
+    #: the ``party.merged`` journal event (``None`` on a dry run)
+    event_id: int | None
+
+
+@attrs.frozen
+class Unmerged:
+    """What an unmerge put back."""
+
+    survivor_id: int
+    duplicate_id: int
+    #: rows moved back to the duplicate, by kind
+    moved_back: Mapping[str, int]
+    #: rows the merge moved that were deleted since: they cannot come back
+    gone: tuple[str, ...]
+    #: ``False`` when the survivor was edited after the merge: its fields are kept
+    fields_restored: bool
+    event_id: int
+
+
+def _ids(values: Iterable[int]) -> tuple[int, ...]:
+    return tuple(sorted(values))
+
+
+def _when(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)
+
+
+class _DryRun(Exception):
+    """Raised at the end of a dry run so that everything it did rolls back."""
+
+
+class MergeService:
+    """The merge and unmerge of two parties (reached through ``s.identity``)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    # -- merge -------------------------------------------------------------------------
+    def merge(
+        self,
+        survivor: PartyRef,
+        duplicate: PartyRef,
+        *,
+        prefer: Side | Mapping[str, Side] = "survivor",
+        dry_run: bool = False,
+    ) -> MergePlan:
+        ctx = self._ctx
+        choice = _preferences(prefer)
+        with ctx.atomic():
+            ctx.db.flush()
+            s_row = ctx.party_row(survivor, "survivor")
+            d_row = ctx.party_row(duplicate, "duplicate")
+            self._refuse(s_row, d_row)
+            s_id, d_id = s_row.id, d_row.id
+            now = utcnow()
+            work = _Merge(ctx, s_id, d_id, now, choice)
+            try:
+                with ctx.atomic():
+                    self._merge(work, s_row, d_row, dry_run)
+            except _DryRun:
+                # everything the merge did, plugins' part included, was rolled back
+                return work.result(dry_run=True, event_id=None)
+            return work.result(dry_run=False, event_id=work.event_id)
+
+    def _merge(self, work: _Merge, s_row: PartyRow, d_row: PartyRow, dry_run: bool) -> None:
+        ctx = self._ctx
+        s_id, d_id, now = work.s_id, work.d_id, work.now
+        work.plan_fields(s_row, d_row)
+        work.plan_contact_points()
+        work.plan_roles()
+        work.move_relationships()
+        work.plan_participations()
+        work.plan_rest()
+        work.apply()
+        ctx.db.expire_all()
+        survivor_rec = ctx.session.parties.get(s_id)  # type: ignore[union-attr]
+        duplicate_rec = ctx.session.parties.get(d_id, follow_merges=False)  # type: ignore[union-attr]
+        plugins: dict[str, Any] = {}
+        if ctx.plugins is not None:
+            plugins = ctx.plugins.collect(
+                "xrm_parties_merged", ctx, survivor=survivor_rec, duplicate=duplicate_rec
+            )
+        work.undo["plugins"] = jsonable(plugins)
+        work.event_id = ctx.record(
+            Event(
+                "party.merged",
+                "party",
+                d_id,
+                (s_id, d_id),
+                {"summary": work.summary(), "undo": work.undo},
+                occurred_at=now,
+            )
+        )
+        ctx.db.expire_all()
+        if dry_run:
+            raise _DryRun
+
+    def _refuse(self, s_row: PartyRow, d_row: PartyRow) -> None:
+        if s_row.id == d_row.id:
+            raise ValidationError.single("duplicate", "a party cannot be merged into itself")
+        gdpr = self._ctx.session.gdpr  # type: ignore[union-attr]
+        for row, field in ((s_row, "survivor"), (d_row, "duplicate")):
+            if gdpr.is_erased(row.id):
+                raise Conflict(f"party {row.id} was erased: it cannot be merged", field=field)
+
+    # -- unmerge -----------------------------------------------------------------------
+    def unmerge(self, duplicate: PartyRef) -> Unmerged:
+        ctx = self._ctx
+        d_id = ref_id(duplicate, "duplicate")
+        with ctx.atomic():
+            ctx.db.flush()
+            d_row = ctx.party_row(d_id, "duplicate", live=False)
+            s_id = d_row.merged_into_id
+            if s_id is None:
+                raise Conflict(f"party {d_id} is not merged into another", field="duplicate")
+            s_row = ctx.party_row(s_id, "survivor", live=False)
+            if s_row.merged_into_id is not None:
+                raise Conflict(
+                    f"party {s_id} was merged into party {s_row.merged_into_id} since: "
+                    f"unmerge party {s_id} first",
+                    field="duplicate",
+                )
+            gdpr = ctx.session.gdpr  # type: ignore[union-attr]
+            if gdpr.is_erased(s_id) or gdpr.is_erased(d_id):
+                raise Conflict(f"party {s_id} was erased: it cannot be unmerged", field="duplicate")
+            merged = ctx.db.execute(
+                select(JournalEventRow.id, JournalEventRow.type, JournalEventRow.data)
+                .where(
+                    JournalEventRow.entity == "party",
+                    JournalEventRow.entity_id == d_id,
+                    JournalEventRow.type.in_(("party.merged", "party.unmerged")),
+                )
+                .order_by(JournalEventRow.id.desc())
+                .limit(1)
+            ).one_or_none()
+            if merged is None or merged.type != "party.merged" or "undo" not in merged.data:
+                raise Conflict(f"the journal holds no merge of party {d_id} to undo")
+            undo: dict[str, Any] = merged.data["undo"]
+            result = _Unmerge(ctx, s_id, d_id, merged.id, undo).apply()
+            ctx.db.expire_all()
+            if ctx.plugins is not None:
+                survivor_rec = ctx.session.parties.get(s_id)  # type: ignore[union-attr]
+                duplicate_rec = ctx.session.parties.get(d_id)  # type: ignore[union-attr]
+                moved = undo.get("plugins", {})
+                ctx.plugins.call_each(
+                    "xrm_parties_unmerged",
+                    ctx,
+                    lambda name: {
+                        "survivor": survivor_rec,
+                        "duplicate": duplicate_rec,
+                        "moved": moved.get(name),
+                    },
+                )
+            event_id = ctx.record(
+                Event(
+                    "party.unmerged",
+                    "party",
+                    d_id,
+                    (s_id, d_id),
+                    {
+                        "merge_event": merged.id,
+                        "moved_back": result["moved_back"],
+                        "gone": result["gone"],
+                        "fields_restored": result["fields_restored"],
+                    },
+                )
+            )
+            ctx.db.expire_all()
+            return Unmerged(
+                survivor_id=s_id,
+                duplicate_id=d_id,
+                moved_back=result["moved_back"],
+                gone=tuple(result["gone"]),
+                fields_restored=result["fields_restored"],
+                event_id=event_id,
+            )
+
+
+def _preferences(prefer: Side | Mapping[str, Side]) -> dict[str, Side]:
+    sides = ("survivor", "duplicate")
+    if isinstance(prefer, str):
+        if prefer not in sides:
+            raise ValidationError.single("prefer", "must be 'survivor' or 'duplicate'")
+        return dict.fromkeys(PREFERABLE, prefer)
+    if not isinstance(prefer, Mapping):
+        raise ValidationError.single("prefer", "a side or a mapping of field to side")
+    choice: dict[str, Side] = dict.fromkeys(PREFERABLE, "survivor")
+    for field, side in prefer.items():
+        if field not in PREFERABLE:
+            raise ValidationError.single(
+                f"prefer.{field}", f"unknown; one of {', '.join(PREFERABLE)}"
+            )
+        if side not in sides:
+            raise ValidationError.single(f"prefer.{field}", "must be 'survivor' or 'duplicate'")
+        choice[field] = side
+    return choice
+
+
+class _Merge:
+    """Plans a merge by reading, then applies it with set-based updates, keeping in
+    ``undo`` what :class:`_Unmerge` needs to put everything back."""
+
+    def __init__(
+        self, ctx: Context, s_id: int, d_id: int, now: dt.datetime, choice: Mapping[str, Side]
+    ) -> None:
+        self.ctx = ctx
+        self.db = ctx.db
+        self.s_id = s_id
+        self.d_id = d_id
+        self.now = now
+        self.choice = choice
+        self.fields: dict[str, Any] = {}
+        self.undo: dict[str, Any] = {"survivor": s_id, "duplicate": d_id, "at": now}
+        self.moved_points: list[int] = []
+        self.primary_cleared: list[int] = []
+        self.shared: list[tuple[int, int]] = []
+        self.ledger_plan: list[dict[str, Any]] = []
+        self.ledger_removed: list[int] = []
+        self.identifiers: list[int] = []
+        self.tags: list[str] = []
+        self.roles_moved: list[int] = []
+        self.roles_ended: list[int] = []
+        self.rel_moved: list[tuple[int, str]] = []
+        self.rel_kept: list[tuple[int, str]] = []
+        self.part_moved: list[int] = []
+        self.part_kept: list[int] = []
+        self.consent_records = 0
+        self.timeline_events = 0
+        self.shared_events: list[int] = []
+        self.event_id: int | None = None
+
+    # -- planning ----------------------------------------------------------------------
+    def plan_fields(self, s_row: PartyRow, d_row: PartyRow) -> None:
+        for name in _NAME_FIELDS:
+            mine, theirs = getattr(s_row, name), getattr(d_row, name)
+            wanted = mine
+            if theirs is not None and (mine is None or self.choice[name] == "duplicate"):
+                wanted = theirs
+            if wanted != mine:
+                self.fields[name] = wanted
+        mine_attrs = dict(s_row.attributes or {})
+        theirs_attrs = dict(d_row.attributes or {})
+        if self.choice["attributes"] == "duplicate":
+            merged = {**mine_attrs, **theirs_attrs}
+        else:
+            merged = {**theirs_attrs, **mine_attrs}
+        if merged != mine_attrs:
+            self.fields["attributes"] = merged
+        self.undo["survivor_before"] = {
+            "display_name": s_row.display_name,
+            "name_key": s_row.name_key,
+            "given_name": s_row.given_name,
+            "family_name": s_row.family_name,
+            "birth_date": s_row.birth_date,
+            "attributes": mine_attrs,
+            "version": s_row.version,
+            "updated_at": s_row.updated_at,
+        }
+        self.undo["duplicate_before"] = {"version": d_row.version, "updated_at": d_row.updated_at}
+
+    def plan_contact_points(self) -> None:
+        cp = ContactPointRow
+        columns = (cp.id, cp.party_id, cp.kind, cp.key, cp.is_primary)
+        rows = self.db.execute(
+            select(*columns).where(cp.party_id.in_((self.s_id, self.d_id))).order_by(cp.id)
+        ).all()
+        mine = {(r.kind, r.key): r for r in rows if r.party_id == self.s_id}
+        primary_kinds = {r.kind: r.id for r in rows if r.party_id == self.s_id and r.is_primary}
+        ledgers, rows_of = self._ledgers()
+        removed: list[int] = list(rows_of.get(self.d_id, []))
+        for r in rows:
+            if r.party_id != self.d_id:
+                continue
+            theirs = ledgers.get((self.d_id, r.kind, r.key), [[(self.d_id, None)]])
+            # each of the duplicate's ledgers goes on counting, plus what the survivor
+            # records from now on
+            groups = [[*group, (self.s_id, self.now)] for group in theirs]
+            same = mine.get((r.kind, r.key))
+            held = ledgers.get((self.s_id, r.kind, r.key))
+            if same is not None:
+                self.shared.append((r.id, same.id))
+                # the survivor's point keeps its own ledger(s) too: both must allow
+                if held is None:
+                    groups = [[(self.s_id, None)], *groups]
+                else:
+                    removed += rows_of[(self.s_id, r.kind, r.key)]
+                    groups = [*held, *groups]
+            else:
+                self.moved_points.append(r.id)
+                if held is not None:  # left by a point the survivor no longer has
+                    removed += rows_of[(self.s_id, r.kind, r.key)]
+                if r.is_primary and r.kind in primary_kinds:
+                    if self.choice["primary"] == "survivor":
+                        self.primary_cleared.append(r.id)
+                    else:
+                        self.primary_cleared.append(primary_kinds[r.kind])
+            for grp, group in enumerate(groups):
+                for owner, since in group:
+                    self.ledger_plan.append(
+                        {
+                            "party_id": self.s_id,
+                            "contact_kind": r.kind,
+                            "contact_key": r.key,
+                            "grp": grp,
+                            "ledger_party_id": owner,
+                            "since": since,
+                        }
+                    )
+        # rows replaced by the ones above (and the duplicate's, which it no longer needs):
+        # removed now, put back on unmerge
+        self.ledger_removed = sorted(set(removed))
+
+    def _ledgers(
+        self,
+    ) -> tuple[
+        dict[tuple[int, str, str], list[list[tuple[int, dt.datetime | None]]]],
+        dict[Any, list[int]],
+    ]:
+        """The two parties' ledger groups by (holder, kind, key), and their row ids by the
+        same key and by holder."""
+        L = ConsentLedgerRow
+        rows = self.db.execute(
+            select(
+                L.id, L.party_id, L.contact_kind, L.contact_key, L.grp, L.ledger_party_id, L.since
+            )
+            .where(L.party_id.in_((self.s_id, self.d_id)))
+            .order_by(L.grp, L.id)
+        ).all()
+        groups: dict[tuple[int, str, str], dict[int, list[tuple[int, dt.datetime | None]]]] = {}
+        ids: dict[Any, list[int]] = {}
+        for r in rows:
+            point = (r.party_id, r.contact_kind, r.contact_key)
+            groups.setdefault(point, {}).setdefault(r.grp, []).append((r.ledger_party_id, r.since))
+            ids.setdefault(point, []).append(r.id)
+            ids.setdefault(r.party_id, []).append(r.id)
+        return {k: list(v.values()) for k, v in groups.items()}, ids
+
+    def plan_roles(self) -> None:
+        rows = self.db.execute(
+            select(RoleRow.id, RoleRow.party_id, RoleRow.type, RoleRow.ended_at).where(
+                RoleRow.party_id.in_((self.s_id, self.d_id))
+            )
+        ).all()
+        current = {r.type: r.id for r in rows if r.party_id == self.s_id and r.ended_at is None}
+        for r in sorted(rows, key=lambda r: r.id):
+            if r.party_id != self.d_id:
+                continue
+            self.roles_moved.append(r.id)
+            if r.ended_at is None and r.type in current:
+                loser = r.id if self.choice["roles"] == "survivor" else current[r.type]
+                self.roles_ended.append(loser)
+
+    def move_relationships(self) -> None:
+        """Move the duplicate's relationships one at a time, each checked against what the
+        survivor holds by then (duplicates, caps), or keep it with the reason."""
+        rel = RelationshipRow
+        rows = self.db.execute(
+            select(rel).where(or_(rel.from_party_id == self.d_id, rel.to_party_id == self.d_id))
+        ).scalars()
+        relationships = self.ctx.session.relationships  # type: ignore[union-attr]
+        for r in sorted(rows, key=lambda r: r.id):
+            end = "from" if r.from_party_id == self.d_id else "to"
+            other = r.to_party_id if end == "from" else r.from_party_id
+            if other == self.s_id:
+                self.rel_kept.append((r.id, "it links the two parties merged"))
+                continue
+            rel_type = self.ctx.registry.relationship_types.get(r.type)
+            source, target = (self.s_id, other) if end == "from" else (other, self.s_id)
+            if rel_type is not None:
+                try:
+                    relationships._check_duplicates_and_caps(
+                        rel_type, source, target, r.valid_from, r.valid_to
+                    )
+                except Conflict as exc:
+                    self.rel_kept.append((r.id, str(exc)))
+                    continue
+            self.rel_moved.append((r.id, end))
+            column = RelationshipRow.from_party_id if end == "from" else RelationshipRow.to_party_id
+            _move(RelationshipRow.id, column, [r.id], self.s_id, self.db)
+
+    def plan_participations(self) -> None:
+        P = ParticipantRow
+        theirs = self.db.execute(
+            select(P.id, P.interaction_id, P.role).where(P.party_id == self.d_id).order_by(P.id)
+        ).all()
+        mine = set(
+            self.db.execute(select(P.interaction_id, P.role).where(P.party_id == self.s_id)).all()
+        )
+        for r in theirs:
+            if (r.interaction_id, r.role) in mine:
+                self.part_kept.append(r.id)
+            else:
+                self.part_moved.append(r.id)
+
+    def plan_rest(self) -> None:
+        self.identifiers = list(
+            self.db.scalars(
+                select(IdentifierRow.id)
+                .where(IdentifierRow.party_id == self.d_id)
+                .order_by(IdentifierRow.id)
+            )
+        )
+        tag = PartyTagRow
+        theirs = set(self.db.scalars(select(tag.tag).where(tag.party_id == self.d_id)))
+        mine = set(self.db.scalars(select(tag.tag).where(tag.party_id == self.s_id)))
+        self.tags = sorted(theirs - mine)
+        self.consent_records = (
+            self.db.scalar(
+                select(func.count())
+                .select_from(ConsentRecordRow)
+                .where(ConsentRecordRow.party_id == self.d_id)
+            )
+            or 0
+        )
+        J = JournalPartyRow
+        theirs_events = select(J.event_id).where(J.party_id == self.d_id)
+        self.shared_events = list(
+            self.db.scalars(
+                select(J.event_id)
+                .where(J.party_id == self.s_id, J.event_id.in_(theirs_events))
+                .order_by(J.event_id)
+            )
+        )
+        total = self.db.scalar(select(func.count()).where(J.party_id == self.d_id)) or 0
+        self.timeline_events = total - len(self.shared_events)
+
+    # -- applying ----------------------------------------------------------------------
+    def apply(self) -> None:
+        db, s_id, d_id, now = self.db, self.s_id, self.d_id, self.now
+        cp = ContactPointRow
+        if self.primary_cleared:
+            db.execute(update(cp).where(cp.id.in_(self.primary_cleared)).values(is_primary=False))
+        if self.moved_points:
+            db.execute(update(cp).where(cp.id.in_(self.moved_points)).values(party_id=s_id))
+        L = ConsentLedgerRow
+        removed = [
+            dict(r._mapping)
+            for r in db.execute(select(L.__table__).where(L.id.in_(self.ledger_removed)))
+        ]
+        if self.ledger_removed:
+            db.execute(delete(L).where(L.id.in_(self.ledger_removed)))
+        inserted = self.ctx.insert_many(ConsentLedgerRow, [dict(r) for r in self.ledger_plan])
+        _move(IdentifierRow.id, IdentifierRow.party_id, self.identifiers, s_id, db)
+        if self.tags:
+            db.execute(insert(PartyTagRow), [{"party_id": s_id, "tag": t} for t in self.tags])
+        ended = db.execute(
+            select(RoleRow.id, RoleRow.ended_at, RoleRow.version).where(
+                RoleRow.id.in_(self.roles_ended)
+            )
+        ).all()
+        if self.roles_ended:
+            db.execute(
+                update(RoleRow)
+                .where(RoleRow.id.in_(self.roles_ended))
+                .values(ended_at=now, version=RoleRow.version + 1)
+            )
+        # after the ending: a party holds a role type at most once at a time
+        _move(RoleRow.id, RoleRow.party_id, self.roles_moved, s_id, db)
+        _move(ParticipantRow.id, ParticipantRow.party_id, self.part_moved, s_id, db)
+        J = JournalPartyRow
+        db.execute(
+            insert(J).from_select(
+                ["party_id", "event_id", "occurred_at"],
+                select(literal(s_id, J.party_id.type), J.event_id, J.occurred_at).where(
+                    J.party_id == d_id, J.event_id.not_in(self.shared_events)
+                ),
+            )
+        )
+        values: dict[str, Any] = dict(self.fields)
+        if "display_name" in values:
+            values["name_key"] = text_key(values["display_name"])
+        db.execute(
+            update(PartyRow)
+            .where(PartyRow.id == s_id)
+            .values(**values, updated_at=now, version=PartyRow.version + 1)
+        )
+        db.execute(
+            update(PartyRow)
+            .where(PartyRow.id == d_id)
+            .values(merged_into_id=s_id, updated_at=now, version=PartyRow.version + 1)
+        )
+        self.undo.update(
+            {
+                "survivor_version": self.undo["survivor_before"]["version"] + 1,
+                "contact_points": self.moved_points,
+                "primary_cleared": self.primary_cleared,
+                "ledger_inserted": inserted,
+                "ledger_removed": removed,
+                "identifiers": self.identifiers,
+                "tags": self.tags,
+                "roles": self.roles_moved,
+                "roles_ended": [[r.id, r.ended_at, r.version] for r in ended],
+                "relationships": [[i, e] for i, e in self.rel_moved],
+                "participations": self.part_moved,
+                "shared_events": self.shared_events,
+            }
+        )
+        self.undo = jsonable(self.undo)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "fields": sorted(self.fields),
+            "contact_points_moved": len(self.moved_points),
+            "contact_points_shared": len(self.shared),
+            "identifiers_moved": len(self.identifiers),
+            "tags_added": self.tags,
+            "roles_moved": len(self.roles_moved),
+            "roles_ended": len(self.roles_ended),
+            "relationships_moved": len(self.rel_moved),
+            "relationships_kept": [[i, why] for i, why in self.rel_kept],
+            "participations_moved": len(self.part_moved),
+            "participations_kept": len(self.part_kept),
+            "consent_records": self.consent_records,
+            "timeline_events": self.timeline_events,
+        }
+
+    def result(self, *, dry_run: bool, event_id: int | None) -> MergePlan:
+        return MergePlan(
+            survivor_id=self.s_id,
+            duplicate_id=self.d_id,
+            fields=dict(self.fields),
+            contact_points_moved=_ids(self.moved_points),
+            contact_points_shared=tuple(self.shared),
+            identifiers_moved=_ids(self.identifiers),
+            tags_added=tuple(self.tags),
+            roles_moved=_ids(self.roles_moved),
+            roles_ended=_ids(self.roles_ended),
+            relationships_moved=_ids(i for i, _ in self.rel_moved),
+            relationships_kept=tuple(self.rel_kept),
+            participations_moved=_ids(self.part_moved),
+            participations_kept=_ids(self.part_kept),
+            consent_records=self.consent_records,
+            timeline_events=self.timeline_events,
+            dry_run=dry_run,
+            event_id=event_id,
+        )
+
+
+def _move(
+    key: InstrumentedAttribute[int],
+    column: InstrumentedAttribute[int],
+    ids: list[int],
+    to: int,
+    db: Any,
+) -> None:
+    if ids:
+        db.execute(update(key.class_).where(key.in_(ids)).values({column.key: to}))
+
+
+class _Unmerge:
+    """Puts back what one ``party.merged`` event says was moved or changed."""
+
+    def __init__(
+        self, ctx: Context, s_id: int, d_id: int, merge_event: int, undo: Mapping[str, Any]
+    ) -> None:
+        self.ctx = ctx
+        self.db = ctx.db
+        self.s_id = s_id
+        self.d_id = d_id
+        self.merge_event = merge_event
+        self.undo = undo
+        self.moved_back: dict[str, int] = {}
+        self.gone: list[str] = []
+
+    def _back(
+        self,
+        what: str,
+        key: InstrumentedAttribute[int],
+        column: InstrumentedAttribute[int],
+        ids: list[int],
+        at: int,
+    ) -> None:
+        """Move rows ``ids`` whose ``column`` is ``at`` (the survivor) back to the
+        duplicate; count those that no longer exist or moved elsewhere since."""
+        if not ids:
+            return
+        present = set(self.db.scalars(select(key).where(key.in_(ids), column == at)))
+        if present:
+            self.db.execute(
+                update(key.class_).where(key.in_(present)).values({column.key: self.d_id})
+            )
+        self.moved_back[what] = self.moved_back.get(what, 0) + len(present)
+        for ident in sorted(set(ids) - present):
+            self.gone.append(f"{what} {ident}")
+
+    def apply(self) -> dict[str, Any]:
+        db, s_id, d_id, undo = self.db, self.s_id, self.d_id, self.undo
+        cp = ContactPointRow
+        self._back("contact_point", cp.id, cp.party_id, undo["contact_points"], s_id)
+        if undo["primary_cleared"]:
+            # put the flags back where no other primary of the kind took the place
+            for ident in undo["primary_cleared"]:
+                row = db.execute(select(cp.party_id, cp.kind).where(cp.id == ident)).one_or_none()
+                if row is None:
+                    continue
+                taken = db.scalar(
+                    select(cp.id).where(
+                        cp.party_id == row.party_id, cp.kind == row.kind, cp.is_primary
+                    )
+                )
+                if taken is None:
+                    db.execute(update(cp).where(cp.id == ident).values(is_primary=True))
+        L = ConsentLedgerRow
+        if undo["ledger_inserted"]:
+            db.execute(delete(L).where(L.id.in_(undo["ledger_inserted"])))
+        removed = [{**r, "since": _when(r["since"])} for r in undo["ledger_removed"]]
+        if removed:
+            db.execute(insert(L), removed)
+        self._back(
+            "identifier", IdentifierRow.id, IdentifierRow.party_id, undo["identifiers"], s_id
+        )
+        if undo["tags"]:
+            db.execute(
+                delete(PartyTagRow).where(
+                    PartyTagRow.party_id == s_id, PartyTagRow.tag.in_(undo["tags"])
+                )
+            )
+        self._back("role", RoleRow.id, RoleRow.party_id, undo["roles"], s_id)
+        for ident, ended_at, version in undo["roles_ended"]:
+            db.execute(
+                update(RoleRow)
+                .where(RoleRow.id == ident)
+                .values(ended_at=_when(ended_at), version=version)
+            )
+        rel = RelationshipRow
+        for end, column in (("from", rel.from_party_id), ("to", rel.to_party_id)):
+            ids = [i for i, e in undo["relationships"] if e == end]
+            self._back("relationship", rel.id, column, ids, s_id)
+        P = ParticipantRow
+        self._back("participation", P.id, P.party_id, undo["participations"], s_id)
+        J = JournalPartyRow
+        theirs = select(J.event_id).where(J.party_id == d_id, J.event_id < self.merge_event)
+        db.execute(
+            delete(J).where(
+                J.party_id == s_id,
+                J.event_id.in_(theirs),
+                J.event_id.not_in(undo["shared_events"]),
+            )
+        )
+        before = undo["survivor_before"]
+        version = db.scalar(select(PartyRow.version).where(PartyRow.id == s_id))
+        restored = version == undo["survivor_version"]
+        if restored:
+            db.execute(
+                update(PartyRow)
+                .where(PartyRow.id == s_id)
+                .values(
+                    display_name=before["display_name"],
+                    name_key=before["name_key"],
+                    given_name=before["given_name"],
+                    family_name=before["family_name"],
+                    birth_date=None
+                    if before["birth_date"] is None
+                    else dt.date.fromisoformat(before["birth_date"]),
+                    attributes=before["attributes"],
+                    version=before["version"],
+                    updated_at=_when(before["updated_at"]),
+                )
+            )
+        d_before = undo["duplicate_before"]
+        db.execute(
+            update(PartyRow)
+            .where(PartyRow.id == d_id)
+            .values(
+                merged_into_id=None,
+                version=d_before["version"],
+                updated_at=_when(d_before["updated_at"]),
+            )
+        )
+        return {"moved_back": self.moved_back, "gone": self.gone, "fields_restored": restored}
