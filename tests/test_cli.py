@@ -272,3 +272,21 @@ def test_dedupe_reports_pairs_with_their_evidence(ready: Run) -> None:
     assert [(p["left"], p["right"], p["verdict"]) for p in pairs] == [(2, 3, "definite")]  # type: ignore[union-attr, index]
     assert "definite" in ready("dedupe", "--kind", "person").stdout
     ready("dedupe", "--kind", "robot", code=1)
+
+
+def test_merge_shows_the_plan_merges_and_unmerge_undoes_it(ready: Run) -> None:
+    ready("party", "add", "person", "DUPONT Marie", "--email", "m.dupont@work.example",
+          "--phone", "+33612345678")  # fmt: skip
+    plan = ready("merge", "2", "m.dupont@work.example", "--dry-run")
+    assert "would merge party 3 into party 2" in plan.stdout
+    assert "contact points both had" in plan.stdout
+    assert data(ready("party", "show", "3", "--json"))["id"] == 3  # type: ignore[index]
+    done = data(ready("merge", "2", "3", "--prefer", "survivor", "--json"))
+    assert done["dry_run"] is False and len(done["contact_points_moved"]) == 1  # type: ignore[index, arg-type]
+    # the duplicate's address now finds the survivor
+    assert data(ready("party", "show", "m.dupont@work.example", "--json"))["id"] == 2  # type: ignore[index]
+    ready("merge", "2", "3", code=1)
+    back = ready("unmerge", "3")
+    assert "party 3 unmerged from party 2: 1 contact_point(s) moved back" in back.stdout
+    assert data(ready("party", "show", "m.dupont@work.example", "--json"))["id"] == 3  # type: ignore[index]
+    assert "not merged" in ready("unmerge", "3", code=1).stderr

@@ -15,7 +15,7 @@ from xrm.cli._common import CliState, XRMGroup
 from xrm.cli.consent import consent
 from xrm.cli.db import db
 from xrm.cli.gdpr import erase
-from xrm.cli.identity import dedupe
+from xrm.cli.identity import dedupe, merge, unmerge
 from xrm.cli.io import export_party, import_file
 from xrm.cli.parties import party
 from xrm.cli.plugins import plugins
@@ -61,7 +61,7 @@ def demo(ctx: click.Context) -> None:
 
 
 for command in (db, party, role, relate, relationships, interact, consent, timeline, plugins,
-                import_file, export_party, erase, dedupe, scaffold):  # fmt: skip
+                import_file, export_party, erase, dedupe, merge, unmerge, scaffold):  # fmt: skip
     cli.add_command(command)
 
 

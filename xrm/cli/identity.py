@@ -1,10 +1,10 @@
-"""``xrm dedupe``: report candidate duplicates."""
+"""``xrm dedupe``, ``xrm merge``, ``xrm unmerge``: find duplicates, merge them, undo a merge."""
 
 from __future__ import annotations
 
 import click
 
-from xrm.cli._common import json_option, open_session, print_json, print_table
+from xrm.cli._common import json_option, open_session, print_json, print_table, resolve_party
 
 
 @click.command("dedupe")
@@ -35,3 +35,77 @@ def dedupe(
         [(p.left, p.right, f"{p.score:.1f}", p.verdict, ", ".join(f.field for f in p.agreed),
           ", ".join(f.field for f in p.disagreed)) for p in pairs],
     )  # fmt: skip
+
+
+@click.command("merge")
+@click.argument("survivor", metavar="SURVIVOR")
+@click.argument("duplicate", metavar="DUPLICATE")
+@click.option(
+    "--prefer",
+    type=click.Choice(["survivor", "duplicate"]),
+    default="survivor",
+    show_default=True,
+    help="Whose names, attributes, primary contact points and current roles win where both "
+    "have one (an empty field is always filled).",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would move; change nothing.")
+@json_option
+@click.pass_context
+def merge(
+    ctx: click.Context, survivor: str, duplicate: str, prefer: str, dry_run: bool, as_json: bool
+) -> None:
+    """Merge DUPLICATE into SURVIVOR (each an id, email, phone or scheme:value): contact
+    points, identifiers, tags, roles, relationships, interactions, timeline and plugins'
+    data move; consent is never widened. `xrm unmerge DUPLICATE` undoes it."""
+    with open_session(ctx, actor="cli:merge") as s:
+        plan = s.identity.merge(
+            resolve_party(s, survivor), resolve_party(s, duplicate),
+            prefer=prefer, dry_run=dry_run,  # type: ignore[arg-type]
+        )  # fmt: skip
+    if as_json:
+        print_json(plan)
+        return
+    verb = "would merge" if plan.dry_run else "merged"
+    click.echo(f"{verb} party {plan.duplicate_id} into party {plan.survivor_id}:")
+    print_table(
+        ["what", "moved"],
+        [
+            ("fields", ", ".join(sorted(plan.fields)) or "-"),
+            ("contact points", len(plan.contact_points_moved)),
+            ("contact points both had", len(plan.contact_points_shared)),
+            ("identifiers", len(plan.identifiers_moved)),
+            ("tags", ", ".join(plan.tags_added) or "-"),
+            ("roles", f"{len(plan.roles_moved)} ({len(plan.roles_ended)} ended)"),
+            ("relationships", f"{len(plan.relationships_moved)} "
+                              f"({len(plan.relationships_kept)} kept)"),
+            ("interactions", f"{len(plan.participations_moved)} "
+                             f"({len(plan.participations_kept)} kept)"),
+            ("consent records deciding", plan.consent_records),
+            ("timeline events", plan.timeline_events),
+        ],
+    )  # fmt: skip
+    for ident, why in plan.relationships_kept:
+        click.echo(f"relationship {ident} stays with party {plan.duplicate_id}: {why}")
+
+
+@click.command("unmerge")
+@click.argument("duplicate", type=click.IntRange(1), metavar="DUPLICATE_ID")
+@json_option
+@click.pass_context
+def unmerge(ctx: click.Context, duplicate: int, as_json: bool) -> None:
+    """Undo the last merge of party DUPLICATE_ID: what moved goes back, both parties are
+    as they were (what was added to the survivor since stays with it)."""
+    with open_session(ctx, actor="cli:unmerge") as s:
+        result = s.identity.unmerge(duplicate)
+    if as_json:
+        print_json(result)
+        return
+    moved = ", ".join(f"{n} {what}(s)" for what, n in sorted(result.moved_back.items()))
+    click.echo(
+        f"party {result.duplicate_id} unmerged from party {result.survivor_id}: "
+        f"{moved or 'nothing'} moved back"
+    )
+    if not result.fields_restored:
+        click.echo(f"party {result.survivor_id} was edited after the merge: its fields stay")
+    for what in result.gone:
+        click.echo(f"{what} was deleted after the merge: it cannot come back")
