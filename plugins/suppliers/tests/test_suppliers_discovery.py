@@ -14,6 +14,8 @@ from xrm import XRM, LawfulBasis
 
 HOOKS = (
     "xrm_migration_locations",
+    "xrm_parties_merged",
+    "xrm_parties_unmerged",
     "xrm_purposes",
     "xrm_relationship_types",
     "xrm_role_types",

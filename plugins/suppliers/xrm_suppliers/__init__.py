@@ -10,15 +10,32 @@
 - Veto: no outbound interaction at ``procurement`` or for ``purchasing`` with a supplier
   whose current role is ``blocked``.
 - Table ``suppliers_evaluation`` (Alembic branch ``suppliers``): :func:`evaluate`,
-  :func:`evaluations`, and the report :func:`average_ratings`.
+  :func:`evaluations`, and the report :func:`average_ratings`. A merge moves the
+  duplicate's evaluations to the survivor; an unmerge gives them back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from xrm import Interaction, Purpose, RelationshipType, RoleType, Session, Touchpoint, hookimpl
-from xrm_suppliers._evaluations import EVALUATED, Evaluation, evaluate, evaluations
+from xrm import (
+    Interaction,
+    Party,
+    Purpose,
+    RelationshipType,
+    RoleType,
+    Session,
+    Touchpoint,
+    hookimpl,
+)
+from xrm_suppliers._evaluations import (
+    EVALUATED,
+    Evaluation,
+    evaluate,
+    evaluations,
+    give_back,
+    move_to_survivor,
+)
 from xrm_suppliers._models import SupplierEvaluationRow
 from xrm_suppliers._procurement import (
     PROCUREMENT,
@@ -87,3 +104,17 @@ def xrm_migration_locations() -> Iterable[str]:
 def xrm_validate_interaction(session: Session, interaction: Interaction) -> None:
     """Refuse an outbound procurement contact with a blocked supplier."""
     refuse_blocked_suppliers(session, interaction)
+
+
+@hookimpl
+def xrm_parties_merged(session: Session, survivor: Party, duplicate: Party) -> object:
+    """The duplicate's evaluations become the survivor's."""
+    return move_to_survivor(session, survivor, duplicate)
+
+
+@hookimpl
+def xrm_parties_unmerged(
+    session: Session, survivor: Party, duplicate: Party, moved: object
+) -> None:
+    """An unmerge gives the duplicate its evaluations back."""
+    give_back(session, survivor, duplicate, moved)

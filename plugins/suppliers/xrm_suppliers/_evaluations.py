@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import attrs
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from xrm import Party, Role, Session
 from xrm.core.models import utcnow
@@ -13,7 +13,7 @@ from xrm.errors import FieldError, ValidationError
 from xrm_suppliers._models import SupplierEvaluationRow
 from xrm_suppliers._supplier_role import SUPPLIER
 
-__all__ = ["EVALUATED", "Evaluation", "evaluate", "evaluations"]
+__all__ = ["EVALUATED", "Evaluation", "evaluate", "evaluations", "give_back", "move_to_survivor"]
 
 #: the journal event written by :func:`evaluate`
 EVALUATED = "suppliers.evaluated"
@@ -182,3 +182,28 @@ def _set_role_rating(session: Session, role: Role, rating: int) -> None:
 
 def _start_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def move_to_survivor(
+    session: Session, survivor: Party, duplicate: Party
+) -> dict[str, list[int]] | None:
+    """A merge: the duplicate's evaluations become the survivor's. Returns their ids, for
+    :func:`give_back`."""
+    table = SupplierEvaluationRow
+    ids = list(session.db.scalars(select(table.id).where(table.party_id == duplicate.id)))
+    if not ids:
+        return None
+    session.db.execute(update(table).where(table.id.in_(ids)).values(party_id=survivor.id))
+    return {"evaluations": ids}
+
+
+def give_back(session: Session, survivor: Party, duplicate: Party, moved: object) -> None:
+    """An unmerge: the evaluations a merge moved (and still on the survivor) go back."""
+    if not isinstance(moved, dict) or not moved.get("evaluations"):
+        return
+    table = SupplierEvaluationRow
+    session.db.execute(
+        update(table)
+        .where(table.id.in_(moved["evaluations"]), table.party_id == survivor.id)
+        .values(party_id=duplicate.id)
+    )
