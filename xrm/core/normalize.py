@@ -17,7 +17,7 @@ from types import ModuleType
 
 import attrs
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
+from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 
 __all__ = [
     "COUNTRY_CODES",
@@ -27,6 +27,7 @@ __all__ = [
     "email_key",
     "identifier_value",
     "phone_key",
+    "phone_key_and_country",
     "social_key",
     "text_key",
     "url_key",
@@ -36,6 +37,17 @@ __all__ = [
 COUNTRY_CODES: frozenset[str] = frozenset(phonenumbers.SUPPORTED_REGIONS) | {"XK"}
 
 _SPACES = re.compile(r"\s+")
+
+# An ordinary address: an ASCII dot-atom local part and a host name whose labels neither
+# start nor end with a hyphen, under a top-level domain of letters. For these
+# email-validator gives back the local part as written and the domain lower-cased; any
+# other address goes through email-validator itself.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN_EMAIL = re.compile(rf"({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})")
+_SPECIAL_DOMAINS = tuple(SPECIAL_USE_DOMAIN_NAMES)
+#: ASCII characters that text_key turns into spaces
+_ASCII_NOT_ALNUM = {i: " " for i in range(128) if not chr(i).isalnum()}
 
 
 @attrs.frozen
@@ -64,17 +76,39 @@ def email_key(raw: str, rules: EmailRules = DEFAULT_EMAIL_RULES) -> str:
     value = raw.strip()
     if not value:
         raise ValueError("an email address is required")
-    try:
-        checked = validate_email(value, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
-    local = checked.local_part.casefold()
-    domain = checked.domain.casefold()
+    plain = _plain_email(value)
+    if plain is not None:
+        local, domain = plain
+    else:
+        try:
+            checked = validate_email(value, check_deliverability=False)
+        except EmailNotValidError as exc:
+            raise ValueError(f"{value!r} is not a valid email address: {exc}") from None
+        local = checked.local_part.casefold()
+        domain = checked.domain.casefold()
     if rules.strip_plus_tags and "+" in local:
         local = local.split("+", 1)[0] or local
     if domain in rules.dotless_domains:
         local = local.replace(".", "")
     return f"{local}@{domain}"
+
+
+def _plain_email(value: str) -> tuple[str, str] | None:
+    """The case-folded local part and domain of an ordinary ASCII address, exactly as
+    email-validator would give them; ``None`` for anything it must look at itself."""
+    if len(value) > 254 or not value.isascii():
+        return None
+    match = _PLAIN_EMAIL.fullmatch(value)
+    if match is None:
+        return None
+    local, domain = match.groups()
+    domain = domain.lower()
+    if len(local) > 64 or len(domain) > 253 or "--" in domain:
+        return None  # lengths at the limit, and labels that may be IDNA, are its to judge
+    for special in _SPECIAL_DOMAINS:
+        if domain == special or domain.endswith("." + special):
+            return None
+    return local.lower(), domain
 
 
 def phone_key(raw: str, region: str | None = None) -> str:
@@ -83,6 +117,12 @@ def phone_key(raw: str, region: str | None = None) -> str:
     ``region`` (ISO 3166 alpha-2) reads numbers written without a country code, such as
     ``06 12 34 56 78`` for ``FR``. Numbers that libphonenumber knows cannot exist are refused.
     """
+    return phone_key_and_country(raw, region)[0]
+
+
+def phone_key_and_country(raw: str, region: str | None = None) -> tuple[str, str | None]:
+    """:func:`phone_key` and the ISO 3166 alpha-2 country of the number (``None`` for
+    non-geographic numbers), from one parse."""
     value = raw.strip()
     if not value:
         raise ValueError("a phone number is required")
@@ -92,10 +132,13 @@ def phone_key(raw: str, region: str | None = None) -> str:
     except phonenumbers.NumberParseException as exc:
         hint = "" if region_code else " (write it with +country code or set a default region)"
         raise ValueError(f"{value!r} is not a phone number: {exc._msg}{hint}") from None
-    if not phonenumbers.is_valid_number(number):
-        where = phonenumbers.region_code_for_number(number) or region_code or "any country"
+    # phonenumbers.is_valid_number, with the region it looks up kept for the answer
+    found = phonenumbers.region_code_for_number(number)
+    if found is None or not phonenumbers.is_valid_number_for_region(number, found):
+        where = found or region_code or "any country"
         raise ValueError(f"{value!r} is not a valid phone number for {where}")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    key = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return key, found if found and len(found) == 2 and found != "ZZ" else None
 
 
 def country_code(raw: str) -> str:
@@ -108,6 +151,8 @@ def country_code(raw: str) -> str:
 
 def text_key(raw: str) -> str:
     """Case-folded, accent-free, punctuation-free, single-spaced text (for names, addresses)."""
+    if raw.isascii():  # the same, without Unicode decomposition: ASCII has nothing to strip
+        return " ".join(raw.lower().translate(_ASCII_NOT_ALNUM).split())
     decomposed = unicodedata.normalize("NFKD", raw.casefold())
     kept = "".join(
         ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch)
@@ -118,7 +163,7 @@ def text_key(raw: str) -> str:
 def address_key(lines: list[str], postcode: str, city: str, country: str) -> str:
     """The match key of a postal address: its parts as :func:`text_key`, country first."""
     parts = [country_code(country), text_key(postcode).replace(" ", ""), text_key(city)]
-    parts += [text_key(line) for line in lines if text_key(line)]
+    parts += [key for key in map(text_key, lines) if key]
     return "|".join(parts)
 
 
