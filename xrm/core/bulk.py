@@ -10,29 +10,32 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
-from sqlalchemy import insert, literal, select
+from sqlalchemy import Table, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from xrm.core.consent import consent_event
-from xrm.core.context import Event, jsonable
+from xrm.core.context import jsonable
 from xrm.core.gdpr import suppressed_keys
 from xrm.core.importer import ImportedParty, Outcome, import_party
 from xrm.core.inputs import Email, Phone
 from xrm.core.models import (
+    Base,
     ConsentRecordRow,
     ContactPointRow,
     IdentifierRow,
+    JournalEventRow,
+    JournalPartyRow,
     PartyRow,
     PartyTagRow,
     RoleRow,
     RoleTransitionRow,
     utcnow,
 )
-from xrm.core.normalize import text_key
+from xrm.core.normalize import email_key, phone_key_and_country, text_key
 from xrm.core.parties import NormalizedPoint, _clean_name, _clean_tags, normalize_contact_point
 from xrm.core.records import ConsentRecord, ContactPoint, Identifier, Party, Role, RoleTransition
 from xrm.errors import FieldError, PluginError, ValidationError, XRMError
@@ -147,10 +150,7 @@ def _check(s: Session, line: int, row: ImportedParty, now: dt.datetime) -> _New:
         display = " ".join(p for p in (given, family) if p)
     # a known party needs no name in the row; a new one does (checked when it is known new)
     name = _clean_name(display, "display_name", required=False)
-    raw_points: list[Any] = [Email(e) for e in row.emails]
-    raw_points += [Phone(p, region=row.region) for p in row.phones]
-    raw_points += row.contact_points
-    points = services._normalize_points(raw_points, "contact_points", errors)
+    points = _normalize_points(s, row, errors)
     identifiers = services._normalize_identifiers(row.identifiers, errors)
     tags = _clean_tags(row.tags)
     if errors:
@@ -198,6 +198,62 @@ def _check(s: Session, line: int, row: ImportedParty, now: dt.datetime) -> _New:
         })  # fmt: skip
     return _New(line, row, name, given, family, {}, points, identifiers, tags, roles, consents,
                 slow=slow)  # fmt: skip
+
+
+def _as_is(value: str) -> bool:
+    """Is ``value`` kept as it is by the input models (trimmed ASCII, 1 to 500 long)?"""
+    return 0 < len(value) <= 500 and value.isascii() and value[0] > " " and value[-1] > " "
+
+
+def _normalize_points(s: Session, row: ImportedParty, errors: list[FieldError]) -> list[Any]:
+    """What ``PartyService._normalize_points`` gives for the row's emails, phones and
+    contact points (same points, keys, paths and errors), without building an input model
+    for each plain email and phone: those are normalised straight from the string. Whatever
+    the straight way refuses goes the ordinary way, which words the refusal."""
+    ctx = s._ctx
+    kinds = ctx.registry.contact_kinds
+    rules = ctx.settings.email_rules
+    region = row.region or ctx.settings.default_region
+    given: list[str] = [*row.emails, *row.phones]
+    emails = len(row.emails)
+    # the input models of the values not taken straight, built first as the services do
+    models: dict[int, Any] = {
+        i: Email(v) if i < emails else Phone(v, region=row.region)
+        for i, v in enumerate(given)
+        if not _as_is(v)
+    }
+    normalized: list[NormalizedPoint] = []
+    seen: set[tuple[str, str]] = set()
+    for i, raw in enumerate([*given, *row.contact_points]):
+        point = None
+        if isinstance(raw, str) and i not in models:
+            try:
+                if i < emails:
+                    if "email" in kinds:
+                        key = email_key(raw, rules)
+                        point = NormalizedPoint("email", raw, key, label=None, primary=False)
+                elif "phone" in kinds:
+                    key, country = phone_key_and_country(raw, region)
+                    point = NormalizedPoint("phone", raw, key, label=None, primary=False,
+                                            country=country)  # fmt: skip
+            except ValueError:
+                point = None
+            if point is None:
+                models[i] = Email(raw) if i < emails else Phone(raw, region=row.region)
+        if point is None:
+            try:
+                point = normalize_contact_point(ctx, models.get(i, raw), f"contact_points.{i}")
+            except ValidationError as exc:
+                errors.extend(exc.errors)
+                continue
+        if (point.kind, point.key) in seen:
+            continue  # the same address written twice is one contact point
+        seen.add((point.kind, point.key))
+        normalized.append(point)
+    for kind in {p.kind for p in normalized}:
+        if sum(1 for p in normalized if p.kind == kind and p.primary) > 1:
+            errors.append(FieldError("contact_points", f"more than one primary {kind}"))
+    return normalized
 
 
 def _point_key(s: Session, value: str, points: list[NormalizedPoint], path: str) -> str | None:
@@ -298,75 +354,196 @@ def _unchanged(s: Session, recognised: list[tuple[_New, int]]) -> set[int]:
     return same
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _json_ready(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``jsonable(data)`` for a mapping, its walk skipped for plain values and datetimes."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        kind = type(value)
+        if kind in _PLAIN:
+            out[str(key)] = value
+        elif kind is dt.datetime:
+            out[str(key)] = value.isoformat()
+        else:
+            out[str(key)] = jsonable(value)
+    return out
+
+
+class _Writer:
+    """``executemany`` straight through the driver, each table in one statement.
+
+    Values are put in the form SQLAlchemy binds them by each column type's own bind
+    processor, so the stored rows are the ones ``insert(Model)`` writes; what is saved is
+    SQLAlchemy's per-row parameter work, and a timestamp shared by a batch is processed
+    once. Journal events are gathered and written with two statements per :meth:`flush`.
+    """
+
+    def __init__(self, s: Session) -> None:
+        self.ctx = s._ctx
+        self.conn = s.db.connection()
+        self.dialect = self.conn.dialect
+        self._processors: dict[tuple[str, str], Callable[[Any], Any]] = {}
+        self._statements: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._stamps: dict[dt.datetime, Any] = {}
+        self._events: list[tuple[str, str, int, tuple[int, ...], Any, dt.datetime]] = []
+
+    def bind(self, model: type[Base], column: str) -> Callable[[Any], Any]:
+        table = cast(Table, model.__table__)
+        key = (table.name, column)
+        found = self._processors.get(key)
+        if found is None:
+            kind = table.c[column].type.dialect_impl(self.dialect)
+            found = kind.bind_processor(self.dialect) or _same
+            self._processors[key] = found
+        return found
+
+    def stamp(self, value: dt.datetime) -> Any:
+        """A timestamp as bound (every timestamp column is a :class:`UTCDateTime`)."""
+        done = self._stamps.get(value, _same)
+        if done is _same:
+            done = self._stamps[value] = self.bind(JournalEventRow, "occurred_at")(value)
+        return done
+
+    def insert(
+        self, model: type[Base], columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> None:
+        if not rows:
+            return
+        table = cast(Table, model.__table__)
+        statement = self._statements.get((table.name, columns))
+        if statement is None:
+            missing = [
+                c.name
+                for c in table.c
+                if c.name not in columns
+                and (c.default is not None or (not c.nullable and c.server_default is None))
+            ]
+            if missing:  # a column added to the model and not to the bulk path
+                raise TypeError(f"bulk insert into {table.name} leaves out {missing}")
+            quote = self.dialect.identifier_preparer.quote
+            mark = "?" if self.dialect.paramstyle == "qmark" else "%s"
+            statement = (
+                f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in columns)}) "
+                f"VALUES ({', '.join([mark] * len(columns))})"
+            )
+            self._statements[(table.name, columns)] = statement
+        self.conn.exec_driver_sql(statement, rows)
+
+    def event(
+        self, type: str, entity: str, entity_id: int, parties: tuple[int, ...], data: Any,
+        occurred_at: dt.datetime,
+    ) -> None:  # fmt: skip
+        """A journal event; ``data`` as JSON takes it (what :func:`jsonable` returns)."""
+        self._events.append((type, entity, entity_id, parties, data, occurred_at))
+
+    def flush(self) -> None:
+        """Write the gathered events, as :meth:`Context.record_many` does."""
+        events, self._events = self._events, []
+        if not events:
+            return
+        ids = self.ctx.allocate_ids(JournalEventRow, len(events))
+        recorded = self.stamp(utcnow())
+        actor = self.ctx.actor
+        data = self.bind(JournalEventRow, "data")
+        stamp = self.stamp
+        self.insert(
+            JournalEventRow,
+            ("id", "type", "entity", "entity_id", "occurred_at", "recorded_at", "actor", "data"),
+            [(i, e[0], e[1], e[2], stamp(e[5]), recorded, actor, data(e[4]))
+             for i, e in zip(ids, events, strict=True)],
+        )  # fmt: skip
+        self.insert(
+            JournalPartyRow,
+            ("party_id", "event_id", "occurred_at"),
+            [(p, i, stamp(e[5])) for i, e in zip(ids, events, strict=True)
+             for p in dict.fromkeys(e[3])],
+        )  # fmt: skip
+
+
 def _insert(s: Session, fresh: list[_New]) -> None:
     ctx = s._ctx
-    db = s.db
+    out = _Writer(s)
     now = utcnow()
-    ids = ctx.insert_many(
-        PartyRow,
-        [
-            {"kind": n.row.kind, "display_name": n.name, "name_key": text_key(n.name or ""),
-             "given_name": n.given, "family_name": n.family, "birth_date": n.row.birth_date,
-             "attributes": n.attributes, "created_at": now, "updated_at": now, "version": 1}
-            for n in fresh
-        ],
-    )  # fmt: skip
+    at = out.stamp(now)
+    day = out.bind(PartyRow, "birth_date")
+    as_json = out.bind(PartyRow, "attributes")
+    flag = out.bind(ContactPointRow, "is_primary")
+    ids = ctx.allocate_ids(PartyRow, len(fresh))
+    party_rows = []
     for new, party_id in zip(fresh, ids, strict=True):
         new.party_id = party_id
-    point_rows: list[dict[str, Any]] = []
+        name = new.name or ""
+        party_rows.append((party_id, new.row.kind, new.name, text_key(name), new.given,
+                           new.family, day(new.row.birth_date), as_json(new.attributes), at, at,
+                           1))  # fmt: skip
+    out.insert(
+        PartyRow,
+        ("id", "kind", "display_name", "name_key", "given_name", "family_name", "birth_date",
+         "attributes", "created_at", "updated_at", "version"),
+        party_rows,
+    )  # fmt: skip
     # an erased party's address stays unreachable, whoever gives it again
     blocked = suppressed_keys(ctx, [p for n in fresh for p in n.points])
+    point_ids = iter(ctx.allocate_ids(ContactPointRow, sum(len(n.points) for n in fresh)))
+    point_rows: list[tuple[Any, ...]] = []
+    parties: list[Party] = []
+    empty = as_json({})
     for new in fresh:
         primary_kinds = {p.kind for p in new.points if p.primary}
         first: set[str] = set()
+        mine = []
         for p in new.points:
             p.primary = p.primary or (p.kind not in primary_kinds and p.kind not in first)
             first.add(p.kind)
-            point_rows.append({
-                "party_id": new.party_id, "kind": p.kind, "value": p.value, "key": p.key,
-                "label": p.label, "country": p.country, "data": p.data,
-                "is_primary": p.primary, "suppressed": (p.kind, p.key) in blocked,
-                "created_at": now,
-            })  # fmt: skip
-    point_ids = iter(ctx.insert_many(ContactPointRow, point_rows))
-    ident_rows = [{"party_id": n.party_id, "scheme": sc, "value": v}
-                  for n in fresh for sc, v in n.identifiers]  # fmt: skip
-    ctx.insert_many(IdentifierRow, ident_rows)
-    tag_rows = [{"party_id": n.party_id, "tag": t} for n in fresh for t in n.tags]
-    if tag_rows:
-        db.connection().execute(insert(PartyTagRow), tag_rows)
-
-    parties: list[Party] = []
-    for new in fresh:
-        mine = [(p, next(point_ids)) for p in new.points]
+            pid = next(point_ids)
+            gone = (p.kind, p.key) in blocked
+            point_rows.append((pid, new.party_id, p.kind, p.value, p.key, p.label, p.country,
+                               as_json(p.data) if p.data else empty, flag(p.primary),
+                               flag(gone), at))  # fmt: skip
+            mine.append(ContactPoint(pid, p.kind, p.value, p.key, p.label, p.country, p.data,
+                                     p.primary, gone))  # fmt: skip
         parties.append(Party(
             id=new.party_id, kind=new.row.kind, display_name=new.name or "", given_name=new.given,
             family_name=new.family, birth_date=new.row.birth_date, attributes={},
-            tags=tuple(sorted(new.tags)),
-            contact_points=tuple(
-                ContactPoint(pid, p.kind, p.value, p.key, p.label, p.country, p.data,
-                             p.primary, (p.kind, p.key) in blocked)
-                for p, pid in mine
-            ),
+            tags=tuple(sorted(new.tags)), contact_points=tuple(mine),
             identifiers=tuple(Identifier(sc, v) for sc, v in new.identifiers),
             version=1, merged_into=None, created_at=now, updated_at=now,
         ))  # fmt: skip
+    out.insert(
+        ContactPointRow,
+        ("id", "party_id", "kind", "value", "key", "label", "country", "data", "is_primary",
+         "suppressed", "created_at"),
+        point_rows,
+    )  # fmt: skip
+    ident_rows = [(n.party_id, sc, v) for n in fresh for sc, v in n.identifiers]
+    ident_ids = ctx.allocate_ids(IdentifierRow, len(ident_rows))
+    out.insert(IdentifierRow, ("id", "party_id", "scheme", "value"),
+               [(i, *r) for i, r in zip(ident_ids, ident_rows, strict=True)])  # fmt: skip
+    out.insert(PartyTagRow, ("party_id", "tag"), [(n.party_id, t) for n in fresh for t in n.tags])
+
     for party in parties:
         ctx.notify("xrm_validate_party", party=party, action="create")
-    ctx.record_many([
-        Event("party.created", "party", p.id, (p.id,), {
-            "kind": p.kind, "display_name": p.display_name,
-            "contact_points": [{"kind": c.kind, "value": c.value} for c in p.contact_points],
-            "identifiers": [[i.scheme, i.value] for i in p.identifiers], "tags": list(p.tags),
-        }) for p in parties
-    ])  # fmt: skip
+    for made in parties:
+        out.event("party.created", "party", made.id, (made.id,), {
+            "kind": made.kind, "display_name": made.display_name,
+            "contact_points": [{"kind": c.kind, "value": c.value} for c in made.contact_points],
+            "identifiers": [[i.scheme, i.value] for i in made.identifiers],
+            "tags": list(made.tags),
+        }, now)  # fmt: skip
+    out.flush()
     for party in parties:
         ctx.notify("xrm_party_created", party=party)
-    _insert_roles(s, fresh, now)
-    _insert_consents(s, fresh, now)
+    _insert_roles(s, out, fresh, now)
+    _insert_consents(s, out, fresh, now)
 
 
-def _insert_roles(s: Session, fresh: list[_New], now: dt.datetime) -> None:
+def _insert_roles(s: Session, out: _Writer, fresh: list[_New], now: dt.datetime) -> None:
     ctx = s._ctx
     wanted = [(n.party_id, *r) for n in fresh for r in n.roles]
     if not wanted:
@@ -375,16 +552,21 @@ def _insert_roles(s: Session, fresh: list[_New], now: dt.datetime) -> None:
         s.roles.initial_attributes(ctx.registry.role_types[t], pid, given)
         for pid, t, _state, given in wanted
     ]
-    role_ids = ctx.insert_many(
+    at = out.stamp(now)
+    as_json = out.bind(RoleRow, "attributes")
+    role_ids = ctx.allocate_ids(RoleRow, len(wanted))
+    out.insert(
         RoleRow,
-        [{"party_id": pid, "type": t, "state": state, "attributes": v, "started_at": now,
-          "ended_at": None, "version": 1}
-         for (pid, t, state, _g), v in zip(wanted, values, strict=True)],
+        ("id", "party_id", "type", "state", "attributes", "started_at", "ended_at", "version"),
+        [(rid, pid, t, state, as_json(v), at, None, 1)
+         for rid, (pid, t, state, _g), v in zip(role_ids, wanted, values, strict=True)],
     )  # fmt: skip
-    ctx.insert_many(
+    step_ids = ctx.allocate_ids(RoleTransitionRow, len(wanted))
+    out.insert(
         RoleTransitionRow,
-        [{"role_id": rid, "from_state": None, "to_state": state, "at": now, "note": None}
-         for rid, (_p, _t, state, _g) in zip(role_ids, wanted, strict=True)],
+        ("id", "role_id", "from_state", "to_state", "at", "note"),
+        [(sid, rid, None, state, at, None)
+         for sid, rid, (_p, _t, state, _g) in zip(step_ids, role_ids, wanted, strict=True)],
     )  # fmt: skip
     roles = [
         Role(rid, pid, t, state, v, now, None, (RoleTransition(None, state, now, None),), 1)
@@ -392,44 +574,57 @@ def _insert_roles(s: Session, fresh: list[_New], now: dt.datetime) -> None:
     ]
     for role in roles:
         ctx.notify("xrm_validate_role_transition", role=role, from_state=None, to_state=role.state)
-    ctx.record_many([
-        Event("role.assigned", "role", r.id, (r.party_id,),
-              {"type": r.type, "state": r.state, "attributes": jsonable(r.attributes),
-               "note": None}, occurred_at=now)
-        for r in roles
-    ])  # fmt: skip
+    for r in roles:
+        out.event("role.assigned", "role", r.id, (r.party_id,),
+                  {"type": r.type, "state": r.state, "attributes": _json_ready(r.attributes),
+                   "note": None}, now)  # fmt: skip
+    out.flush()
     for role in roles:
         ctx.notify("xrm_role_changed", role=role, from_state=None)
 
 
-def _insert_consents(s: Session, fresh: list[_New], now: dt.datetime) -> None:
+_CONSENT_COLUMNS = (
+    "id", "party_id", "purpose", "scope", "channel", "contact_kind", "contact_key", "decision",
+    "captured_at", "effective_from", "expires_at", "confirmed_at", "source", "recorded_by",
+    "evidence", "recorded_at",
+)  # fmt: skip
+
+
+def _insert_consents(s: Session, out: _Writer, fresh: list[_New], now: dt.datetime) -> None:
     ctx = s._ctx
-    rows = []
-    for new in fresh:
-        points = {p.key: p for p in new.points}
-        for values in new.consents:
-            key = values.pop("contact_key")
-            # every row gets the same keys: executemany takes its columns from the first
-            values["contact_kind"] = None if key is None else points[key].kind
-            values["contact_key"] = key
-            if key is not None:
-                values["scope"] = "contact_point"
-            rows.append({"party_id": new.party_id, "recorded_by": ctx.actor,
-                         "recorded_at": now, **values})  # fmt: skip
-    if not rows:
+    records: list[ConsentRecord] = []
+    wanted = [(n, c) for n in fresh for c in n.consents]
+    if not wanted:
         return
-    ids = ctx.insert_many(ConsentRecordRow, rows)
-    records = [
-        ConsentRecord(
-            id=rid, party_id=r["party_id"], purpose=r["purpose"], scope=r["scope"],
-            channel=r.get("channel"), contact_kind=r.get("contact_kind"),
-            contact_key=r.get("contact_key"), decision=r["decision"],
-            captured_at=r["captured_at"], effective_from=r["effective_from"],
-            expires_at=r["expires_at"], confirmed_at=None, source=r["source"],
-            recorded_by=r["recorded_by"], evidence=r["evidence"], recorded_at=now,
-        )
-        for rid, r in zip(ids, rows, strict=True)
-    ]  # fmt: skip
-    ctx.record_many([consent_event(r) for r in records])
+    ids = ctx.allocate_ids(ConsentRecordRow, len(wanted))
+    for rid, (new, c) in zip(ids, wanted, strict=True):
+        key = c["contact_key"]
+        kind = None
+        if key is not None:
+            kind = next(p.kind for p in new.points if p.key == key)
+        records.append(ConsentRecord(
+            id=rid, party_id=new.party_id, purpose=c["purpose"],
+            scope="contact_point" if key is not None else c["scope"], channel=c["channel"],
+            contact_kind=kind, contact_key=key, decision=c["decision"],
+            captured_at=c["captured_at"], effective_from=c["effective_from"],
+            expires_at=c["expires_at"], confirmed_at=None, source=c["source"],
+            recorded_by=ctx.actor, evidence=c["evidence"], recorded_at=now,
+        ))  # fmt: skip
+    stamp = out.stamp
+    # every row has every column: executemany takes its columns from the first
+    out.insert(
+        ConsentRecordRow,
+        _CONSENT_COLUMNS,
+        [(r.id, r.party_id, r.purpose, r.scope, r.channel, r.contact_kind, r.contact_key,
+          r.decision, stamp(r.captured_at), stamp(r.effective_from),
+          None if r.expires_at is None else stamp(r.expires_at), None, r.source, r.recorded_by,
+          r.evidence, stamp(now))
+         for r in records],
+    )  # fmt: skip
+    for record in records:
+        event = consent_event(record)
+        out.event(event.type, event.entity, record.id, event.parties, _json_ready(event.data),
+                  event.occurred_at or now)  # fmt: skip
+    out.flush()
     for record in records:
         ctx.notify("xrm_consent_changed", record=record)
