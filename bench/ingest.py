@@ -84,8 +84,9 @@ def ingest_library(
 ) -> dict[str, Any]:
     """``import_batch`` in one unit of work per batch, as ``xrm import`` does.
 
-    ``with_point_consents`` keeps the consents scoped to an email in the rows: today they
-    make the whole batch fall back to one row at a time (docs/performance.md).
+    ``with_point_consents`` keeps the consents scoped to an email in the rows. Until
+    99782de they made the whole batch fall back to one row at a time; they now go in the
+    same batch as the others.
     """
     from xrm import XRM
     from xrm.core.bulk import import_batch
