@@ -287,6 +287,6 @@ def test_merge_shows_the_plan_merges_and_unmerge_undoes_it(ready: Run) -> None:
     assert data(ready("party", "show", "m.dupont@work.example", "--json"))["id"] == 2  # type: ignore[index]
     ready("merge", "2", "3", code=1)
     back = ready("unmerge", "3")
-    assert "party 3 unmerged from party 2: 1 contact_point(s) moved back" in back.stdout
+    assert "party 3 unmerged from party 2: 2 contact_point(s) moved back" in back.stdout
     assert data(ready("party", "show", "m.dupont@work.example", "--json"))["id"] == 3  # type: ignore[index]
     assert "not merged" in ready("unmerge", "3", code=1).stderr

@@ -53,6 +53,11 @@ def test_the_marie_dupont_written_two_ways_are_merged_and_both_ids_resolve(app: 
             "+33612345678", "marie.dupont@example.com", "marie@perso.example",
         ]  # fmt: skip
         assert s.parties.count() == 1
+        # the duplicate holds nothing any more: a later import finds the survivor alone
+        assert s.parties.get(other.id, follow_merges=False).contact_points == ()
+        again = {"name": "Marie Dupont", "emails": ["marie@perso.example"], "region": "FR",
+                 "phones": ["06 12 34 56 78"]}  # fmt: skip
+        assert import_party(s, again) == ("unchanged", first)
         # writing to the merged party is refused, with the survivor named
         with pytest.raises(Conflict, match=f"merged into party {first}"):
             s.parties.update(other.id, display_name="Someone")

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import attrs
-from sqlalchemy import delete, func, insert, literal, or_, select, update
+from sqlalchemy import Table, delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from xrm.core.context import Context, Event, PartyRef, jsonable, ref_id
@@ -68,8 +68,9 @@ class MergePlan:
     fields: Mapping[str, Any]
     #: the duplicate's contact points that move to the survivor
     contact_points_moved: tuple[int, ...]
-    #: (duplicate's point, survivor's point) with the same match key: the duplicate's
-    #: stays where it is and its consent ledger now also decides for the survivor's
+    #: (duplicate's point, survivor's point) with the same match key: the duplicate's is
+    #: removed (interactions and consent records naming it now name the survivor's) and
+    #: its consent ledger now also decides for the survivor's
     contact_points_shared: tuple[tuple[int, int], ...]
     identifiers_moved: tuple[int, ...]
     tags_added: tuple[str, ...]
@@ -529,6 +530,7 @@ class _Merge:
         if self.ledger_removed:
             db.execute(delete(L).where(L.id.in_(self.ledger_removed)))
         inserted = self.ctx.insert_many(ConsentLedgerRow, [dict(r) for r in self.ledger_plan])
+        self._fold_shared_points()
         _move(IdentifierRow.id, IdentifierRow.party_id, self.identifiers, s_id, db)
         if self.tags:
             db.execute(insert(PartyTagRow), [{"party_id": s_id, "tag": t} for t in self.tags])
@@ -585,6 +587,38 @@ class _Merge:
             }
         )
         self.undo = jsonable(self.undo)
+
+    def _fold_shared_points(self) -> None:
+        """A point both parties had: what names the duplicate's names the survivor's, and
+        the duplicate's is deleted (kept whole in ``undo`` to come back on unmerge)."""
+        db = self.db
+        table = ContactPointRow.__table__
+        deleted = [
+            dict(r._mapping)
+            for r in db.execute(
+                select(table)
+                .where(table.c.id.in_([d for d, _ in self.shared]))
+                .order_by(table.c.id)
+            )
+        ]
+        repointed: list[list[Any]] = []
+        for d_point, s_point in self.shared:
+            for name in ("participant", "consent"):
+                model = ParticipantRow if name == "participant" else ConsentRecordRow
+                ids = list(db.scalars(select(model.id).where(model.contact_point_id == d_point)))
+                if ids:
+                    db.execute(
+                        update(cast(Table, model.__table__))
+                        .where(model.id.in_(ids))
+                        .values(contact_point_id=s_point)
+                    )
+                    repointed += [[name, i, d_point, s_point] for i in ids]
+        if deleted:
+            db.execute(
+                delete(ContactPointRow).where(ContactPointRow.id.in_([r["id"] for r in deleted]))
+            )
+        self.undo["points_deleted"] = deleted
+        self.undo["repointed"] = repointed
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -676,6 +710,19 @@ class _Unmerge:
         db, s_id, d_id, undo = self.db, self.s_id, self.d_id, self.undo
         cp = ContactPointRow
         self._back("contact_point", cp.id, cp.party_id, undo["contact_points"], s_id)
+        deleted = [{**r, "created_at": _when(r["created_at"])} for r in undo["points_deleted"]]
+        if deleted:
+            db.execute(insert(cp), deleted)
+            self.moved_back["contact_point"] = self.moved_back.get("contact_point", 0) + len(
+                deleted
+            )
+        for name, ident, d_point, s_point in undo["repointed"]:
+            model = ParticipantRow if name == "participant" else ConsentRecordRow
+            db.execute(
+                update(cast(Table, model.__table__))
+                .where(model.id == ident, model.contact_point_id == s_point)
+                .values(contact_point_id=d_point)
+            )
         if undo["primary_cleared"]:
             # put the flags back where no other primary of the kind took the place
             for ident in undo["primary_cleared"]:
