@@ -807,3 +807,52 @@ class Loyalty:
         self.erased.append((party.id, party.display_name, reason))
         if self.erases:
             session.db.execute(delete(self.table).where(self.table.c.party_id == party.id))
+
+
+def test_an_erased_party_is_frozen_but_still_readable(app: XRM, people: dict[str, int]) -> None:
+    marie = people["marie"]
+    with app.session() as s:
+        s.gdpr.erase(marie, reason="request 9")
+    with app.session() as s:
+        for write in (
+            lambda: s.parties.update(marie, display_name="Marie Dupont"),
+            lambda: s.parties.add_contact_point(marie, Email("back@example.com")),
+            lambda: s.consents.grant(marie, "marketing", source="web"),
+            lambda: s.roles.assign(marie, "supplier"),
+        ):
+            with pytest.raises(Conflict, match=f"party {marie} was erased"):
+                write()
+        assert s.parties.get(marie).display_name == f"erased party {marie}"
+        assert not s.consents.check(marie, "marketing", "email").allowed
+        assert s.gdpr.export(marie)["party"]["id"] == marie
+
+
+def test_parties_erased_before_the_erased_at_column_are_frozen_after_the_upgrade(
+    tmp_path: Path,
+) -> None:
+    from xrm import db as xrm_db
+
+    app = XRM(f"sqlite:///{tmp_path / 'old.db'}", builtins=False, discover=False)
+    xrm_db.upgrade(app.engine, (), "0004_consent_ledger")
+    with app.engine.begin() as conn:  # what an erasure left before 0005
+        conn.exec_driver_sql(
+            "INSERT INTO party (id, kind, display_name, name_key, attributes, created_at,"
+            " updated_at, version) VALUES (1, 'person', 'erased party 1', 'erased party 1',"
+            " '{}', '2026-01-01', '2026-01-01', 1), (2, 'person', 'Bob', 'bob', '{}',"
+            " '2026-01-01', '2026-01-01', 1)"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO journal_event (id, type, entity, entity_id, occurred_at, recorded_at,"
+            " data) VALUES (1, 'party.erased', 'party', 1, '2026-02-03 04:05:06',"
+            " '2026-02-03 04:05:06', '{}')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO journal_party (party_id, event_id, occurred_at)"
+            " VALUES (1, 1, '2026-02-03 04:05:06')"
+        )
+    app.upgrade()
+    with app.session() as s:
+        assert s.gdpr.is_erased(1) and not s.gdpr.is_erased(2)
+        with pytest.raises(Conflict, match="was erased"):
+            s.parties.update(1, display_name="Back")
+    app.dispose()

@@ -389,7 +389,7 @@ class ConsentService:
         purpose_obj = self._purpose(purpose)
         channel_obj = self._channel(channel)
         when = as_utc(at, "at") or utcnow()
-        party_row = ctx.party_row(party)
+        party_row = ctx.party_row(party, reading=True)
         facts = None
         point_id = None
         if contact_point is not None:

@@ -161,8 +161,11 @@ class Context:
         self.consent_gate: ConsentGate | None = None
 
     # -- reading -----------------------------------------------------------------------
-    def party_row(self, ref: PartyRef, field: str = "party", *, live: bool = True) -> PartyRow:
-        """The party's row; ``live`` refuses a party that was merged into another."""
+    def party_row(
+        self, ref: PartyRef, field: str = "party", *, live: bool = True, reading: bool = False
+    ) -> PartyRow:
+        """The party's row; ``live`` refuses a party that was merged into another, and an
+        erased party is refused unless the caller is only ``reading``."""
         ident = ref_id(ref, field)
         row = self.db.get(PartyRow, ident)
         if row is None:
@@ -172,6 +175,8 @@ class Context:
                 f"party {ident} was merged into party {row.merged_into_id}; use that one",
                 field=field,
             )
+        if not reading and row.erased_at is not None:
+            raise Conflict(f"party {ident} was erased: its data cannot change", field=field)
         return row
 
     def require_existing(self, ids: Sequence[int], field: str) -> None:

@@ -28,7 +28,7 @@ from typing import Any, Literal, Protocol, TextIO, TypeVar
 import attrs
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Select, exists, func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -598,7 +598,7 @@ class GdprService:
 
     def _sections(self, party: PartyRef) -> Iterator[tuple[str, Any]]:
         ctx = self._ctx
-        row = ctx.party_row(party)
+        row = ctx.party_row(party, reading=True)
         cluster = self._cluster(row.id)
         parties = self._parties(cluster)
         main = parties[0]
@@ -745,9 +745,9 @@ class GdprService:
         ctx = self._ctx
         why = _check_reason(reason)
         with ctx.atomic():
+            if self.is_erased(ref_id(party)):
+                raise Conflict(f"party {ref_id(party)} was already erased", field="party")
             row = ctx.party_row(party)
-            if self.is_erased(row.id):
-                raise Conflict(f"party {row.id} was already erased", field="party")
             cluster = self._cluster(row.id)
             before = self._parties(cluster)
             traces = self._traces(before, cluster)
@@ -798,15 +798,9 @@ class GdprService:
         )
 
     def is_erased(self, party: PartyRef) -> bool:
-        """Was ``party`` erased? (The journal says so: a ``party.erased`` event.)"""
-        query = select(
-            exists().where(
-                JournalPartyRow.party_id == ref_id(party),
-                JournalPartyRow.event_id == JournalEventRow.id,
-                JournalEventRow.type == "party.erased",
-            )
-        )
-        return bool(self._ctx.db.scalar(query))
+        """Was ``party`` erased? (Its data no longer changes: writes are refused.)"""
+        query = select(PartyRow.erased_at).where(PartyRow.id == ref_id(party))
+        return self._ctx.db.scalar(query) is not None
 
     def suppressed(
         self, *, email: str | None = None, phone: str | None = None, region: str | None = None
@@ -917,6 +911,7 @@ class GdprService:
             row.birth_date = None
             row.attributes = {"erased": True}
             row.updated_at = now
+            row.erased_at = now
             for point in row.contact_points:
                 counts["contact_points"] += 1
                 point.value = ERASED

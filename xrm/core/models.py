@@ -141,6 +141,8 @@ class PartyRow(Base):
     )
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+    #: set by the GDPR erasure: an erased party's data no longer changes
+    erased_at: Mapped[dt.datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     contact_points: Mapped[list[ContactPointRow]] = relationship(
