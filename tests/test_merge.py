@@ -223,13 +223,16 @@ def test_after_an_erasure_of_a_merged_party_the_scan_finds_nothing(app: XRM) -> 
 
     with app.session() as s:
         keep = s.parties.create("person", "Keep Xylo", contact_points=[Email("kx@example.com")])
-        dup = s.parties.create("person", "Dup Xylo", contact_points=[Email("dx@example.com")])
+        dup = s.parties.create(
+            "person", "Dup Xylo", given_name="Zebulon",
+            contact_points=[Email("dx@example.com"), Email("kx@example.com")],
+        )  # fmt: skip
         s.consents.grant(dup, "marketing", source="web", contact_point="dx@example.com")
         s.identity.merge(keep, dup)
         s.gdpr.erase(keep, reason="asked")
         with pytest.raises(Conflict, match="erased"):
             s.identity.unmerge(dup)
-    assert scan(app, ["kx@example.com", "dx@example.com", "Keep Xylo", "Dup Xylo"]) == []
+    assert scan(app, ["kx@example.com", "dx@example.com", "Keep Xylo", "Dup Xylo", "Zebulon"]) == []
 
 
 # -- the properties ---------------------------------------------------------------------
