@@ -15,23 +15,48 @@ docs/gdpr.md says what is erased, what is kept and why, and the threat model of 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import json
-import re
-import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from importlib import resources
-from pathlib import Path
-from typing import Any, Literal, Protocol, TextIO, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TextIO, TypeVar
 
 import attrs
-import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from xrm.core._gdpr_document import (
+    EXPORT_FORMAT,
+    SCHEMA_ID,
+    ConsentOut,
+    EventOut,
+    InteractionOut,
+    PartyExport,
+    PartyOut,
+    RelationshipOut,
+    RoleOut,
+    _dump,
+    party_export_schema,
+    published_schema,
+    schema_text,
+    write_schema,
+)
+from xrm.core._gdpr_suppression import (
+    SUPPRESSIBLE,
+    _keyed_hash,
+    _make_secret,
+    _variants,
+    suppressed_keys,
+)
+from xrm.core._gdpr_traces import (
+    _NAME_KEYS,
+    _STICKY_KEYS,
+    ERASED,
+    _check_reason,
+    _company_side,
+    _keep_facts,
+    _redact,
+    _scrub,
+    _Traces,
+)
 from xrm.core.context import Context, Event, PartyRef, jsonable, ref_id
 from xrm.core.models import (
     ConsentLedgerRow,
@@ -44,11 +69,10 @@ from xrm.core.models import (
     PartyRow,
     RelationshipRow,
     RoleRow,
-    SuppressionKeyRow,
     SuppressionRow,
     utcnow,
 )
-from xrm.core.normalize import DEFAULT_EMAIL_RULES, email_key, phone_key, text_key
+from xrm.core.normalize import email_key, phone_key, text_key
 from xrm.core.records import Interaction, Party, Role, TimelineEntry
 from xrm.errors import Conflict, PluginError, ValidationError
 
@@ -61,223 +85,17 @@ __all__ = [
     "PartyExport",
     "party_export_schema",
     "published_schema",
+    "schema_text",
     "suppressed_keys",
     "write_schema",
 ]
 
-#: the layout version of the export document; a breaking change makes it ``/2``
-EXPORT_FORMAT = "xrm.party-export/1"
-#: the ``$id`` of the JSON Schema of that layout
-SCHEMA_ID = "https://xrm-project.github.io/schemas/party-export-1.schema.json"
-#: what replaces an erased text
-ERASED = "[erased]"
-#: contact kinds whose addresses get suppression entries
-SUPPRESSIBLE = ("email", "phone")
-
-_SCHEMA_FILE = "schemas/party-export.schema.json"
 R = TypeVar("R")
 _PARTY_LOAD = (
     selectinload(PartyRow.contact_points),
     selectinload(PartyRow.identifiers),
     selectinload(PartyRow.tags),
 )
-
-
-# -- the export document ------------------------------------------------------------------
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid", from_attributes=True)
-
-
-class ContactPointOut(_Out):
-    """A contact point: ``value`` as given, ``key`` as matched."""
-
-    id: int
-    kind: str
-    value: str
-    key: str
-    label: str | None
-    country: str | None
-    data: dict[str, Any]
-    primary: bool
-    suppressed: bool = Field(description="never contactable (bounced, reported, erased)")
-
-
-class IdentifierOut(_Out):
-    """An external identifier: scheme and canonical value."""
-
-    scheme: str
-    value: str
-
-
-class PartyOut(_Out):
-    """The party as stored, with its contact points, identifiers and tags."""
-
-    id: int
-    kind: str
-    display_name: str
-    given_name: str | None
-    family_name: str | None
-    birth_date: dt.date | None
-    attributes: dict[str, Any]
-    tags: list[str]
-    contact_points: list[ContactPointOut]
-    identifiers: list[IdentifierOut]
-    version: int
-    merged_into: int | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-
-
-class RoleTransitionOut(_Out):
-    """One state change of a role; the first is the assignment."""
-
-    from_state: str | None
-    to_state: str
-    at: dt.datetime
-    note: str | None
-
-
-class RoleOut(_Out):
-    """A role the party holds or held, with every transition."""
-
-    id: int
-    party_id: int
-    type: str
-    state: str
-    current: bool
-    attributes: dict[str, Any]
-    started_at: dt.datetime
-    ended_at: dt.datetime | None
-    transitions: list[RoleTransitionOut]
-
-
-class OtherPartyOut(_Out):
-    """The party at the other end of a relationship."""
-
-    id: int
-    kind: str
-    display_name: str | None = Field(
-        description="left out for people and households: their name is their own data"
-    )
-
-
-class RelationshipOut(_Out):
-    """A relationship whatever its dates, read from the exported party."""
-
-    id: int
-    type: str
-    party_id: int = Field(description="the exported party (or one merged into it) at this end")
-    label: str = Field(description="how the relationship reads from party_id to other")
-    other: OtherPartyOut
-    valid_from: dt.date
-    valid_to: dt.date | None = Field(description="exclusive: the first day it no longer holds")
-    attributes: dict[str, Any]
-
-
-class ParticipantOut(_Out):
-    """Who took part in an interaction, and how."""
-
-    party_id: int
-    role: str
-    contact_point_id: int | None
-
-
-class InteractionOut(_Out):
-    """An interaction the party took part in, with its content."""
-
-    id: int
-    channel: str
-    direction: str
-    touchpoint: str | None
-    purpose: str | None
-    occurred_at: dt.datetime
-    subject: str | None
-    content: str | None
-    outcome: str | None
-    external_ref: str | None
-    attributes: dict[str, Any]
-    participants: list[ParticipantOut]
-
-
-class ConsentOut(_Out):
-    """One record of the consent ledger."""
-
-    id: int
-    party_id: int
-    purpose: str
-    scope: Literal["all", "channel", "contact_point"]
-    channel: str | None
-    contact_kind: str | None
-    contact_key: str | None
-    decision: Literal["granted", "refused", "withdrawn", "objected"]
-    captured_at: dt.datetime
-    effective_from: dt.datetime
-    expires_at: dt.datetime | None
-    confirmed_at: dt.datetime | None
-    source: str
-    recorded_by: str | None
-    evidence: str | None
-    recorded_at: dt.datetime
-
-
-class EventOut(_Out):
-    """A journal event of the party's timeline."""
-
-    event_id: int
-    type: str
-    entity: str
-    entity_id: int | None
-    occurred_at: dt.datetime
-    recorded_at: dt.datetime
-    actor: str | None
-    data: dict[str, Any]
-
-
-class PartyExport(_Out):
-    """Everything xrm holds about one party (GDPR articles 15 and 20), as
-    ``s.gdpr.export(party)`` returns it and ``xrm export`` writes it."""
-
-    format: Literal["xrm.party-export/1"] = Field(description="the layout version")
-    exported_at: dt.datetime
-    party: PartyOut
-    merged_parties: list[PartyOut] = Field(description="parties merged into this one")
-    roles: list[RoleOut]
-    relationships: list[RelationshipOut]
-    interactions: list[InteractionOut]
-    consents: list[ConsentOut]
-    timeline: list[EventOut] = Field(description="journal events, in the order written")
-    plugins: dict[str, dict[str, Any]] = Field(
-        description="each plugin's xrm_party_export contribution, by plugin name"
-    )
-
-
-def party_export_schema() -> dict[str, Any]:
-    """The JSON Schema of :class:`PartyExport`, as published in the package."""
-    generated = PartyExport.model_json_schema(mode="serialization")
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": SCHEMA_ID,
-        **generated,
-    }
-
-
-def published_schema() -> dict[str, Any]:
-    """The JSON Schema shipped in the package (``xrm/schemas/party-export.schema.json``)."""
-    text = resources.files("xrm").joinpath(_SCHEMA_FILE).read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-def schema_text() -> str:
-    """The published schema file's exact text, generated from the models."""
-    return json.dumps(party_export_schema(), indent=2, ensure_ascii=False) + "\n"
-
-
-def write_schema(path: Path | None = None) -> Path:
-    """Write the schema generated from the models to ``path`` (default: the package's file)."""
-    target = path or Path(__file__).resolve().parent.parent / _SCHEMA_FILE
-    target.write_text(schema_text(), encoding="utf-8")
-    return target
 
 
 # -- the erasure report -------------------------------------------------------------------
@@ -316,238 +134,6 @@ class ErasureReport:
     suppressions: int
     #: other parties holding one of the erased addresses: their points were suppressed too
     also_held_by: tuple[int, ...]
-
-
-# -- suppression --------------------------------------------------------------------------
-class _Point(Protocol):
-    @property
-    def kind(self) -> str: ...
-
-    @property
-    def key(self) -> str: ...
-
-    @property
-    def value(self) -> str: ...
-
-
-def _read_secret(ctx: Context) -> bytes | None:
-    found = ctx.db.scalar(select(SuppressionKeyRow.secret).where(SuppressionKeyRow.id == 1))
-    return bytes.fromhex(found) if found else None
-
-
-def _make_secret(ctx: Context) -> bytes:
-    """The database's suppression key, made on first use: a concurrent first erasure
-    that wins the race is read back rather than overwritten."""
-    found = _read_secret(ctx)
-    if found is not None:
-        return found
-    value = secrets.token_hex(32)
-    try:
-        with ctx.db.begin_nested():
-            ctx.db.add(SuppressionKeyRow(id=1, secret=value, created_at=utcnow()))
-            ctx.db.flush()
-    except IntegrityError:
-        winner = _read_secret(ctx)
-        assert winner is not None
-        return winner
-    return bytes.fromhex(value)
-
-
-def _keyed_hash(secret: bytes, kind: str, key: str) -> str:
-    return hmac.new(secret, f"{kind}:{key}".encode(), hashlib.sha256).hexdigest()
-
-
-def _variants(ctx: Context, kind: str, key: str, value: str) -> set[str]:
-    """The match keys an address may have: the stored key, and for an email the key
-    under the default rules and under the configured ones, so that suppression survives a
-    change of ``email_rules``."""
-    keys = {key}
-    if kind == "email":
-        for rules in (DEFAULT_EMAIL_RULES, ctx.settings.email_rules):
-            try:
-                keys.add(email_key(value, rules))
-            except ValueError:
-                continue
-    return keys
-
-
-def suppressed_keys(ctx: Context, points: Iterable[_Point]) -> set[tuple[str, str]]:
-    """The ``(kind, key)`` of the ``points`` whose address has a suppression entry.
-
-    Two indexed queries at most, whatever the number of points; none when the database
-    never erased anyone.
-    """
-    wanted = [(p.kind, p.key, p.value) for p in points if p.kind in SUPPRESSIBLE]
-    if not wanted:
-        return set()
-    secret = _read_secret(ctx)
-    if secret is None:
-        return set()
-    by_hash: dict[str, dict[str, set[tuple[str, str]]]] = {}
-    for kind, key, value in wanted:
-        for variant in _variants(ctx, kind, key, value):
-            digest = _keyed_hash(secret, kind, variant)
-            by_hash.setdefault(kind, {}).setdefault(digest, set()).add((kind, key))
-    found: set[tuple[str, str]] = set()
-    for kind, hashes in by_hash.items():
-        digests = sorted(hashes)
-        for start in range(0, len(digests), 500):
-            query = select(SuppressionRow.keyed_hash).where(
-                SuppressionRow.kind == kind,
-                SuppressionRow.keyed_hash.in_(digests[start : start + 500]),
-            )
-            for digest in ctx.db.scalars(query):
-                found |= hashes[digest]
-    return found
-
-
-# -- what identifies the erased parties ----------------------------------------------------
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
-_NAME_KEYS = frozenset({"display_name", "given_name", "family_name"})
-#: below these keys, every text is the party's (``changes.display_name.from``...)
-_STICKY_KEYS = _NAME_KEYS | {"birth_date", "identifiers"}
-#: keys of journal event data whose text is about the party itself
-_PERSONAL_KEYS = _NAME_KEYS | {
-    "birth_date",
-    "value",
-    "tags",
-    "subject",
-    "content",
-    "outcome",
-    "note",
-    "evidence",
-    "reason",
-    "external_ref",
-}
-_DROP = object()
-
-
-@attrs.define
-class _Traces:
-    """The values that identify the erased parties, to find and remove anywhere near them."""
-
-    texts: set[str] = attrs.field(factory=set)
-    #: what may have been written as a journal actor: addresses, identifiers, full names
-    actors: set[str] = attrs.field(factory=set)
-    birth_dates: set[str] = attrs.field(factory=set)
-    #: the match keys of every email and phone, current or past, by kind
-    addresses: dict[str, set[str]] = attrs.field(factory=dict)
-    _pattern: re.Pattern[str] | None = None
-
-    def add(self, value: Any, *, actor: bool = False) -> None:
-        if isinstance(value, str) and value.strip():
-            self.texts.add(value.strip())
-            if actor:
-                self.actors.add(value.strip().lower())
-            self._pattern = None
-
-    def add_address(self, kind: str, keys: Iterable[str]) -> None:
-        self.addresses.setdefault(kind, set()).update(keys)
-
-    def add_phone(self, key: str) -> None:
-        """A phone number in the forms people write it in."""
-        self.add(key, actor=True)
-        self.add(key.lstrip("+"))
-        try:
-            number = phonenumbers.parse(key)
-        except phonenumbers.NumberParseException:
-            return
-        for fmt in (
-            phonenumbers.PhoneNumberFormat.NATIONAL,
-            phonenumbers.PhoneNumberFormat.INTERNATIONAL,
-        ):
-            written = phonenumbers.format_number(number, fmt)
-            self.add(written)
-            self.add(re.sub(r"[^\d+]", "", written))
-
-    @property
-    def pattern(self) -> re.Pattern[str]:
-        if self._pattern is None:
-            parts = []
-            for text in sorted(self.texts, key=lambda t: (-len(t), t)):
-                escaped = re.escape(text)
-                # short values (a given name) only as whole words: "Ann" is not "Annual"
-                parts.append(escaped if len(text) >= 6 else rf"(?<!\w){escaped}(?!\w)")
-            self._pattern = re.compile("|".join(parts) or r"(?!x)x", re.IGNORECASE)
-        return self._pattern
-
-    def matches(self, text: str) -> bool:
-        return self.pattern.search(text) is not None
-
-    def redact(self, text: str) -> str:
-        return self.pattern.sub(ERASED, text)
-
-
-def _keep_facts(value: Any, traces: _Traces) -> Any:
-    """What attributes keep: numbers, booleans and dates (the birth date excepted), which
-    describe without naming; text is removed, since it may name or describe the person."""
-    if isinstance(value, Mapping):
-        kept = {}
-        for k, v in value.items():
-            inner = _keep_facts(v, traces)
-            if inner is not _DROP and not traces.matches(str(k)):
-                kept[str(k)] = inner
-        return kept
-    if isinstance(value, list):
-        return [inner for v in value if (inner := _keep_facts(v, traces)) is not _DROP]
-    if isinstance(value, str):
-        is_date = _ISO_DATE.fullmatch(value) is not None
-        if is_date and value[:10] not in traces.birth_dates and not traces.matches(value):
-            return value
-        return _DROP
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return _DROP if traces.matches(str(value)) else value  # a phone kept as a number
-    return value
-
-
-def _scrub(value: Any, traces: _Traces, *, personal: bool = False) -> Any:
-    """Journal data of an erased party's event: text under a personal key, or holding one
-    of the erased values, becomes ``[erased]``; attributes keep only their facts."""
-    if isinstance(value, Mapping):
-        result = {}
-        for k, v in value.items():
-            key = str(k)
-            if traces.matches(key):
-                continue
-            if key == "attributes":
-                kept = _keep_facts(v, traces)
-                result[key] = {} if kept is _DROP else kept
-            else:
-                result[key] = _scrub(v, traces, personal=personal or key in _PERSONAL_KEYS)
-        return result
-    if isinstance(value, list):
-        return [_scrub(v, traces, personal=personal) for v in value]
-    if isinstance(value, str):
-        return ERASED if personal or traces.matches(value) else value
-    return value
-
-
-def _redact(value: Any, traces: _Traces) -> Any:
-    """Text kept for others (an interaction the party handled as an agent): only the
-    erased values themselves are replaced."""
-    if isinstance(value, Mapping):
-        return {traces.redact(str(k)): _redact(v, traces) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact(v, traces) for v in value]
-    if isinstance(value, str):
-        return traces.redact(value)
-    return value
-
-
-def _company_side(direction: str, role: str) -> bool:
-    """Is this participation the company's (an agent, the sender of what it sends)?"""
-    if role in ("agent", "author", "organizer"):
-        return True
-    return (direction, role) in (("outbound", "sender"), ("inbound", "recipient"))
-
-
-def _check_reason(reason: Any) -> str:
-    if not isinstance(reason, str) or not reason.strip():
-        raise ValidationError.single("reason", "say why (a request reference, not personal data)")
-    cleaned = " ".join(reason.split())
-    if len(cleaned) > 300:
-        raise ValidationError.single("reason", "is longer than 300 characters")
-    return cleaned
 
 
 class GdprService:
@@ -1144,8 +730,3 @@ class _Given:
 
 def _row_id(row: InteractionRow) -> int:
     return row.id
-
-
-def _dump(model: type[_Out], data: Any) -> dict[str, Any]:
-    dumped: dict[str, Any] = model.model_validate(data).model_dump(mode="json")
-    return dumped

@@ -1,0 +1,219 @@
+"""The GDPR export document: its pydantic models and the JSON Schema published from them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: the layout version of the export document; a breaking change makes it ``/2``
+EXPORT_FORMAT = "xrm.party-export/1"
+#: the ``$id`` of the JSON Schema of that layout
+SCHEMA_ID = "https://xrm-project.github.io/schemas/party-export-1.schema.json"
+_SCHEMA_FILE = "schemas/party-export.schema.json"
+
+
+# -- the export document ------------------------------------------------------------------
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
+
+
+class ContactPointOut(_Out):
+    """A contact point: ``value`` as given, ``key`` as matched."""
+
+    id: int
+    kind: str
+    value: str
+    key: str
+    label: str | None
+    country: str | None
+    data: dict[str, Any]
+    primary: bool
+    suppressed: bool = Field(description="never contactable (bounced, reported, erased)")
+
+
+class IdentifierOut(_Out):
+    """An external identifier: scheme and canonical value."""
+
+    scheme: str
+    value: str
+
+
+class PartyOut(_Out):
+    """The party as stored, with its contact points, identifiers and tags."""
+
+    id: int
+    kind: str
+    display_name: str
+    given_name: str | None
+    family_name: str | None
+    birth_date: dt.date | None
+    attributes: dict[str, Any]
+    tags: list[str]
+    contact_points: list[ContactPointOut]
+    identifiers: list[IdentifierOut]
+    version: int
+    merged_into: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class RoleTransitionOut(_Out):
+    """One state change of a role; the first is the assignment."""
+
+    from_state: str | None
+    to_state: str
+    at: dt.datetime
+    note: str | None
+
+
+class RoleOut(_Out):
+    """A role the party holds or held, with every transition."""
+
+    id: int
+    party_id: int
+    type: str
+    state: str
+    current: bool
+    attributes: dict[str, Any]
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    transitions: list[RoleTransitionOut]
+
+
+class OtherPartyOut(_Out):
+    """The party at the other end of a relationship."""
+
+    id: int
+    kind: str
+    display_name: str | None = Field(
+        description="left out for people and households: their name is their own data"
+    )
+
+
+class RelationshipOut(_Out):
+    """A relationship whatever its dates, read from the exported party."""
+
+    id: int
+    type: str
+    party_id: int = Field(description="the exported party (or one merged into it) at this end")
+    label: str = Field(description="how the relationship reads from party_id to other")
+    other: OtherPartyOut
+    valid_from: dt.date
+    valid_to: dt.date | None = Field(description="exclusive: the first day it no longer holds")
+    attributes: dict[str, Any]
+
+
+class ParticipantOut(_Out):
+    """Who took part in an interaction, and how."""
+
+    party_id: int
+    role: str
+    contact_point_id: int | None
+
+
+class InteractionOut(_Out):
+    """An interaction the party took part in, with its content."""
+
+    id: int
+    channel: str
+    direction: str
+    touchpoint: str | None
+    purpose: str | None
+    occurred_at: dt.datetime
+    subject: str | None
+    content: str | None
+    outcome: str | None
+    external_ref: str | None
+    attributes: dict[str, Any]
+    participants: list[ParticipantOut]
+
+
+class ConsentOut(_Out):
+    """One record of the consent ledger."""
+
+    id: int
+    party_id: int
+    purpose: str
+    scope: Literal["all", "channel", "contact_point"]
+    channel: str | None
+    contact_kind: str | None
+    contact_key: str | None
+    decision: Literal["granted", "refused", "withdrawn", "objected"]
+    captured_at: dt.datetime
+    effective_from: dt.datetime
+    expires_at: dt.datetime | None
+    confirmed_at: dt.datetime | None
+    source: str
+    recorded_by: str | None
+    evidence: str | None
+    recorded_at: dt.datetime
+
+
+class EventOut(_Out):
+    """A journal event of the party's timeline."""
+
+    event_id: int
+    type: str
+    entity: str
+    entity_id: int | None
+    occurred_at: dt.datetime
+    recorded_at: dt.datetime
+    actor: str | None
+    data: dict[str, Any]
+
+
+class PartyExport(_Out):
+    """Everything xrm holds about one party (GDPR articles 15 and 20), as
+    ``s.gdpr.export(party)`` returns it and ``xrm export`` writes it."""
+
+    format: Literal["xrm.party-export/1"] = Field(description="the layout version")
+    exported_at: dt.datetime
+    party: PartyOut
+    merged_parties: list[PartyOut] = Field(description="parties merged into this one")
+    roles: list[RoleOut]
+    relationships: list[RelationshipOut]
+    interactions: list[InteractionOut]
+    consents: list[ConsentOut]
+    timeline: list[EventOut] = Field(description="journal events, in the order written")
+    plugins: dict[str, dict[str, Any]] = Field(
+        description="each plugin's xrm_party_export contribution, by plugin name"
+    )
+
+
+def party_export_schema() -> dict[str, Any]:
+    """The JSON Schema of :class:`PartyExport`, as published in the package."""
+    generated = PartyExport.model_json_schema(mode="serialization")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        **generated,
+    }
+
+
+def published_schema() -> dict[str, Any]:
+    """The JSON Schema shipped in the package (``xrm/schemas/party-export.schema.json``)."""
+    text = resources.files("xrm").joinpath(_SCHEMA_FILE).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def schema_text() -> str:
+    """The published schema file's exact text, generated from the models."""
+    return json.dumps(party_export_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_schema(path: Path | None = None) -> Path:
+    """Write the schema generated from the models to ``path`` (default: the package's file)."""
+    target = path or Path(__file__).resolve().parent.parent / _SCHEMA_FILE
+    target.write_text(schema_text(), encoding="utf-8")
+    return target
+
+
+def _dump(model: type[_Out], data: Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = model.model_validate(data).model_dump(mode="json")
+    return dumped
