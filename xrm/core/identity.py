@@ -4,18 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, bindparam, select
 
 from xrm.core.context import Context, PartyRef
 from xrm.core.dedupe import CandidatePair, MatchRule, find_duplicates
 from xrm.core.merge import MergePlan, MergeService, Side, Unmerged
 from xrm.core.models import InteractionRow, ParticipantRow, PartyRow
+from xrm.core.parties import Prepared
 from xrm.core.records import Party
 from xrm.errors import Conflict, ValidationError
 
 __all__ = ["IdentityService"]
 
 _AGENTS = ("agent", "author", "organizer")
+
+#: the parties behind an interaction's external reference (not the company's agents)
+_BY_REF = Prepared(
+    select(ParticipantRow.party_id)
+    .join(InteractionRow, InteractionRow.id == ParticipantRow.interaction_id)
+    .where(
+        InteractionRow.external_ref == bindparam("ref"),
+        ParticipantRow.role.not_in(_AGENTS),
+        # the company's side: the sender of what it sends, the recipient of what it receives
+        ~and_(InteractionRow.direction == "outbound", ParticipantRow.role == "sender"),
+        ~and_(InteractionRow.direction == "inbound", ParticipantRow.role == "recipient"),
+    )
+)
+_MERGED_INTO = Prepared(select(PartyRow.merged_into_id).where(PartyRow.id == bindparam("id")))
 
 
 class IdentityService:
@@ -44,35 +59,23 @@ class IdentityService:
         """
         if email is None and phone is None and identifier is None and external_ref is None:
             raise ValidationError.single("", "give an email, a phone, an identifier or a ref")
-        ids: set[int] = set()
+        parties = self._ctx.session.parties  # type: ignore[union-attr]
+        # the holders of the keys, each with the party it was merged into: one index look-up
+        holders: dict[int, int | None] = {}
         if email is not None or phone is not None or identifier is not None:
-            found = self._ctx.session.parties.find_ids(  # type: ignore[union-attr]
-                email=email, phone=phone, region=region, identifier=identifier
-            )
-            ids.update(found)
+            holders = dict(parties._holders(email, phone, region, identifier))
+        ids = set(holders)
         if external_ref is not None:
-            query = (
-                select(ParticipantRow.party_id)
-                .join(InteractionRow, InteractionRow.id == ParticipantRow.interaction_id)
-                .where(
-                    InteractionRow.external_ref == external_ref.strip(),
-                    ParticipantRow.role.not_in(_AGENTS),
-                    # the company's side: the sender of what it sends, the recipient of
-                    # what it receives
-                    ~and_(InteractionRow.direction == "outbound", ParticipantRow.role == "sender"),
-                    ~and_(
-                        InteractionRow.direction == "inbound", ParticipantRow.role == "recipient"
-                    ),
-                )
-            )
-            ids.update(self._ctx.db.scalars(query))
-        survivors = {self._survivor(i) for i in ids}
+            conn = self._ctx.db.connection()
+            ids.update(r[0] for r in _BY_REF.rows(conn, {"ref": external_ref.strip()}))
+        # merges are rare: a holder merged into none is its own survivor
+        survivors = {i if i in holders and holders[i] is None else self._survivor(i) for i in ids}
         if not survivors:
             return None
         if len(survivors) > 1:
             listed = ", ".join(map(str, sorted(survivors)))
             raise Conflict(f"these details belong to different parties ({listed}): merge them")
-        return self._ctx.session.parties.get(survivors.pop())  # type: ignore[union-attr]
+        return parties.get(survivors.pop())
 
     def duplicates(
         self,
@@ -123,10 +126,12 @@ class IdentityService:
 
     def _survivor(self, party_id: int) -> int:
         """Follow ``merged_into`` to the party that holds this one's history now."""
+        conn = self._ctx.db.connection()
         seen = {party_id}
         current = party_id
         while True:
-            nxt = self._ctx.db.scalar(select(PartyRow.merged_into_id).where(PartyRow.id == current))
+            found = _MERGED_INTO.rows(conn, {"id": current})
+            nxt = found[0][0] if found else None
             if nxt is None or nxt in seen:
                 return current
             seen.add(nxt)

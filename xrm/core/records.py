@@ -7,7 +7,7 @@ something, call a service; records never write to the database.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -68,6 +68,13 @@ class ContactPoint:
             suppressed=row.suppressed,
         )
 
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> ContactPoint:
+        """From a Core row ``(id, kind, value, key, label, country, data, is_primary,
+        suppressed)``: what :meth:`of` gives for the same stored point."""
+        ident, kind, value, key, label, country, data, primary, suppressed = row
+        return cls(ident, kind, value, key, label, country, dict(data or {}), primary, suppressed)
+
 
 @attrs.frozen
 class Identifier:
@@ -121,6 +128,36 @@ class Party:
             merged_into=row.merged_into_id,
             created_at=row.created_at,
             updated_at=row.updated_at,
+        )
+
+    @classmethod
+    def from_row(
+        cls,
+        row: Sequence[Any],
+        contact_points: Iterable[ContactPoint],
+        identifiers: Iterable[Identifier],
+        tags: Iterable[str],
+    ) -> Party:
+        """From a Core row ``(id, kind, display_name, given_name, family_name, birth_date,
+        attributes, version, merged_into_id, created_at, updated_at)`` and the party's
+        contact points and identifiers in id order: what :meth:`of` gives."""
+        (ident, kind, display_name, given_name, family_name, birth_date, attributes, version,
+         merged_into, created_at, updated_at) = row  # fmt: skip
+        return cls(
+            ident,
+            kind,
+            display_name,
+            given_name,
+            family_name,
+            birth_date,
+            dict(attributes or {}),
+            tuple(sorted(tags)),
+            tuple(contact_points),
+            tuple(identifiers),
+            version,
+            merged_into,
+            created_at,
+            updated_at,
         )
 
 
@@ -191,6 +228,13 @@ class Relationship:
             valid_to=row.valid_to,
             attributes=dict(row.attributes or {}),
         )
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Relationship:
+        """From a Core row ``(id, type, from_party_id, to_party_id, valid_from, valid_to,
+        attributes)``: what :meth:`of` gives."""
+        ident, type_, from_id, to_id, valid_from, valid_to, attributes = row
+        return cls(ident, type_, from_id, to_id, valid_from, valid_to, dict(attributes or {}))
 
 
 @attrs.frozen
@@ -273,6 +317,15 @@ class TimelineEntry:
             recorded_at=row.recorded_at,
             actor=row.actor,
             data=dict(row.data or {}),
+        )
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> TimelineEntry:
+        """From a Core row ``(id, type, entity, entity_id, occurred_at, recorded_at, actor,
+        data)``: what :meth:`of` gives."""
+        ident, type_, entity, entity_id, occurred_at, recorded_at, actor, data = row
+        return cls(
+            ident, type_, entity, entity_id, occurred_at, recorded_at, actor, dict(data or {})
         )
 
 
