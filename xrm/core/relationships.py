@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any, Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    union_all,
+)
 
 from xrm.core.context import Context, Event, PartyRef, jsonable, ref_id, validate_model
 from xrm.core.models import PartyRow, RelationshipRow, RoleRow, utcnow
+from xrm.core.parties import Prepared, _pending
 from xrm.core.records import Link, Relationship
 from xrm.core.registry import RelationshipType
 from xrm.errors import Conflict, NotFound, ValidationError
@@ -43,6 +55,33 @@ def holds_on(day: dt.date) -> ColumnElement[bool]:
         RelationshipRow.valid_from <= day,
         or_(RelationshipRow.valid_to.is_(None), RelationshipRow.valid_to > day),
     )
+
+
+_R = cast(Table, RelationshipRow.__table__).c
+
+
+def _links(typed: bool, dated: bool) -> CompoundSelect[Any]:
+    """A party's relationships from either end, built once: one index range scan per end
+    (``ix_relationship_from``, ``ix_relationship_to``); ``typed`` keeps the ``type``
+    parameter's, ``dated`` those holding on the ``day`` parameter."""
+
+    def at_end(column: ColumnElement[int]) -> Select[Any]:
+        conds = [column == bindparam("party")]
+        if typed:
+            conds.append(_R.type == bindparam("type"))
+        if dated:
+            conds.append(_R.valid_from <= bindparam("day"))
+            conds.append(or_(_R.valid_to.is_(None), _R.valid_to > bindparam("day")))
+        return select(
+            _R.id, _R.type, _R.from_party_id, _R.to_party_id, _R.valid_from, _R.valid_to,
+            _R.attributes,
+        ).where(*conds)  # fmt: skip
+
+    # no relationship has the same party at both ends: the two parts never share a row
+    return union_all(at_end(_R.from_party_id), at_end(_R.to_party_id))
+
+
+_LINKS = {(t, d): Prepared(_links(t, d)) for t in (False, True) for d in (False, True)}
 
 
 class RelationshipService:
@@ -174,27 +213,34 @@ class RelationshipService:
         day = _day(as_of, "as_of") or dt.date.today()
         if direction not in ("both", "outgoing", "incoming"):
             raise ValidationError.single("direction", "must be both, outgoing or incoming")
-        query = select(RelationshipRow).where(
-            or_(RelationshipRow.from_party_id == ident, RelationshipRow.to_party_id == ident)
-        )
-        if type is not None:
-            query = query.where(RelationshipRow.type == type)
-        if not all_dates:
-            query = query.where(holds_on(day))
+        db = self._ctx.db
+        if _pending(db):  # the ORM sees changes not flushed yet
+            query = select(RelationshipRow).where(
+                or_(RelationshipRow.from_party_id == ident, RelationshipRow.to_party_id == ident)
+            )
+            if type is not None:
+                query = query.where(RelationshipRow.type == type)
+            if not all_dates:
+                query = query.where(holds_on(day))
+            rows: Iterable[Relationship] = [Relationship.of(r) for r in db.scalars(query)]
+        else:
+            statement = _LINKS[type is not None, not all_dates]
+            params = {"party": ident, "type": type, "day": day}
+            rows = map(Relationship.from_row, statement.rows(db.connection(), params))
         registry = self._ctx.registry.relationship_types
         results: list[Link] = []
-        for row in self._ctx.db.scalars(query):
-            outgoing = row.from_party_id == ident
-            rel_type = registry.get(row.type)
+        for rel in rows:
+            outgoing = rel.from_party_id == ident
+            rel_type = registry.get(rel.type)
             symmetric = rel_type is not None and rel_type.symmetric
             if direction != "both" and not symmetric and outgoing != (direction == "outgoing"):
                 continue
             if rel_type is None:  # registered by a plugin that is not installed now
-                label = row.type if outgoing else f"{row.type} (inverse)"
+                label = rel.type if outgoing else f"{rel.type} (inverse)"
             else:
                 label = rel_type.forward_label if outgoing else rel_type.inverse_label
-            other = row.to_party_id if outgoing else row.from_party_id
-            results.append(Link(Relationship.of(row), ident, other, label))
+            other = rel.to_party_id if outgoing else rel.from_party_id
+            results.append(Link(rel, ident, other, label))
         results.sort(key=lambda link: (link.relationship.valid_from, link.relationship.id))
         return results
 
