@@ -4,15 +4,46 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, Table, and_, bindparam, or_, select
 
 from xrm.core.context import Context, PartyRef, decode_cursor, encode_cursor, ref_id
 from xrm.core.models import JournalEventRow, JournalPartyRow
-from xrm.core.parties import _check_limit
+from xrm.core.parties import Prepared, _check_limit, _pending
 from xrm.core.records import Page, TimelineEntry
 
 __all__ = ["timeline"]
+
+_EVENTS = cast(Table, JournalEventRow.__table__)
+_LINKS = cast(Table, JournalPartyRow.__table__)
+_E = _EVENTS.c
+_J = _LINKS.c
+
+
+def _page(typed: bool, later: bool) -> Select[Any]:
+    """A page of a party's events, built once: one range scan of ``ix_journal_party_time``
+    backwards, each event read by primary key; ``typed`` keeps the ``types`` parameter's,
+    ``later`` those before the cursor (``at``, ``last_id``)."""
+    query = (
+        select(_E.id, _E.type, _E.entity, _E.entity_id, _E.occurred_at, _E.recorded_at,
+               _E.actor, _E.data)
+        .select_from(_LINKS.join(_EVENTS, _E.id == _J.event_id))
+        .where(_J.party_id == bindparam("party"))
+    )  # fmt: skip
+    if typed:
+        query = query.where(_E.type.in_(bindparam("types", expanding=True)))
+    if later:
+        query = query.where(
+            or_(
+                _J.occurred_at < bindparam("at"),
+                and_(_J.occurred_at == bindparam("at"), _J.event_id < bindparam("last_id")),
+            )
+        )
+    return query.order_by(_J.occurred_at.desc(), _J.event_id.desc()).limit(bindparam("limit"))
+
+
+_PAGES = {(t, a): Prepared(_page(t, a)) for t in (False, True) for a in (False, True)}
 
 
 def timeline(
@@ -28,26 +59,22 @@ def timeline(
     written. One index range scan per page, whatever the length of the history."""
     _check_limit(limit)
     ident = ref_id(party)
-    query = (
-        select(JournalEventRow)
-        .join(JournalPartyRow, JournalPartyRow.event_id == JournalEventRow.id)
-        .where(JournalPartyRow.party_id == ident)
-    )
+    params: dict[str, Any] = {"party": ident, "limit": limit + 1}
     if types is not None:
-        wanted = [types] if isinstance(types, str) else list(types)
-        query = query.where(JournalEventRow.type.in_(wanted))
+        params["types"] = [types] if isinstance(types, str) else list(types)
     if after is not None:
         at_text, last_id = decode_cursor(after)
-        at = dt.datetime.fromisoformat(at_text)
-        query = query.where(
-            or_(
-                JournalPartyRow.occurred_at < at,
-                and_(JournalPartyRow.occurred_at == at, JournalPartyRow.event_id < int(last_id)),
-            )
-        )
-    query = query.order_by(JournalPartyRow.occurred_at.desc(), JournalPartyRow.event_id.desc())
-    rows = list(ctx.db.scalars(query.limit(limit + 1)))
-    more = len(rows) > limit
-    items = tuple(TimelineEntry.of(r) for r in rows[:limit])
+        params["at"] = dt.datetime.fromisoformat(at_text)
+        params["last_id"] = int(last_id)
+    query = _PAGES[types is not None, after is not None]
+    if _pending(ctx.db):  # an event changed through the ORM and not flushed yet
+        orm = select(JournalEventRow).from_statement(query.statement)
+        events = list(ctx.db.scalars(orm, params))
+        more = len(events) > limit
+        items = tuple(TimelineEntry.of(e) for e in events[:limit])
+    else:
+        rows = query.rows(ctx.db.connection(), params)
+        more = len(rows) > limit
+        items = tuple(map(TimelineEntry.from_row, rows[:limit]))
     cursor = encode_cursor(items[-1].occurred_at, items[-1].event_id) if more and items else None
     return Page(items, cursor)
