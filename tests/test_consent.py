@@ -663,3 +663,33 @@ def test_no_outbound_contact_gets_through_that_the_rules_deny(app_c: XRM) -> Non
         settings.default, max_examples=15, stateful_step_count=15
     )
     ConsentMachine.TestCase().runTest()
+
+
+def test_a_contract_basis_reads_the_roles_held_at_the_time_checked(app: XRM) -> None:
+    app.register(
+        Purpose("orders", "contract", "Order notices", requires_role="customer"),
+        Purpose("offers", "contract", "Offers", requires_role="customer",
+                requires_states=["customer"]),
+        source="tests",
+    )  # fmt: skip
+    with app.session() as s:
+        p = s.parties.create("person", "P", contact_points=[Email(HOME)])
+        role = s.roles.assign(p, "customer", at=days(10))  # a lead from day 10
+        s.roles.transition(role.id, "prospect", at=days(20))
+        s.roles.transition(role.id, "customer", at=days(30))
+        s.roles.end(role.id, at=days(40))
+
+        def allowed(purpose: str, day: int) -> bool:
+            return s.consents.check(p, purpose, "email", HOME, at=days(day)).allowed
+
+        def listed(purpose: str, day: int) -> bool:
+            members = s.consents.audience(purpose, "email", at=days(day))
+            return any(m.party_id == p.id for m in members)
+
+        assert [allowed("orders", d) for d in (5, 15, 35, 45)] == [False, True, True, False]
+        assert [allowed("offers", d) for d in (15, 25, 35, 45)] == [False, False, True, False]
+        for purpose in ("orders", "offers"):  # the audience agrees, day by day
+            for day in (5, 15, 25, 35, 45):
+                assert listed(purpose, day) == allowed(purpose, day)
+    with pytest.raises(ValueError, match="requires_states needs requires_role"):
+        Purpose("x", "contract", requires_states=["approved"])

@@ -36,6 +36,7 @@ from xrm.core.models import (
     ContactPointRow,
     PartyRow,
     RoleRow,
+    RoleTransitionRow,
     utcnow,
 )
 from xrm.core.parties import resolve_contact_point
@@ -110,7 +111,12 @@ def decide(
             return (
                 False,
                 "basis_ended",
-                f"the {purpose.basis.value} basis needs a current {purpose.requires_role!r} role",
+                f"the {purpose.basis.value} basis needs a current {purpose.requires_role!r} role"
+                + (
+                    f" in state {' or '.join(purpose.requires_states)}"
+                    if purpose.requires_states
+                    else ""
+                ),
                 None,
             )
         return True, purpose.basis.value, f"{purpose.basis.value}: always allowed", None
@@ -399,7 +405,8 @@ class ConsentService:
             point_id = point.id
         holds = True
         if purpose_obj.requires_role is not None:
-            holds = bool(ctx.db.scalar(select(self._role_held(purpose_obj, party_row.id))))
+            held = _role_held(purpose_obj, party_row.id, when)
+            holds = bool(ctx.db.scalar(select(held)))
         ledgers: list[list[tuple[int, dt.datetime | None]]] = [[(party_row.id, None)]]
         if facts is not None:
             ledgers = self.ledgers(party_row.id, facts.kind, facts.key) or ledgers
@@ -442,7 +449,7 @@ class ConsentService:
         purpose_obj = self._purpose(purpose)
         channel_obj = self._channel(channel)
         when = as_utc(at, "at") or utcnow()
-        return _audience_query(purpose_obj, channel_obj, when, self._role_held)
+        return _audience_query(purpose_obj, channel_obj, when)
 
     def audience(
         self, purpose: str, channel: str, at: dt.datetime | None = None, *, batch: int = 1000
@@ -505,14 +512,6 @@ class ConsentService:
                 "contact_point", f"a {kind} contact point cannot be reached by {channel.name}"
             )
 
-    @staticmethod
-    def _role_held(purpose: Purpose, party_id: Any) -> ColumnElement[bool]:
-        return exists().where(
-            RoleRow.party_id == party_id,
-            RoleRow.type == purpose.requires_role,
-            RoleRow.ended_at.is_(None),
-        )
-
     def _set_suppressed(
         self, party: PartyRef, contact_point: Any, value: bool, reason: str
     ) -> None:
@@ -539,12 +538,31 @@ class ConsentService:
 
 
 # -- the same rules, set-based ------------------------------------------------------------
-def _audience_query(
-    purpose: Purpose,
-    channel: Channel,
-    at: dt.datetime,
-    role_held: Any,
-) -> Select[Any]:
+def _role_held(purpose: Purpose, party_id: Any, at: dt.datetime) -> ColumnElement[bool]:
+    """The party held the purpose's required role at ``at`` (in one of its required
+    states, when the purpose names some): the state at ``at`` is the latest transition's."""
+    r = RoleRow
+    when = literal(at, r.started_at.type)
+    conds: list[ColumnElement[bool]] = [
+        r.party_id == party_id,
+        r.type == purpose.requires_role,
+        r.started_at <= when,
+        or_(r.ended_at.is_(None), r.ended_at > when),
+    ]
+    if purpose.requires_states:
+        t = RoleTransitionRow
+        state = (
+            select(t.to_state)
+            .where(t.role_id == r.id, t.at <= when)
+            .order_by(t.at.desc(), t.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        conds.append(state.in_(purpose.requires_states))
+    return exists().where(*conds)
+
+
+def _audience_query(purpose: Purpose, channel: Channel, at: dt.datetime) -> Select[Any]:
     kind = channel.contact_kind
     party_live = PartyRow.merged_into_id.is_(None)
     if kind is not None:
@@ -574,7 +592,7 @@ def _audience_query(
 
     if purpose.basis in (LawfulBasis.CONTRACT, LawfulBasis.LEGAL_OBLIGATION):
         if purpose.requires_role is not None:
-            where.append(role_held(purpose, party_col))
+            where.append(_role_held(purpose, party_col, at))
         return select(*columns).select_from(base).where(*where)
 
     R = ConsentRecordRow

@@ -213,8 +213,10 @@ class Purpose:
 
     ``double_opt_in``: a grant counts only once confirmed (``confirmed_at`` set).
     ``requires_role``: for a ``contract`` or ``legal_obligation`` basis, the basis holds
-    only while the party holds a current role of this type (``customer`` for order
-    notices); ``None``: it always holds.
+    only while the party holds a role of this type (``customer`` for order notices) — at
+    the time the contact is checked for, so a check "as of" last year reads last year's
+    roles; ``None``: it always holds. ``requires_states``: and only while that role is in
+    one of these states at that time (``("approved",)`` for a supplier; empty: any state).
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -222,6 +224,11 @@ class Purpose:
     label: str = ""
     double_opt_in: bool = False
     requires_role: str | None = None
+    requires_states: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if self.requires_states and self.requires_role is None:
+            raise ValueError(f"purpose {self.name!r}: requires_states needs requires_role")
 
 
 Registered = (
