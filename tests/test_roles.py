@@ -12,7 +12,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from pydantic import BaseModel
 
 from tests.conftest import CUSTOMER
-from xrm import XRM, Conflict, RoleType, ValidationError
+from xrm import XRM, Conflict, PluginError, RoleType, ValidationError, hookimpl
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 
@@ -214,3 +214,69 @@ def test_role_lifecycles_follow_the_rules(app: XRM) -> None:
         settings.default, max_examples=15, stateful_step_count=12
     )
     RoleLifecycle.TestCase().runTest()
+
+
+LEAD = RoleType(
+    "lead",
+    states=["open", "qualified", "lost", "won"],
+    transitions={"open": ["qualified", "lost"], "qualified": ["won", "lost"]},
+    ending_states=["lost", "won"],
+)
+
+
+def test_reaching_an_ending_state_ends_the_role_and_it_may_be_given_again(app: XRM) -> None:
+    app.register(LEAD, source="tests")
+    with app.session() as s:
+        p = s.parties.create("person", "P")
+        role = s.roles.assign(p, "lead", at=dt.date(2026, 1, 1))
+        lost = s.roles.transition(role.id, "lost", at=dt.date(2026, 2, 1))
+        assert lost.state == "lost" and lost.ended_at == dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
+        assert s.roles.current(p, "lead") is None
+        types = [e.type for e in s.timeline(p).items]
+        assert types[1:3] == ["role.ended", "role.transitioned"]  # same day, newest first
+        assert s.roles.assign(p, "lead").state == "open"  # a new lead, later
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"ending_states": ["gone"]}, "ending_states must be known states"),
+        ({"ending_states": ["open"]}, "must be final and not an initial state"),
+        ({"ending_states": ["qualified"]}, "must be final"),
+    ],
+)
+def test_ending_states_are_known_final_states(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        RoleType("x", states=["open", "qualified", "lost"],
+                 transitions={"open": ["qualified"], "qualified": ["lost"]}, **options)  # fmt: skip
+
+
+class NumberGuard:
+    __xrm_name__ = "guard"
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    @hookimpl
+    def xrm_validate_role_update(
+        self, role: Any, before: dict[str, Any], after: dict[str, Any]
+    ) -> None:
+        self.seen.append((dict(before), dict(after)))
+        if "number" in before and before.get("number") != after.get("number"):
+            raise ValidationError.single("attributes.number", "a customer number never changes")
+
+
+def test_a_plugin_may_veto_a_change_of_role_attributes(xrm_factory: Any) -> None:
+    guard = NumberGuard()
+    app = xrm_factory(plugins=[guard], builtins=False, discover=False)
+    app.register(CUSTOMER, source="tests")
+    with app.session() as s:
+        role = s.roles.assign(s.parties.create("person", "P"), "customer", attributes={"number": 1})
+        s.roles.update(role.id, {"number": 1, "note": "gold"})
+        with pytest.raises(PluginError) as vetoed:
+            s.roles.update(role.id, {"number": 2})
+        assert vetoed.value.hook == "xrm_validate_role_update"
+        assert s.roles.get(role.id).attributes == {"number": 1, "note": "gold"}
+        s.roles.update(role.id, {"number": 1, "note": "gold"})  # no change: no call
+    assert guard.seen == [({"number": 1}, {"number": 1, "note": "gold"}),
+                          ({"number": 1, "note": "gold"}, {"number": 2})]  # fmt: skip

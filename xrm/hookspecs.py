@@ -81,6 +81,7 @@ __all__ = [
     "xrm_validate_party",
     "xrm_validate_relationship",
     "xrm_validate_role_transition",
+    "xrm_validate_role_update",
 ]
 
 #: Marks the hook specifications below; ``xrm`` is both the project name and the
@@ -307,6 +308,28 @@ def xrm_validate_role_transition(
 
     **Raising** vetoes: the service call writes nothing and raises
     ``PluginError(plugin, "xrm_validate_role_transition")`` chained to the error.
+    """
+
+
+@hookspec
+def xrm_validate_role_update(
+    session: Session, role: Role, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> None:
+    """Accept or veto a change of a role's attributes.
+
+    **Called** inside the unit of work by ``roles.update`` after the new attributes are
+    written and flushed and before the journal event; the role type's schema has already
+    validated them. Not called when nothing changes.
+
+    :param session: The unit of work.
+    :param role: The role as it will be committed (``role.attributes`` is ``after``).
+    :param before: The attributes before the change.
+    :param after: The attributes after the change.
+
+    :returns: Nothing; the return value is ignored.
+
+    **Raising** vetoes: the service call writes nothing and raises
+    ``PluginError(plugin, "xrm_validate_role_update")`` chained to the error.
     """
 
 

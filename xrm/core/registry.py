@@ -124,7 +124,9 @@ class RoleType:
     ``transitions`` maps a state to the states it may move to; ``party_kinds`` limits who
     may hold the role (``None``: any kind); ``schema`` validates the role's attributes;
     ``defaults(party_id)`` gives attributes computed when the role is assigned (a
-    customer number), which the caller's attributes override.
+    customer number), which the caller's attributes override. ``ending_states`` are final
+    states that end the role when it reaches them (``lost`` for a lead): the party no longer
+    holds it, and may be given the role again.
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -135,6 +137,7 @@ class RoleType:
     party_kinds: frozenset[str] | None = attrs.field(default=None, converter=_frozenset)
     initial_states: frozenset[str] | None = attrs.field(default=None, converter=_frozenset)
     defaults: Callable[[int], Mapping[str, Any]] | None = None
+    ending_states: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
 
     def __attrs_post_init__(self) -> None:
         if not self.states:
@@ -150,6 +153,14 @@ class RoleType:
                 )
         if self.initial_states is not None and not self.initial_states <= known:
             raise ValueError(f"role type {self.name!r}: initial_states must be known states")
+        if not self.ending_states <= known:
+            raise ValueError(f"role type {self.name!r}: ending_states must be known states")
+        for state in self.ending_states:
+            if self.transitions.get(state) or self.may_start_in(state):
+                raise ValueError(
+                    f"role type {self.name!r}: ending state {state!r} must be final and not "
+                    "an initial state"
+                )
 
     @property
     def initial(self) -> str:

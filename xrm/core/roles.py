@@ -142,6 +142,9 @@ class RoleService:
                 )
             )
             ctx.notify("xrm_role_changed", role=result, from_state=before)
+            if to in role_type.ending_states:
+                # a final state that ends the role (a lost lead, a blocked supplier)
+                return self._end(row, when, f"reached {to}")
             return Role.of(row)
 
     def update(
@@ -158,6 +161,7 @@ class RoleService:
                 return Role.of(row)
             row.attributes = values
             ctx.db.flush()
+            ctx.notify("xrm_validate_role_update", role=Role.of(row), before=before, after=values)
             ctx.record(
                 Event(
                     "role.updated",
@@ -185,24 +189,26 @@ class RoleService:
             if row.ended_at is not None:
                 raise ValidationError.single("role", f"role {row.id} already ended")
             self._not_before_last(row, when)
-            row.ended_at = when
-            ctx.db.flush()
-            result = Role.of(row)
-            ctx.notify(
-                "xrm_validate_role_transition", role=result, from_state=row.state, to_state=None
+            return self._end(row, when, note)
+
+    def _end(self, row: RoleRow, when: dt.datetime, note: str | None) -> Role:
+        ctx = self._ctx
+        row.ended_at = when
+        ctx.db.flush()
+        result = Role.of(row)
+        ctx.notify("xrm_validate_role_transition", role=result, from_state=row.state, to_state=None)
+        ctx.record(
+            Event(
+                "role.ended",
+                "role",
+                row.id,
+                (row.party_id,),
+                {"type": row.type, "state": row.state, "note": note},
+                occurred_at=when,
             )
-            ctx.record(
-                Event(
-                    "role.ended",
-                    "role",
-                    row.id,
-                    (row.party_id,),
-                    {"type": row.type, "state": row.state, "note": note},
-                    occurred_at=when,
-                )
-            )
-            ctx.notify("xrm_role_changed", role=result, from_state=row.state)
-            return Role.of(row)
+        )
+        ctx.notify("xrm_role_changed", role=result, from_state=row.state)
+        return Role.of(row)
 
     def get(self, role: RoleRef) -> Role:
         return Role.of(self._row(role, None))
