@@ -57,3 +57,19 @@ def test_the_docs_worked_examples_are_the_example_files() -> None:
     for line in body.splitlines():
         if "XRM(" not in line:
             assert line in example.splitlines(), line
+
+
+def test_the_merge_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["merge.py", f"sqlite:///{tmp_path / 'm.db'}"])
+    runpy.run_path(str(ROOT / "examples" / "merge.py"), run_name="__main__")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:2] == ["1", "2"] and out[0].split()[2] in ("review", "probable")
+    assert out[1:] == [
+        "2 ['given_name']",
+        "True True",
+        "marie.dupont@example.com True",
+        "mdupont@work.example False",
+        "{'contact_point': 2}",
+    ]
