@@ -20,24 +20,27 @@ number of parties times the block sizes, which the rules cap, never with its squ
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
 import math
 import re
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 import attrs
-from rapidfuzz import fuzz
-from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session as OrmSession
-from sqlalchemy.orm import aliased
-from sqlalchemy.sql import Executable
 
-from xrm.core.models import ContactPointRow, IdentifierRow, PartyRow, RelationshipRow
-from xrm.core.normalize import text_key
+from xrm.core._match import (
+    CONTACT_SHORT,
+    NAMES,
+    OTHER_FIELDS,
+    PARTY_FIELDS,
+    POSTAL_FIELDS,
+    PREFIXES,
+    Candidates,
+    Scorer,
+    Table,
+    exact_pairs,
+    load,
+    soundex,
+)
 from xrm.errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
@@ -73,22 +76,10 @@ Transform = Literal[
 Outcome = Literal["agree", "partial", "disagree"]
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
-#: fields read from the party row itself
-_PARTY_FIELDS = frozenset({"name", "given_name", "family_name", "birth_date"})
-#: fields read from postal contact points (``data``: lines, postcode, city; ``country``)
-_POSTAL_FIELDS = frozenset({"postcode", "city", "street", "country"})
-#: contact kinds that may be named without the ``contact:`` prefix
-_CONTACT_SHORT = frozenset({"email", "phone", "url", "social"})
-_PREFIXES = ("contact:", "identifier:", "attribute:")
-_OTHER_FIELDS = frozenset({"identifier", "organisation"})
 
 DEFAULT_AUTO_THRESHOLD = 15.0
 DEFAULT_REVIEW_THRESHOLD = 8.0
 
-#: rows read per round trip by the streamed queries
-_CHUNK = 5000
-#: a multi-valued field (several addresses) contributes at most this many blocking keys
-_MAX_KEYS = 4
 _VERDICT_ORDER: dict[str, int] = {"definite": 0, "probable": 1, "review": 2}
 
 
@@ -103,9 +94,9 @@ def _check_rule_name(instance: object, attribute: attrs.Attribute[str], value: s
 def _is_field(name: object) -> bool:
     if not isinstance(name, str):
         return False
-    if name in _PARTY_FIELDS | _POSTAL_FIELDS | _CONTACT_SHORT | _OTHER_FIELDS:
+    if name in PARTY_FIELDS | POSTAL_FIELDS | CONTACT_SHORT | OTHER_FIELDS:
         return True
-    return any(name.startswith(p) and len(name) > len(p) for p in _PREFIXES)
+    return any(name.startswith(p) and len(name) > len(p) for p in PREFIXES)
 
 
 def _check_field(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
@@ -265,7 +256,7 @@ class BlockingRule:
 MatchRule: TypeAlias = ExactRule | FuzzyRule | BlockingRule
 MATCH_RULE_TYPES: tuple[type[Any], ...] = (ExactRule, FuzzyRule, BlockingRule)
 
-_NAMES = ("given_name", "family_name")
+_NAMES = NAMES
 DEFAULT_RULES: tuple[MatchRule, ...] = (
     # a shared mailbox or phone whose holders' names and birth dates clearly disagree is a
     # family or a switchboard, not one person: review it rather than link it
@@ -335,415 +326,6 @@ class CandidatePair:
     @property
     def disagreed(self) -> tuple[FieldComparison, ...]:
         return tuple(f for f in self.fields if f.outcome == "disagree")
-
-
-# -- comparing ---------------------------------------------------------------------------
-def _date_similarity(a: str, b: str) -> float:
-    if a == b:
-        return 1.0
-    if a[:4] == b[:4] and a[5:7] == b[8:10] and a[8:10] == b[5:7]:
-        return 0.9  # day and month written the other way round
-    return float(OSA.normalized_similarity(a.replace("-", ""), b.replace("-", "")))
-
-
-def _exact(a: str, b: str) -> float:
-    return 1.0 if a == b else 0.0
-
-
-_COMPARE: dict[str, Callable[[str, str], float]] = {
-    "exact": _exact,
-    "jaro_winkler": JaroWinkler.normalized_similarity,
-    "levenshtein": Levenshtein.normalized_similarity,
-    "damerau": OSA.normalized_similarity,
-    "token_sort": lambda a, b: fuzz.token_sort_ratio(a, b) / 100.0,
-    "token_set": lambda a, b: fuzz.token_set_ratio(a, b) / 100.0,
-    "date": _date_similarity,
-}
-
-
-def _best(
-    compare: Callable[[str, str], float], a: tuple[str, ...], b: tuple[str, ...]
-) -> tuple[float, str, str]:
-    """The highest similarity over the values of two multi-valued fields."""
-    if len(a) == 1 and len(b) == 1:
-        return compare(a[0], b[0]), a[0], b[0]
-    best = (-1.0, "", "")
-    for x, y in itertools.product(a, b):
-        sim = compare(x, y)
-        if sim > best[0]:
-            best = (sim, x, y)
-    return best
-
-
-# -- blocking keys -----------------------------------------------------------------------
-_SOUNDEX = str.maketrans("bfpvcgjkqsxzdtlmnr", "111122222222334556")
-
-
-def soundex(value: str) -> str:
-    """American Soundex of a :func:`~xrm.core.normalize.text_key` (``robert`` -> ``r163``);
-    a value without Latin letters is returned as it is."""
-    letters = [c for c in value if "a" <= c <= "z"]
-    if not letters:
-        return value
-    first = letters[0]
-    code = first
-    last = first.translate(_SOUNDEX)
-    for ch in letters[1:]:
-        digit = ch.translate(_SOUNDEX)
-        if digit.isdigit() and digit != last:
-            code += digit
-        if ch not in "hw":  # h and w do not separate equal codes; vowels do
-            last = digit
-        if len(code) == 4:
-            break
-    return code.ljust(4, "0")
-
-
-_TRANSFORMS: dict[str, Callable[[str], str]] = {
-    "exact": lambda v: v,
-    "soundex": soundex,
-    "initial": lambda v: v[:1],
-    "prefix2": lambda v: v[:2],
-    "prefix3": lambda v: v[:3],
-    "year": lambda v: v[:4],
-    "sorted_tokens": lambda v: " ".join(sorted(v.split())),
-    "reversed": lambda v: v[::-1],
-}
-
-
-# -- reading -----------------------------------------------------------------------------
-@attrs.define
-class _Table:
-    """The parties to compare, column by column: ``values[field][i]`` is the tuple of
-    party ``i``'s values for ``field`` (empty when it has none)."""
-
-    ids: list[int] = attrs.field(factory=list)
-    kinds: list[str] = attrs.field(factory=list)
-    values: dict[str, list[tuple[str, ...]]] = attrs.field(factory=dict)
-    index: dict[int, int] = attrs.field(factory=dict)
-
-
-def _stream(db: OrmSession, query: Executable) -> Iterator[Any]:
-    result = db.execute(query.execution_options(yield_per=_CHUNK))
-    for partition in result.partitions():
-        yield from partition
-
-
-def _add(column: list[tuple[str, ...]], i: int, value: str) -> None:
-    if value and value not in column[i]:
-        column[i] = tuple(sorted((*column[i], value)))
-
-
-def _keyer() -> Callable[[str], str]:
-    """:func:`text_key` remembering its answers: names, cities and streets repeat."""
-    memo: dict[str, str] = {}
-
-    def key(value: str) -> str:
-        found = memo.get(value)
-        if found is None:
-            found = memo[value] = text_key(value)
-        return found
-
-    return key
-
-
-def _load(db: OrmSession, fields: set[str], kinds: frozenset[str] | None) -> _Table:
-    table = _Table()
-    text = _keyer()
-    attributes = sorted(f[len("attribute:") :] for f in fields if f.startswith("attribute:"))
-    columns: list[Any] = [
-        PartyRow.id, PartyRow.kind, PartyRow.name_key, PartyRow.given_name,
-        PartyRow.family_name, PartyRow.birth_date,
-    ]  # fmt: skip
-    if attributes:
-        columns.append(PartyRow.attributes)
-    query = select(*columns).where(PartyRow.merged_into_id.is_(None)).order_by(PartyRow.id)
-    if kinds is not None:
-        query = query.where(PartyRow.kind.in_(sorted(kinds)))
-    vals = table.values = {f: [] for f in fields}
-    empty: tuple[str, ...] = ()
-    for row in _stream(db, query):
-        table.index[row[0]] = len(table.ids)
-        table.ids.append(row[0])
-        table.kinds.append(row[1])
-        own = {
-            "name": row[2] or "",
-            "given_name": text(row[3]) if row[3] else "",
-            "family_name": text(row[4]) if row[4] else "",
-            "birth_date": row[5].isoformat() if isinstance(row[5], dt.date) else "",
-        }
-        for field, column in vals.items():
-            if field in own:
-                column.append((own[field],) if own[field] else empty)
-            elif field.startswith("attribute:"):
-                raw = (row[6] or {}).get(field[len("attribute:") :])
-                key = text(str(raw)) if raw is not None and raw != "" else ""
-                column.append((key,) if key else empty)
-            else:
-                column.append(empty)
-    if not table.ids:
-        return table
-    _load_contact_points(db, table, fields)
-    _load_identifiers(db, table, fields)
-    if "organisation" in fields:
-        _load_organisations(db, table)
-    return table
-
-
-def _load_contact_points(db: OrmSession, table: _Table, fields: set[str]) -> None:
-    by_kind: dict[str, list[str]] = defaultdict(list)
-    for field in fields:
-        if field in _CONTACT_SHORT or field.startswith("contact:"):
-            by_kind[field.removeprefix("contact:")].append(field)
-    postal = sorted(fields & _POSTAL_FIELDS)
-    if postal:
-        by_kind["postal"] += postal
-    if not by_kind:
-        return
-    query = select(
-        ContactPointRow.party_id, ContactPointRow.kind, ContactPointRow.key,
-        ContactPointRow.data, ContactPointRow.country,
-    ).where(ContactPointRow.kind.in_(sorted(by_kind)))  # fmt: skip
-    vals, index, text = table.values, table.index, _keyer()
-    for party_id, kind, key, data, country in _stream(db, query):
-        i = index.get(party_id)
-        if i is None:
-            continue
-        for field in by_kind[kind]:
-            if field == "postcode":
-                value = text(str((data or {}).get("postcode") or "")).replace(" ", "")
-            elif field == "city":
-                value = text(str((data or {}).get("city") or ""))
-            elif field == "street":
-                value = text(" ".join(str(x) for x in (data or {}).get("lines") or ()))
-            elif field == "country":
-                value = country or ""
-            else:
-                value = key
-            _add(vals[field], i, value)
-
-
-def _load_identifiers(db: OrmSession, table: _Table, fields: set[str]) -> None:
-    schemes = {f[len("identifier:") :] for f in fields if f.startswith("identifier:")}
-    whole = "identifier" in fields
-    if not schemes and not whole:
-        return
-    query = select(IdentifierRow.party_id, IdentifierRow.scheme, IdentifierRow.value)
-    if not whole:
-        query = query.where(IdentifierRow.scheme.in_(sorted(schemes)))
-    vals, index = table.values, table.index
-    for party_id, scheme, value in _stream(db, query):
-        i = index.get(party_id)
-        if i is None:
-            continue
-        if whole:
-            _add(vals["identifier"], i, f"{scheme}:{value}")
-        if scheme in schemes:
-            _add(vals[f"identifier:{scheme}"], i, value)
-
-
-def _load_organisations(db: OrmSession, table: _Table) -> None:
-    """The organisations each party has a current relationship with, from either end."""
-    today = dt.date.today()
-    other = aliased(PartyRow)
-    column = table.values["organisation"]
-    for mine, theirs in (
-        (RelationshipRow.from_party_id, RelationshipRow.to_party_id),
-        (RelationshipRow.to_party_id, RelationshipRow.from_party_id),
-    ):
-        query = (
-            select(mine, theirs)
-            .join(other, other.id == theirs)
-            .where(
-                other.kind == "organization",
-                RelationshipRow.valid_from <= today,
-                or_(RelationshipRow.valid_to.is_(None), RelationshipRow.valid_to > today),
-            )
-        )
-        for party_id, org_id in _stream(db, query):
-            i = table.index.get(party_id)
-            if i is not None:
-                _add(column, i, str(org_id))
-
-
-# -- blocking ----------------------------------------------------------------------------
-def _applies(kinds: frozenset[str] | None, kind: str) -> bool:
-    return kinds is None or kind in kinds
-
-
-def _exact_pairs(table: _Table, rules: Sequence[ExactRule]) -> dict[int, list[str]]:
-    """Pair code -> names of the exact rules that pair it (all pairs, no blocking loss)."""
-    n = len(table.ids)
-    found: dict[int, list[str]] = defaultdict(list)
-    for rule in rules:
-        groups: dict[tuple[str, str], list[int]] = defaultdict(list)
-        column = table.values[rule.field]
-        for i, values in enumerate(column):
-            kind = table.kinds[i]
-            if values and _applies(rule.kinds, kind):
-                for value in values:
-                    groups[(kind, value)].append(i)
-        for members in groups.values():
-            if len(members) > rule.max_group:
-                continue
-            for a, b in itertools.combinations(sorted(set(members)), 2):
-                code = a * n + b
-                if rule.name not in found[code]:
-                    found[code].append(rule.name)
-    return found
-
-
-def _key_column(
-    table: _Table, part: KeyPart, cache: dict[KeyPart, list[tuple[str, ...]]]
-) -> list[tuple[str, ...]]:
-    """Every party's values of ``part`` (transformed, without empty ones), computed once
-    per run however many blocking rules use it."""
-    if part not in cache:
-        transform = _TRANSFORMS[part.transform]
-        memo: dict[str, str] = {}
-        column = []
-        for values in table.values[part.field]:
-            keys = []
-            for value in values:
-                key = memo.get(value)
-                if key is None:
-                    key = memo[value] = transform(value)
-                if key and key not in keys:
-                    keys.append(key)
-            column.append(tuple(keys))
-        cache[part] = column
-    return cache[part]
-
-
-def _blocked_pairs(table: _Table, rules: Sequence[BlockingRule]) -> set[int]:
-    n = len(table.ids)
-    pairs: set[int] = set()
-    cache: dict[KeyPart, list[tuple[str, ...]]] = {}
-    for rule in rules:
-        columns = [_key_column(table, part, cache) for part in rule.key]
-        groups: dict[str, list[int]] = defaultdict(list)
-        for i, kind in enumerate(table.kinds):
-            if rule.kinds is not None and kind not in rule.kinds:
-                continue
-            parts = [column[i] for column in columns]
-            if not all(parts):
-                continue
-            for combo in itertools.islice(itertools.product(*parts), _MAX_KEYS):
-                groups["\x1f".join((kind, *combo))].append(i)
-        # distinct keys in order; each group is compared with itself and the next ones,
-        # so that the result depends on the keys only, never on the order parties came in
-        ordered = [groups[k] for k in sorted(groups)]
-        for g, members in enumerate(ordered):
-            if len(members) > rule.max_block:
-                continue
-            pairs.update(a * n + b for a, b in itertools.combinations(members, 2))
-            for later in ordered[g + 1 : g + rule.window]:
-                if len(later) > rule.max_block:
-                    continue
-                pairs.update(min(a, b) * n + max(a, b) for a in members for b in later if a != b)
-    return pairs
-
-
-# -- scoring ---------------------------------------------------------------------------
-@attrs.frozen
-class _Compiled:
-    rule: FuzzyRule
-    kinds: frozenset[str] | None
-    column: list[tuple[str, ...]]
-    #: the column compared with ``column`` when given and family names were swapped
-    crossed: list[tuple[str, ...]] | None
-    compare: Callable[[str, str], float]
-    unless: tuple[list[tuple[str, ...]], ...]
-
-
-class _Scorer:
-    def __init__(self, table: _Table, rules: Sequence[FuzzyRule]) -> None:
-        names = all(f in table.values for f in _NAMES)
-        self.given = table.values["given_name"] if names else None
-        self.family = table.values["family_name"] if names else None
-        cross = {"given_name": self.family, "family_name": self.given}
-        self.rules = [
-            _Compiled(rule, rule.kinds, table.values[rule.field], cross.get(rule.field),
-                      _COMPARE[rule.compare], tuple(table.values[f] for f in rule.unless_both))
-            for rule in rules
-        ]  # fmt: skip
-        #: the most the rules after each one may still add: a pair that cannot reach the
-        #: review threshold any more is dropped without comparing the rest
-        self.rest = [
-            sum(max(r.agree, r.disagree, 0.0) for r in rules[k + 1 :]) for k in range(len(rules))
-        ]
-
-    def swapped(self, i: int, j: int) -> bool:
-        """Whether i's given name is j's family name and the other way round."""
-        if self.given is None or self.family is None:
-            return False
-        gi, fi, gj, fj = self.given[i], self.family[i], self.given[j], self.family[j]
-        if not (gi and fi and gj and fj):
-            return False
-        jw = JaroWinkler.normalized_similarity
-        straight = jw(gi[0], gj[0]) + jw(fi[0], fj[0])
-        if straight >= 1.9:  # crossed names could not do better by the 0.1 margin
-            return False
-        return bool(jw(gi[0], fj[0]) + jw(fi[0], gj[0]) > straight + 0.1)
-
-    def _values(
-        self, c: _Compiled, i: int, j: int, kind: str, swapped: bool
-    ) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
-        a = c.column[i]
-        if not a or (c.kinds is not None and kind not in c.kinds):
-            return None
-        b = c.crossed[j] if swapped and c.crossed is not None else c.column[j]
-        if not b or (c.unless and any(col[i] and col[j] for col in c.unless)):
-            return None
-        return a, b
-
-    def score(self, i: int, j: int, kind: str, swapped: bool, floor: float) -> float | None:
-        """The pair's score, or ``None`` once it is sure to stay below ``floor``.
-
-        The hot loop of the search: :meth:`FuzzyRule.weight` written inline, same formula.
-        """
-        total = 0.0
-        limit = floor - 0.01  # so that float rounding never drops a pair right at the floor
-        for c, rest in zip(self.rules, self.rest, strict=True):
-            a = c.column[i]
-            if a:
-                b = c.crossed[j] if swapped and c.crossed is not None else c.column[j]
-                if (
-                    b
-                    and (c.kinds is None or kind in c.kinds)
-                    and not (c.unless and any(col[i] and col[j] for col in c.unless))
-                ):
-                    if len(a) == 1 and len(b) == 1:
-                        sim = c.compare(a[0], b[0])
-                    else:
-                        sim = _best(c.compare, a, b)[0]
-                    r = c.rule
-                    if sim >= r.agree_at:
-                        total += r.agree
-                    elif sim <= r.disagree_at:
-                        total += r.disagree
-                    else:
-                        share = (sim - r.disagree_at) / (r.agree_at - r.disagree_at)
-                        total += r.disagree + (r.agree - r.disagree) * share
-            if total + rest < limit:
-                return None
-        return total
-
-    def explain(self, i: int, j: int, kind: str, swapped: bool) -> list[FieldComparison]:
-        found = []
-        for c in self.rules:
-            values = self._values(c, i, j, kind, swapped)
-            if values is None:
-                continue
-            sim, x, y = _best(c.compare, *values)
-            rule = c.rule
-            found.append(
-                FieldComparison(
-                    rule.name, rule.field, round(sim, 3), round(rule.weight(sim), 2),
-                    rule.outcome(sim), (x, y),
-                )
-            )  # fmt: skip
-        return found
 
 
 # -- the search --------------------------------------------------------------------------
@@ -822,44 +404,50 @@ def find_duplicates(
     fields |= {p.field for r in blocking for p in r.key}
     if any(r.field in _NAMES for r in fuzzy):
         fields |= set(_NAMES)  # to see swapped names
-    table = _load(session.db, fields, wanted)
-    n = len(table.ids)
-    exact_hits = _exact_pairs(table, list(exact.values()))
-    scorer = _Scorer(table, fuzzy)
+    session.db.flush()  # the parties of this unit of work too: read below without the ORM
+    table = load(session.db.connection(), fields, wanted)
+    scorer = Scorer(table, fuzzy)
+    candidates = Candidates(table, blocking, exact_pairs(table, list(exact.values())))
+    kinds_of, exact_hits = table.kinds, candidates.exact
     found: list[CandidatePair] = []
-    for code in _blocked_pairs(table, blocking) | exact_hits.keys():
-        i, j = divmod(code, n)
-        kind = table.kinds[i]
-        if kind != table.kinds[j]:
-            continue
-        swapped = scorer.swapped(i, j)
-        hits = exact_hits.get(code, [])
-        raw = scorer.score(i, j, kind, swapped, -math.inf if hits else review)
-        if raw is None:
-            continue
-        score = round(raw, 2)
-        verdict: Verdict
-        if hits:
-            limits = [exact[h].contradicted_below for h in hits]
-            doubted = all(lim is not None and score < lim for lim in limits)
-            verdict = "review" if doubted else "definite"
-        elif score >= auto:
-            verdict = "probable"
-        elif score >= review:
-            verdict = "review"
-        else:
-            continue
-        same = [_agreed_exactly(table, exact[h], i, j) for h in hits]
-        comparisons = (*same, *scorer.explain(i, j, kind, swapped))
-        pair = CandidatePair(
-            table.ids[i], table.ids[j], kind, score, verdict, tuple(hits), comparisons, swapped
+    for i, later in candidates:
+        kind = kinds_of[i]  # blocks and exact groups are per kind: j is of the same kind
+        mine = exact_hits.get(i) or {}
+        floors = (
+            [-math.inf if j in mine else review for j in later] if mine else [review] * len(later)
         )
-        found.append(pair)
+        for j, raw, swapped in scorer.score(i, later, kind, floors):
+            hits = mine.get(j)
+            score = round(raw, 2)
+            verdict: Verdict
+            if hits:
+                limits = [exact[h].contradicted_below for h in hits]
+                doubted = all(lim is not None and score < lim for lim in limits)
+                verdict = "review" if doubted else "definite"
+            elif score >= auto:
+                verdict = "probable"
+            elif score >= review:
+                verdict = "review"
+            else:
+                continue
+            found.append(_pair(table, scorer, exact, hits or [], i, j, score, verdict, swapped))
     found.sort(key=lambda p: (_VERDICT_ORDER[p.verdict], -p.score, p.left, p.right))
     return found[:limit] if limit is not None else found
 
 
-def _agreed_exactly(table: _Table, rule: ExactRule, i: int, j: int) -> FieldComparison:
+def _pair(table: Table, scorer: Scorer, exact: dict[str, ExactRule], hits: list[str], i: int,
+          j: int, score: float, verdict: Verdict, swapped: bool) -> CandidatePair:  # fmt: skip
+    """A reported pair with its evidence: the exact rules met, then every fuzzy rule."""
+    comparisons = [_agreed_exactly(table, exact[h], i, j) for h in hits]
+    for rule, sim, x, y in scorer.explain(i, j, table.kinds[i], swapped):
+        comparisons.append(FieldComparison(rule.name, rule.field, round(sim, 3),
+                                           round(rule.weight(sim), 2), rule.outcome(sim),
+                                           (x, y)))  # fmt: skip
+    return CandidatePair(table.ids[i], table.ids[j], table.kinds[i], score, verdict,
+                         tuple(hits), tuple(comparisons), swapped)  # fmt: skip
+
+
+def _agreed_exactly(table: Table, rule: ExactRule, i: int, j: int) -> FieldComparison:
     column = table.values[rule.field]
     value = min(set(column[i]) & set(column[j]))
     return FieldComparison(rule.name, rule.field, 1.0, 0.0, "agree", (value, value))
