@@ -290,3 +290,19 @@ def test_merge_shows_the_plan_merges_and_unmerge_undoes_it(ready: Run) -> None:
     assert "party 3 unmerged from party 2: 2 contact_point(s) moved back" in back.stdout
     assert data(ready("party", "show", "m.dupont@work.example", "--json"))["id"] == 3  # type: ignore[index]
     assert "not merged" in ready("unmerge", "3", code=1).stderr
+
+
+def test_an_empty_email_or_phone_is_a_line_error_not_a_traceback(
+    ready: Run, tmp_path: Path
+) -> None:
+    jsonl = tmp_path / "blank.jsonl"
+    jsonl.write_text(
+        '{"name": "Ann", "emails": [""]}\n{"name": "Bob", "phones": ["  "]}\n'
+        '{"name": "Cy", "emails": ["cy@example.com"]}\n'
+    )
+    out = ready("import", str(jsonl), code=1, one_line=False)
+    assert "line 1: emails.0: Value error, must not be empty" in out.stderr
+    assert "line 1: emails.0" in out.stderr and "line 2: phones.0" in out.stderr
+    assert "must not be empty" in out.stderr and "Traceback" not in out.output
+    names = [p["display_name"] for p in data(ready("party", "list", "--json"))["items"]]  # type: ignore[index]
+    assert "Cy" in names and "Ann" not in names

@@ -15,6 +15,7 @@ import click
 
 from xrm.cli._common import CliState, open_session, print_json, resolve_party
 from xrm.core.bulk import import_batch
+from xrm.core.context import validate_model
 from xrm.core.export import export_party as export_document
 from xrm.core.importer import ImportedParty
 from xrm.errors import XRMError
@@ -140,7 +141,7 @@ def import_file(
                     try:
                         if isinstance(data, Exception):
                             raise data
-                        good.append((number, ImportedParty.model_validate(data)))
+                        good.append((number, validate_model(ImportedParty, data)))
                     except (XRMError, ValueError) as exc:
                         problems.append((number, _one_line(exc)))
                 for result in import_batch(s, good):

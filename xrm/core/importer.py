@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from xrm.core.context import validate_model
 from xrm.core.inputs import Email, Phone
@@ -21,6 +21,16 @@ if TYPE_CHECKING:
 __all__ = ["ImportedConsent", "ImportedParty", "ImportedRole", "import_party"]
 
 Outcome = Literal["created", "updated", "unchanged"]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+#: an email or phone as written in the file: kept as given, but never blank
+Address = Annotated[str, AfterValidator(_not_blank)]
 
 
 class _Row(BaseModel):
@@ -52,8 +62,8 @@ class ImportedParty(_Row):
     given_name: str | None = None
     family_name: str | None = None
     birth_date: dt.date | None = None
-    emails: list[str] = Field(default_factory=list)
-    phones: list[str] = Field(default_factory=list)
+    emails: list[Address] = Field(default_factory=list)
+    phones: list[Address] = Field(default_factory=list)
     region: str | None = Field(default=None, min_length=2, max_length=2)
     contact_points: list[dict[str, Any]] = Field(default_factory=list)
     identifiers: dict[str, str] = Field(default_factory=dict)
