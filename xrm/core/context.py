@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import attrs
 import pydantic
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Table, event, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 
 from xrm.core.models import Base, JournalEventRow, JournalPartyRow, PartyRow, utcnow
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules
@@ -159,6 +160,13 @@ class Context:
         self.session: Session | None = None
         #: set by the consent service: raises ConsentRequired for a contact it refuses
         self.consent_gate: ConsentGate | None = None
+        #: objects the ORM inserted within each open atomic() block, innermost last
+        self._inserted: list[list[object]] = []
+        event.listen(db, "pending_to_persistent", self._on_inserted)
+
+    def _on_inserted(self, session: OrmSession, instance: object) -> None:
+        if self._inserted:
+            self._inserted[-1].append(instance)
 
     # -- reading -----------------------------------------------------------------------
     def party_row(
@@ -192,18 +200,31 @@ class Context:
         """One service call: all or nothing, even when the caller catches the error and
         goes on with the unit of work. Constraint violations become :class:`Conflict`."""
         savepoint = self.db.begin_nested()
+        self._inserted.append([])
         try:
             yield
             self.db.flush()
         except IntegrityError as exc:
-            savepoint.rollback()
+            self._rolled_back(savepoint)
             raise Conflict(_constraint_message(exc)) from None
         except BaseException:
-            if savepoint.is_active:
-                savepoint.rollback()
+            self._rolled_back(savepoint)
             raise
         else:
             savepoint.commit()
+            done = self._inserted.pop()
+            if self._inserted:
+                self._inserted[-1].extend(done)
+
+    def _rolled_back(self, savepoint: SessionTransaction) -> None:
+        """Roll the savepoint back and forget the objects inserted inside it (inner calls
+        included): SQLite gives their ids again, and a stale object in the identity map
+        would clash with the next row inserted under the same id."""
+        if savepoint.is_active:
+            savepoint.rollback()
+        for instance in self._inserted.pop():
+            if instance in self.db:
+                self.db.expunge(instance)
 
     def record(self, event: Event) -> int:
         """Write ``event`` to the journal, linked to every party it concerns."""
