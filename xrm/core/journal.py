@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, or_, select
+from sqlalchemy import Integer, Select, Table, bindparam, or_, select
 
 from xrm.core.context import Context, PartyRef, decode_cursor, encode_cursor, ref_id
 from xrm.core.models import JournalEventRow, JournalPartyRow
@@ -34,13 +34,15 @@ def _page(typed: bool, later: bool) -> Select[Any]:
     if typed:
         query = query.where(_E.type.in_(bindparam("types", expanding=True)))
     if later:
+        # (occurred_at, event_id) before the cursor's, written so that the first term is
+        # an index range on PostgreSQL too (an OR of both alone is a filter there)
         query = query.where(
-            or_(
-                _J.occurred_at < bindparam("at"),
-                and_(_J.occurred_at == bindparam("at"), _J.event_id < bindparam("last_id")),
-            )
+            _J.occurred_at <= bindparam("at"),
+            or_(_J.occurred_at < bindparam("at"), _J.event_id < bindparam("last_id")),
         )
-    return query.order_by(_J.occurred_at.desc(), _J.event_id.desc()).limit(bindparam("limit"))
+    return query.order_by(_J.occurred_at.desc(), _J.event_id.desc()).limit(
+        bindparam("limit", type_=Integer())
+    )
 
 
 _PAGES = {(t, a): Prepared(_page(t, a)) for t in (False, True) for a in (False, True)}
