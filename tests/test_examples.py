@@ -73,3 +73,10 @@ def test_the_merge_example_runs(
         "mdupont@work.example False",
         "{'contact_point': 2}",
     ]
+
+
+def test_the_merge_example_in_the_docs_is_the_example_file() -> None:
+    docs = (ROOT / "docs" / "identity.md").read_text()
+    example = (ROOT / "examples" / "merge.py").read_text()
+    body = docs.split("## Merge and unmerge", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert body.strip() and body in example
