@@ -251,11 +251,12 @@ party_st = st.tuples(
     st.lists(record_st, max_size=6),
     st.sampled_from([None, "lead", "lost"]),
     st.booleans(),
+    st.sets(st.sampled_from(sorted(POINTS)), max_size=1),  # suppressed (a bounce)
 )
 
 
 def _build(s: Any, name: str, spec: Any, other: int | None) -> int:
-    points, ledger, role, relate = spec
+    points, ledger, role, relate, suppressed = spec
     party = s.parties.create(
         "person",
         name,
@@ -278,6 +279,8 @@ def _build(s: Any, name: str, spec: Any, other: int | None) -> int:
             s.roles.transition(held, "lost")
     if relate and other is not None:
         s.relationships.create("knows", party, other)
+    for key in suppressed & points:
+        s.consents.suppress(party, key, reason="bounce")
     return int(party.id)
 
 

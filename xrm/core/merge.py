@@ -602,6 +602,22 @@ class _Merge:
             )
         ]
         repointed: list[list[Any]] = []
+        # a point suppressed on either side stays suppressed (never widen)
+        suppressed = [r["id"] for r in deleted if r["suppressed"]]
+        mine = dict(self.shared)
+        newly = list(
+            db.scalars(
+                select(ContactPointRow.id).where(
+                    ContactPointRow.id.in_([mine[d] for d in suppressed]),
+                    ContactPointRow.suppressed.is_(False),
+                )
+            )
+        )
+        if newly:
+            db.execute(
+                update(ContactPointRow).where(ContactPointRow.id.in_(newly)).values(suppressed=True)
+            )
+        self.undo["suppressed"] = newly
         for d_point, s_point in self.shared:
             for name in ("participant", "consent"):
                 model = ParticipantRow if name == "participant" else ConsentRecordRow
@@ -716,6 +732,8 @@ class _Unmerge:
             self.moved_back["contact_point"] = self.moved_back.get("contact_point", 0) + len(
                 deleted
             )
+        if undo["suppressed"]:
+            db.execute(update(cp).where(cp.id.in_(undo["suppressed"])).values(suppressed=False))
         for name, ident, d_point, s_point in undo["repointed"]:
             model = ParticipantRow if name == "participant" else ConsentRecordRow
             db.execute(
