@@ -129,7 +129,9 @@ def test_typos_and_an_agreeing_address_are_probable_with_every_field_reported(ap
         (pair,) = find_duplicates(s)
     assert (pair.left, pair.right, pair.verdict) == (a, b, "probable")
     fields = {f.rule: f for f in pair.fields}
-    assert set(fields) == {"given_name", "family_name", "postcode", "city", "street"}
+    assert set(fields) == {"given_name", "family_name", "postcode", "city", "street",
+                           "house_number"}  # fmt: skip
+    assert fields["house_number"].values == ("12", "12")
     assert 0.9 < fields["family_name"].similarity < 1.0
     assert fields["family_name"].values == ("lefebvre", "lefebre")
     assert pair.score == pytest.approx(sum(f.weight for f in pair.fields), abs=0.05)
@@ -153,6 +155,40 @@ def test_namesakes_without_other_evidence_are_for_review_not_linked(app: XRM) ->
         assert find_duplicates(s, review_threshold=13) == []
         (linked,) = find_duplicates(s, review_threshold=5, auto_threshold=10)
         assert linked.verdict == "probable"
+
+
+def test_one_household_is_for_review_never_linked(app: XRM) -> None:
+    """Spouses share a family name and a whole address: a review at most, never probable;
+    a father and his son of the same name, born decades apart, the same."""
+    home = PostalAddress(lines=["12 rue des Lilas"], postcode="75011", city="Paris", country="FR")
+    with app.session() as s:
+        a = person(s, "Marie", "Dupont", contact_points=[home])
+        b = person(s, "Jean", "Dupont", contact_points=[home])
+        (pair,) = find_duplicates(s)
+        assert (pair.left, pair.right, pair.verdict) == (a, b, "review")
+        assert pair.score < DEFAULT_AUTO_THRESHOLD
+        assert {f.rule for f in pair.agreed} == {
+            "family_name", "postcode", "city", "street", "house_number",
+        }  # fmt: skip
+        c = person(s, "Jean", "Martin", birth_date=dt.date(1950, 3, 1))
+        d = person(s, "Jean", "Martin", birth_date=dt.date(1981, 9, 24))
+        pairs = by_pair(find_duplicates(s))
+        assert pairs[frozenset((c, d))].verdict == "review"
+
+
+def test_a_one_digit_typo_in_a_birth_date_or_a_postcode_still_counts(app: XRM) -> None:
+    with app.session() as s:
+        a = person(s, "Catherine", "Lefebvre", birth_date=dt.date(1970, 4, 12),
+                   contact_points=[PostalAddress(lines=["3 rue Haute"], postcode="69001",
+                                                 city="Lyon", country="FR")])  # fmt: skip
+        b = person(s, "Catherine", "Lefebvre", birth_date=dt.date(1970, 4, 13),
+                   contact_points=[PostalAddress(lines=["3 rue Haute"], postcode="69010",
+                                                 city="Lyon", country="FR")])  # fmt: skip
+        (pair,) = find_duplicates(s)
+    assert (pair.left, pair.right, pair.verdict) == (a, b, "probable")
+    fields = {f.rule: f for f in pair.fields}
+    assert fields["birth_date"].outcome == fields["postcode"].outcome == "partial"
+    assert fields["birth_date"].weight > 0 and fields["postcode"].weight > 0
 
 
 def test_merged_parties_are_left_out(app: XRM) -> None:

@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 
 #: fields read from the party row itself
 PARTY_FIELDS = frozenset({"name", "given_name", "family_name", "birth_date"})
-#: fields read from postal contact points (``data``: lines, postcode, city; ``country``)
-POSTAL_FIELDS = frozenset({"postcode", "city", "street", "country"})
+#: fields read from postal contact points (``data``: lines, postcode, city; ``country``);
+#: ``house_number`` is the first word of the lines that starts with a digit
+POSTAL_FIELDS = frozenset({"postcode", "city", "street", "house_number", "country"})
 #: contact kinds that may be named without the ``contact:`` prefix
 CONTACT_SHORT = frozenset({"email", "phone", "url", "social"})
 PREFIXES = ("contact:", "identifier:", "attribute:")
@@ -133,6 +134,15 @@ TRANSFORMS: dict[str, Callable[[str], str]] = {
 
 
 # -- reading -----------------------------------------------------------------------------
+def house_number(lines: str) -> str:
+    """The first word of the (:func:`text_key`) address lines that starts with a digit:
+    ``12 rue des lilas`` -> ``12``, ``12bis rue x`` -> ``12bis``; empty without one."""
+    for word in lines.split():
+        if word[0].isdigit():
+            return word
+    return ""
+
+
 @attrs.define
 class Table:
     """The parties to compare, column by column: ``values[field][i]`` is the tuple of
@@ -255,6 +265,8 @@ def _load_contact_points(db: Connection, table: Table, fields: set[str], intern:
                 value = text(str(city or ""))
             elif field == "street":
                 value = text(" ".join(str(x) for x in lines or ()))
+            elif field == "house_number":
+                value = house_number(text(" ".join(str(x) for x in lines or ())))
             elif field == "country":
                 value = country or ""
             else:

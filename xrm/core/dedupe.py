@@ -104,7 +104,7 @@ def _check_field(instance: object, attribute: attrs.Attribute[str], value: str) 
         raise ValueError(
             f"{type(instance).__name__}.{attribute.name}: {value!r} is not a match field "
             "(name, given_name, family_name, birth_date, email, phone, url, social, "
-            "postcode, city, street, country, identifier, organisation, "
+            "postcode, city, street, house_number, country, identifier, organisation, "
             "contact:KIND, identifier:SCHEME or attribute:NAME)"
         )
 
@@ -263,14 +263,21 @@ DEFAULT_RULES: tuple[MatchRule, ...] = (
     ExactRule("same_email", "email", contradicted_below=0.0),
     ExactRule("same_phone", "phone", contradicted_below=0.0),
     ExactRule("same_identifier", "identifier"),
-    FuzzyRule("given_name", "given_name", "jaro_winkler", 5.0, -4.0, 0.94, 0.75),
-    FuzzyRule("family_name", "family_name", "jaro_winkler", 7.0, -5.0, 0.94, 0.75),
+    # one typo in a name of five letters or more still agrees (Jaro-Winkler >= 0.9); a
+    # family name changes at marriage, a given name far less often
+    FuzzyRule("given_name", "given_name", "jaro_winkler", 5.0, -5.0, 0.9, 0.7),
+    FuzzyRule("family_name", "family_name", "jaro_winkler", 7.0, -3.0, 0.9, 0.75),
     FuzzyRule("name", "name", "token_sort", 11.0, -6.0, 0.95, 0.7, unless_both=_NAMES),
-    FuzzyRule("birth_date", "birth_date", "date", 9.0, -5.0, 1.0, 0.7),
-    # people move: a different address is weak evidence, the same one strong
-    FuzzyRule("postcode", "postcode", "damerau", 4.0, -1.0, 1.0, 0.5),
+    # a birth date typed with one wrong digit still counts in part; a wholly different one
+    # (a date of another record, a default like 1900-01-01) is evidence against, not proof
+    FuzzyRule("birth_date", "birth_date", "date", 9.0, -3.0, 1.0, 0.6),
+    # people move: a different address is weak evidence, the same one strong. One whole
+    # address (postcode, city, street, house number) adds 12: with a shared family name (+7)
+    # and two given names that disagree (-5), one household scores 14, below auto-linking
+    FuzzyRule("postcode", "postcode", "damerau", 5.0, -1.0, 1.0, 0.25),
     FuzzyRule("city", "city", "jaro_winkler", 2.0, -0.5, 0.95, 0.8),
-    FuzzyRule("street", "street", "token_set", 5.0, -0.5, 0.9, 0.6),
+    FuzzyRule("street", "street", "token_set", 4.0, -0.5, 0.8, 0.5),
+    FuzzyRule("house_number", "house_number", "exact", 1.0, -1.0),
     FuzzyRule("organisation", "organisation", "exact", 3.0),
     BlockingRule(
         "family_birth_year", [KeyPart("family_name", "soundex"), KeyPart("birth_date", "year")]
