@@ -226,8 +226,9 @@ def test_address_key_is_unchanged() -> None:
 
 # -- a row's contact points ---------------------------------------------------------------
 
-EMAILS = ["a@x.org", "A@X.org", " b@x.org", "é@x.org", "bad", "a@x.local", "c@d.fr\t", ""]
-PHONES = ["+33612345678", "06 12 34 56 78", " 0698765432", "+1 415 555 2671", "12", "", "+٣٣٦١٢"]
+# (a blank email or phone never reaches this far: ImportedParty refuses it)
+EMAILS = ["a@x.org", "A@X.org", " b@x.org", "é@x.org", "bad", "a@x.local", "c@d.fr\t"]
+PHONES = ["+33612345678", "06 12 34 56 78", " 0698765432", "+1 415 555 2671", "12", "+٣٣٦١٢"]
 POINTS: list[dict[str, object]] = [
     {"kind": "email", "value": "a@x.org", "primary": True},
     {"kind": "email", "value": "z@x.org", "primary": True},
