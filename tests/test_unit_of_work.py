@@ -73,3 +73,24 @@ def test_a_party_created_then_undone_leaves_no_stale_object_behind(app: XRM) -> 
             assert [o if isinstance(o, str) else "refused" for o in outcomes] == [
                 "created", "updated", "refused", "refused", "updated",
             ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("write", "field"),
+    [
+        (lambda s, b: s.parties.create("person", "A\x00"), "display_name"),
+        (lambda s, b: s.parties.update(b, attributes={"note": "x\x00"}), "attributes.note"),
+        (lambda s, b: s.interactions.record(channel="phone", direction="inbound",
+                                            subject="\x00", participants=[(b, "caller")]),
+         "interaction.subject"),
+    ],
+)  # fmt: skip
+def test_a_nul_character_is_refused_naming_the_field_on_every_database(
+    app: XRM, unchanged: Any, write: Any, field: str
+) -> None:
+    with app.session() as s:
+        b = s.parties.create("person", "B").id
+    with unchanged(), app.session() as s, pytest.raises(ValidationError) as refused:
+        write(s, b)
+    assert [e.path for e in refused.value.errors] == [field]
+    assert "NUL" in refused.value.errors[0].reason

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 import attrs
 import pydantic
 from sqlalchemy import Table, event, func, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 
@@ -163,6 +164,7 @@ class Context:
         #: objects the ORM inserted within each open atomic() block, innermost last
         self._inserted: list[list[object]] = []
         event.listen(db, "pending_to_persistent", self._on_inserted)
+        event.listen(db, "before_flush", _refuse_nul)
 
     def _on_inserted(self, session: OrmSession, instance: object) -> None:
         if self._inserted:
@@ -207,6 +209,10 @@ class Context:
         except IntegrityError as exc:
             self._rolled_back(savepoint)
             raise Conflict(_constraint_message(exc)) from None
+        except DataError as exc:  # a value the database cannot store, never a traceback
+            self._rolled_back(savepoint)
+            reason = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+            raise ValidationError.single("", f"a value cannot be stored: {reason}") from None
         except BaseException:
             self._rolled_back(savepoint)
             raise
@@ -312,6 +318,37 @@ class Context:
         """Call a plugin hook inside the unit of work (a raise rolls everything back)."""
         if self.plugins is not None:
             self.plugins.call(hook, self, **kwargs)
+
+
+def _nul_paths(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _nul_paths(key, path)
+            yield from _nul_paths(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            yield from _nul_paths(item, f"{path}.{i}")
+
+
+def _refuse_nul(session: OrmSession, flush_context: Any, instances: Any) -> None:
+    """No text may hold a NUL character: PostgreSQL cannot store one (and on SQLite it
+    would cut the text short for most readers). Checked on every ORM write, on every
+    database, so the answer is the same everywhere: a ValidationError naming the field."""
+    errors = []
+    for obj in (*session.new, *session.dirty):
+        table = getattr(type(obj), "__tablename__", type(obj).__name__)
+        prefix = "" if table == "party" else f"{table}."  # a party's fields by their names
+        for column in sa_inspect(type(obj)).column_attrs:
+            value = getattr(obj, column.key, None)
+            errors += [
+                FieldError(p, "must not contain a NUL character")
+                for p in _nul_paths(value, f"{prefix}{column.key}")
+            ]
+    if errors:
+        raise ValidationError(errors)
 
 
 def _constraint_message(exc: IntegrityError) -> str:
