@@ -401,8 +401,8 @@ def import_record(s: Spec, *, with_point_consents: bool = False) -> dict[str, An
     """The party as an import record (what ``ImportedParty`` validates).
 
     Consents scoped to the party's email are left out unless ``with_point_consents``:
-    :func:`xrm.core.bulk.import_batch` cannot insert them together with other consents
-    yet (docs/performance.md), so :mod:`bench.build` writes them after the import.
+    the plain-driver baseline does not write them either, so both W1 measures write the
+    same rows; :mod:`bench.build` adds them to the data set after the import.
     """
     record: dict[str, Any] = {
         "kind": s.kind,
