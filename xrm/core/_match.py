@@ -10,9 +10,10 @@ Private: the rules and the results are in :mod:`xrm.core.dedupe`.
   blocks and in the blocks within the rule's window, gathered in a set, so that a pair
   that several rules bring together is scored once, and only one party's candidates are
   held at a time: memory grows with the parties, not with the pairs.
-* **Scoring**: every distinct value is numbered once; a comparison of two values is
-  remembered by their numbers (names, cities and postcodes repeat), so most pairs cost
-  dictionary look-ups rather than string comparisons.
+* **Scoring**: the Jaro-Winkler of two names, and the weight a rule gives two postcodes or
+  cities, are remembered (they repeat: most pairs compare names already compared), so most
+  of a pair's comparisons are dictionary look-ups; birth dates and address lines, which
+  rarely repeat, are compared each time. The memory is bounded (``_MEMO_LIMIT``).
 """
 
 from __future__ import annotations
@@ -484,10 +485,52 @@ class _Compiled:
     names_jw: bool = False
 
 
+#: comparators whose values repeat enough (names, cities, postcodes) to be worth
+#: remembering the weight of each pair of values compared
+_REMEMBERED = frozenset({"jaro_winkler", "levenshtein", "damerau"})
+
+
+class _Memo:
+    """Comparisons already made: the Jaro-Winkler of two names, and per rule and value of
+    the party scored, the weight for each value of a candidate. Emptied between two
+    parties once it holds ``_MEMO_LIMIT`` entries (bounds memory)."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._names: dict[str, dict[str, float]] = {}
+        self._weights: dict[tuple[int, str], dict[Any, float]] = {}
+
+    def clear(self) -> None:
+        self._names.clear()
+        self._weights.clear()
+        self.size = 0
+
+    def names(self, name: str) -> dict[str, float]:
+        found = self._names.get(name)
+        if found is None:
+            found = self._names[name] = {}
+        return found
+
+    def weights(self, c: _Compiled, i: int) -> dict[Any, float] | None:
+        """The weights of rule ``c`` for party ``i``'s value, or ``None`` when they are
+        not remembered: several values, names compared through the swap check, a rule
+        skipped for some pairs, or a comparison whose values rarely repeat."""
+        a = c.single[i]
+        if (not isinstance(a, str) or c.rule.compare not in _REMEMBERED or c.names_jw
+                or c.unless is not None):  # fmt: skip
+            return None
+        key = (id(c), a)
+        found = self._weights.get(key)
+        if found is None:
+            found = self._weights[key] = {}
+        return found
+
+
 class Scorer:
     """Scores a party against its candidates, each value looked up by position."""
 
     def __init__(self, table: Table, rules: Sequence[FuzzyRule]) -> None:
+        self.memo = _Memo()
         names = all(f in table.values for f in NAMES)
         self.given = table.values["given_name"] if names else None
         self.family = table.values["family_name"] if names else None
@@ -534,13 +577,18 @@ class Scorer:
         """
         rules = [c for c in self.by_kind[kind] if c.column[i]]
         order = sorted(range(len(rules)), key=lambda k: -rules[k].spread)
-        plan = [(k, rules[k], rules[k].most) for k in order]
+        memo = self.memo
+        if memo.size >= _MEMO_LIMIT:
+            memo.clear()
+        plan = [(k, rules[k], rules[k].most, memo.weights(rules[k], i)) for k in order]
         most = sum(c.most for c in rules)
         jw = JaroWinkler.normalized_similarity
         given, family = self.given_1, self.family_1
         gi: Any = given[i] if given is not None else None
         fi: Any = family[i] if family is not None else None
         names = isinstance(gi, str) and isinstance(fi, str)
+        if names:
+            by_given, by_family = memo.names(gi), memo.names(fi)
         weights: list[float | None] = [None] * len(rules)
         for j, floor in zip(js, floors, strict=True):
             limit = floor - 0.01  # float rounding never drops a pair right at the floor
@@ -550,13 +598,30 @@ class Scorer:
             if names:
                 gj, fj = given[j], family[j]  # type: ignore[index]
                 if isinstance(gj, str) and isinstance(fj, str):
-                    straight = (jw(gi, gj), jw(fi, fj))
-                    if straight[0] + straight[1] < 1.9:  # else crossing could not do better
-                        crossed = (jw(gi, fj), jw(fi, gj))
-                        swapped = crossed[0] + crossed[1] > straight[0] + straight[1] + 0.1
+                    # Jaro-Winkler of names already compared, else computed and remembered
+                    sg = by_given.get(gj)
+                    if sg is None:
+                        sg = by_given[gj] = jw(gi, gj)
+                        memo.size += 1
+                    sf = by_family.get(fj)
+                    if sf is None:
+                        sf = by_family[fj] = jw(fi, fj)
+                        memo.size += 1
+                    straight = (sg, sf)
+                    if sg + sf < 1.9:  # else crossing could not do better
+                        cg = by_given.get(fj)
+                        if cg is None:
+                            cg = by_given[fj] = jw(gi, fj)
+                            memo.size += 1
+                        cf = by_family.get(gj)
+                        if cf is None:
+                            cf = by_family[gj] = jw(fi, gj)
+                            memo.size += 1
+                        crossed = (cg, cf)
+                        swapped = cg + cf > sg + sf + 0.1
             partial = 0.0
             remaining = most
-            for k, c, top in plan:
+            for k, c, top, known in plan:
                 remaining -= top
                 weights[k] = None
                 crossing = swapped and c.crossed_single is not None
@@ -565,6 +630,14 @@ class Scorer:
                     if partial + remaining < limit:
                         break
                     continue
+                if known is not None and not crossing:
+                    w = known.get(b)
+                    if w is not None:  # these two values were compared before
+                        weights[k] = w
+                        partial += w
+                        if partial + remaining < limit:
+                            break
+                        continue
                 a = c.single[i]
                 if c.names_jw and straight is not None:
                     # the Jaro-Winkler of the names, computed above to see if they swap
@@ -585,6 +658,9 @@ class Scorer:
                     w = r.disagree + (r.agree - r.disagree) * (
                         (sim - r.disagree_at) / (r.agree_at - r.disagree_at)
                     )
+                if known is not None and not crossing and b is not _MULTI:
+                    known[b] = w
+                    memo.size += 1
                 weights[k] = w
                 partial += w
                 if partial + remaining < limit:
