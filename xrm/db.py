@@ -54,11 +54,10 @@ def create_xrm_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=5000")
-        # a 32 MB page cache (the default is 2 MB) and reads through a memory map: look-ups
-        # at a touchpoint skip a system call per page (20-25 % on a 100k-party base)
+        # a 32 MB page cache (the default is 2 MB): a touchpoint's look-ups and an audience
+        # over a large base read fewer pages from the OS. (A memory map was tried: no gain
+        # measurable on W2, and W4's peak RSS went from 105 to 163 MB.)
         cursor.execute("PRAGMA cache_size=-32768")
-        if not memory:
-            cursor.execute("PRAGMA mmap_size=134217728")
         cursor.close()
 
     @event.listens_for(engine, "begin")
