@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
@@ -175,3 +176,31 @@ def test_importing_the_same_10000_rows_twice_leaves_10000_parties(tmp_path: Path
             email="PERSON.9999@example.com"
         )
     app.dispose()
+
+
+def test_a_bulk_import_keeps_postgresqls_statistics_fresh_for_recognition(
+    xrm_factory: Any, xrm_backend: str
+) -> None:
+    """Without statistics the planner reads every stored email for each look-up (a bulk
+    import that slows down as it goes, where autovacuum is late or off)."""
+    if xrm_backend != "postgresql":
+        pytest.skip("PostgreSQL's planner statistics")
+    from sqlalchemy import text
+
+    app = xrm_factory()
+    analyzed = None
+    for batch in range(6):
+        rows = [
+            (i, ImportedParty.model_validate({"name": "P", "emails": [f"p{batch}.{i}@x.org"]}))
+            for i in range(600)
+        ]
+        with app.session() as s:
+            assert all(r.error is None for r in import_batch(s, rows))
+        with app.engine.connect() as conn:
+            analyzed = conn.execute(text(
+                "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'contact_point'"
+                " AND schemaname = current_schema()"
+            )).scalar()  # fmt: skip
+        if analyzed is not None:
+            break
+    assert analyzed is not None
