@@ -27,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    union_all,
 )
 
 from xrm.core.context import Context, Event, PartyRef, as_utc, ref_id
@@ -675,8 +676,13 @@ def _audience_query(purpose: Purpose, channel: Channel, at: dt.datetime) -> Sele
         )
         .exists()
     )
-    where.append(or_(and_(not_(has_ledger), not_(denied)), and_(has_ledger, not_(group_denies))))
-    return select(*columns).select_from(joined).where(*where, true())
+    # Two branches rather than one OR: each planner then turns the ledger test into an
+    # anti-join (the usual points) or a semi-join (the few a merge moved); the OR made
+    # PostgreSQL probe the ledger per row and doubled the audience's time.
+    usual = select(*columns).select_from(joined).where(*where, ~has_ledger, not_(denied))
+    merged = select(*columns).select_from(base).where(*where, has_ledger, ~group_denies)
+    both = union_all(usual, merged).subquery("audience")
+    return select(both.c.party_id, both.c.contact_point_id, both.c.value)
 
 
 def _denied(purpose: Purpose, at: dt.datetime, levels: Sequence[Any]) -> ColumnElement[bool]:
