@@ -36,7 +36,13 @@ from xrm.core.models import (
     utcnow,
 )
 from xrm.core.normalize import email_key, phone_key_and_country, text_key
-from xrm.core.parties import NormalizedPoint, _clean_name, _clean_tags, normalize_contact_point
+from xrm.core.parties import (
+    NormalizedPoint,
+    _clean_name,
+    _clean_tags,
+    normalize_contact_point,
+    unique_points,
+)
 from xrm.core.records import ConsentRecord, ContactPoint, Identifier, Party, Role, RoleTransition
 from xrm.errors import FieldError, PluginError, ValidationError, XRMError
 
@@ -223,7 +229,6 @@ def _normalize_points(s: Session, row: ImportedParty, errors: list[FieldError]) 
         if not _as_is(v)
     }
     normalized: list[NormalizedPoint] = []
-    seen: set[tuple[str, str]] = set()
     for i, raw in enumerate([*given, *row.contact_points]):
         point = None
         if isinstance(raw, str) and i not in models:
@@ -246,14 +251,8 @@ def _normalize_points(s: Session, row: ImportedParty, errors: list[FieldError]) 
             except ValidationError as exc:
                 errors.extend(exc.errors)
                 continue
-        if (point.kind, point.key) in seen:
-            continue  # the same address written twice is one contact point
-        seen.add((point.kind, point.key))
         normalized.append(point)
-    for kind in {p.kind for p in normalized}:
-        if sum(1 for p in normalized if p.kind == kind and p.primary) > 1:
-            errors.append(FieldError("contact_points", f"more than one primary {kind}"))
-    return normalized
+    return unique_points(normalized, "contact_points", errors)
 
 
 def _point_key(s: Session, value: str, points: list[NormalizedPoint], path: str) -> str | None:

@@ -456,6 +456,21 @@ def _clean_tags(tags: Iterable[str], path: str = "tags") -> list[str]:
     return cleaned
 
 
+def unique_points(points: Iterable[Any], path: str, errors: list[FieldError]) -> list[Any]:
+    """Normalised contact points, one per (kind, match key) in the order given (the same
+    address written twice is one point); more than one primary of a kind is an error."""
+    unique: list[Any] = []
+    seen: set[tuple[str, str]] = set()
+    for point in points:
+        if (point.kind, point.key) not in seen:
+            seen.add((point.kind, point.key))
+            unique.append(point)
+    for kind in {p.kind for p in unique}:
+        if sum(1 for p in unique if p.kind == kind and p.primary) > 1:
+            errors.append(FieldError(path, f"more than one primary {kind}"))
+    return unique
+
+
 class PartyService:
     """``s.parties``: create, read, change and find parties."""
 
@@ -961,21 +976,12 @@ class PartyService:
             errors.append(FieldError(path, "must be a list of contact points"))
             return []
         normalized: builtins.list[Any] = []
-        seen: set[tuple[str, str]] = set()
         for i, raw in enumerate(points):
             try:
-                point = normalize_contact_point(self._ctx, raw, f"{path}.{i}")
+                normalized.append(normalize_contact_point(self._ctx, raw, f"{path}.{i}"))
             except ValidationError as exc:
                 errors.extend(exc.errors)
-                continue
-            if (point.kind, point.key) in seen:
-                continue  # the same address written twice is one contact point
-            seen.add((point.kind, point.key))
-            normalized.append(point)
-        for kind in {p.kind for p in normalized}:
-            if sum(1 for p in normalized if p.kind == kind and p.primary) > 1:
-                errors.append(FieldError(path, f"more than one primary {kind}"))
-        return normalized
+        return unique_points(normalized, path, errors)
 
     def _attach_points(
         self, row: PartyRow, points: Sequence[NormalizedPoint], now: dt.datetime
