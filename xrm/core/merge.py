@@ -138,9 +138,11 @@ class MergeService:
         choice = _preferences(prefer)
         with ctx.atomic():
             ctx.db.flush()
+            # party_row refuses a party merged into another, or erased
             s_row = ctx.party_row(survivor, "survivor")
             d_row = ctx.party_row(duplicate, "duplicate")
-            self._refuse(s_row, d_row)
+            if s_row.id == d_row.id:
+                raise ValidationError.single("duplicate", "a party cannot be merged into itself")
             s_id, d_id = s_row.id, d_row.id
             now = utcnow()
             work = _Merge(ctx, s_id, d_id, now, choice)
@@ -185,14 +187,6 @@ class MergeService:
         if dry_run:
             raise _DryRun
 
-    def _refuse(self, s_row: PartyRow, d_row: PartyRow) -> None:
-        if s_row.id == d_row.id:
-            raise ValidationError.single("duplicate", "a party cannot be merged into itself")
-        gdpr = self._ctx.session.gdpr  # type: ignore[union-attr]
-        for row, field in ((s_row, "survivor"), (d_row, "duplicate")):
-            if gdpr.is_erased(row.id):
-                raise Conflict(f"party {row.id} was erased: it cannot be merged", field=field)
-
     # -- unmerge -----------------------------------------------------------------------
     def unmerge(self, duplicate: PartyRef) -> Unmerged:
         ctx = self._ctx
@@ -210,9 +204,6 @@ class MergeService:
                     f"unmerge party {s_id} first",
                     field="duplicate",
                 )
-            gdpr = ctx.session.gdpr  # type: ignore[union-attr]
-            if gdpr.is_erased(s_id) or gdpr.is_erased(d_id):
-                raise Conflict(f"party {s_id} was erased: it cannot be unmerged", field="duplicate")
             merged = ctx.db.execute(
                 select(JournalEventRow.id, JournalEventRow.type, JournalEventRow.data)
                 .where(
