@@ -143,7 +143,8 @@ class Setting:
 SETTINGS = (
     Setting("xrm default rules"),
     Setting("default rules + the soc_sec_id plugin", (SocialSecurityNumber(),)),
-    Setting("default rules, auto_threshold=13 (the best on FEBRL 1-2; not a default)", (), 13.0),
+    Setting("default rules, auto_threshold=14 (it would link households; not a default)", (),
+            14.0),
 )  # fmt: skip
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 from rapidfuzz import fuzz
-from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
@@ -75,6 +75,17 @@ def _exact(a: str, b: str) -> float:
     return 1.0 if a == b else 0.0
 
 
+def _token_set_spaced(a: str, b: str) -> float:
+    """The token set ratio, or the two values compared letter by letter without their
+    spaces, whichever is higher: ``16 walkercrescent`` and ``16 walker crescent`` agree,
+    where the token set sees one word of three missing."""
+    ratio = fuzz.token_set_ratio(a, b) / 100.0
+    if ratio == 1.0 or (" " not in a and " " not in b):
+        return ratio
+    joined = Indel.normalized_similarity(a.replace(" ", ""), b.replace(" ", ""))
+    return max(ratio, joined)
+
+
 COMPARE: dict[str, Callable[[str, str], float]] = {
     "exact": _exact,
     "jaro_winkler": JaroWinkler.normalized_similarity,
@@ -82,6 +93,7 @@ COMPARE: dict[str, Callable[[str, str], float]] = {
     "damerau": OSA.normalized_similarity,
     "token_sort": lambda a, b: fuzz.token_sort_ratio(a, b) / 100.0,
     "token_set": lambda a, b: fuzz.token_set_ratio(a, b) / 100.0,
+    "token_set_spaced": _token_set_spaced,
     "date": _date_similarity,
 }
 
@@ -557,11 +569,22 @@ class Scorer:
             c.names_jw = c.crossed is not None and c.rule.compare == "jaro_winkler"
             c.most = max(c.rule.agree, c.rule.disagree, 0.0)
             c.spread = abs(c.rule.agree - c.rule.disagree)
+        self.given_weight = self._name_weight("given_name")
+        self.family_weight = self._name_weight("family_name")
         #: per kind, the rules that apply, in rule order
         self.by_kind = {
             kind: [c for c in self.rules if c.rule.kinds is None or kind in c.rule.kinds]
             for kind in set(table.kinds)
         }
+
+    def _name_weight(self, field: str) -> Callable[[float], float]:
+        """What the Jaro-Winkler rule on a name field adds for a similarity (the
+        similarity itself without such a rule): names are read as swapped when that makes
+        the two name rules add more, not merely when the similarities sum higher."""
+        for c in self.rules:
+            if c.names_jw and c.rule.field == field:
+                return c.rule.weight
+        return float
 
     def score(
         self, i: int, js: Sequence[int], kind: str, floors: Sequence[float]
@@ -583,6 +606,7 @@ class Scorer:
         plan = [(k, rules[k], rules[k].most, memo.weights(rules[k], i)) for k in order]
         most = sum(c.most for c in rules)
         jw = JaroWinkler.normalized_similarity
+        wg, wf = self.given_weight, self.family_weight
         given, family = self.given_1, self.family_1
         gi: Any = given[i] if given is not None else None
         fi: Any = family[i] if family is not None else None
@@ -618,7 +642,7 @@ class Scorer:
                             cf = by_family[gj] = jw(fi, gj)
                             memo.size += 1
                         crossed = (cg, cf)
-                        swapped = cg + cf > sg + sf + 0.1
+                        swapped = wg(cg) + wf(cf) > wg(sg) + wf(sf) + 0.1
             partial = 0.0
             remaining = most
             for k, c, top, known in plan:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, get_args, runtime_checkable
 
 import attrs
 
@@ -67,8 +67,9 @@ __all__ = [
 Verdict = Literal["definite", "probable", "review"]
 #: how a :class:`FuzzyRule` compares two values, each a similarity from 0 to 1
 Comparator = Literal[
-    "exact", "jaro_winkler", "levenshtein", "damerau", "token_sort", "token_set", "date"
-]
+    "exact", "jaro_winkler", "levenshtein", "damerau", "token_sort", "token_set",
+    "token_set_spaced", "date",
+]  # fmt: skip
 #: how a :class:`KeyPart` turns a field value into (part of) a blocking key
 Transform = Literal[
     "exact", "soundex", "initial", "prefix2", "prefix3", "year", "sorted_tokens", "reversed"
@@ -172,11 +173,7 @@ class FuzzyRule:
 
     name: str = attrs.field(validator=_check_rule_name)
     field: str = attrs.field(validator=_check_field)
-    compare: Comparator = attrs.field(
-        validator=attrs.validators.in_(
-            ("exact", "jaro_winkler", "levenshtein", "damerau", "token_sort", "token_set", "date")
-        )
-    )
+    compare: Comparator = attrs.field(validator=attrs.validators.in_(get_args(Comparator)))
     agree: float = attrs.field(validator=_finite)
     disagree: float = attrs.field(default=0.0, validator=_finite)
     agree_at: float = attrs.field(default=1.0, validator=_finite)
@@ -217,11 +214,8 @@ class KeyPart:
     field: str = attrs.field(validator=_check_field)
     transform: Transform = attrs.field(
         default="exact",
-        validator=attrs.validators.in_(
-            ("exact", "soundex", "initial", "prefix2", "prefix3", "year", "sorted_tokens",
-             "reversed")
-        ),
-    )  # fmt: skip
+        validator=attrs.validators.in_(get_args(Transform)),
+    )
 
 
 def _key_parts(values: Iterable[KeyPart | str]) -> tuple[KeyPart, ...]:
@@ -269,14 +263,16 @@ DEFAULT_RULES: tuple[MatchRule, ...] = (
     FuzzyRule("family_name", "family_name", "jaro_winkler", 7.0, -3.0, 0.9, 0.75),
     FuzzyRule("name", "name", "token_sort", 11.0, -6.0, 0.95, 0.7, unless_both=_NAMES),
     # a birth date typed with one wrong digit still counts in part; a wholly different one
-    # (a date of another record, a default like 1900-01-01) is evidence against, not proof
-    FuzzyRule("birth_date", "birth_date", "date", 9.0, -3.0, 1.0, 0.6),
+    # (a date of another record, a default like 1900-01-01) is evidence against, not proof.
+    # Two people rarely share a whole birth date: with one whole address it outweighs two
+    # names that disagree (11 + 12 - 5 - 3 = 15), one person whose names were mistyped
+    FuzzyRule("birth_date", "birth_date", "date", 11.0, -3.0, 1.0, 0.6),
     # people move: a different address is weak evidence, the same one strong. One whole
     # address (postcode, city, street, house number) adds 12: with a shared family name (+7)
     # and two given names that disagree (-5), one household scores 14, below auto-linking
     FuzzyRule("postcode", "postcode", "damerau", 5.0, -1.0, 1.0, 0.25),
     FuzzyRule("city", "city", "jaro_winkler", 2.0, -0.5, 0.95, 0.8),
-    FuzzyRule("street", "street", "token_set", 4.0, -0.5, 0.8, 0.5),
+    FuzzyRule("street", "street", "token_set_spaced", 4.0, -0.5, 0.8, 0.5),
     FuzzyRule("house_number", "house_number", "exact", 1.0, -1.0),
     FuzzyRule("organisation", "organisation", "exact", 3.0),
     BlockingRule(
