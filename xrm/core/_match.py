@@ -569,22 +569,23 @@ class Scorer:
             c.names_jw = c.crossed is not None and c.rule.compare == "jaro_winkler"
             c.most = max(c.rule.agree, c.rule.disagree, 0.0)
             c.spread = abs(c.rule.agree - c.rule.disagree)
-        self.given_weight = self._name_weight("given_name")
-        self.family_weight = self._name_weight("family_name")
+        self.given_weight, self.given_floor = self._name_weight("given_name")
+        self.family_weight, self.family_floor = self._name_weight("family_name")
         #: per kind, the rules that apply, in rule order
         self.by_kind = {
             kind: [c for c in self.rules if c.rule.kinds is None or kind in c.rule.kinds]
             for kind in set(table.kinds)
         }
 
-    def _name_weight(self, field: str) -> Callable[[float], float]:
+    def _name_weight(self, field: str) -> tuple[Callable[[float], float], float]:
         """What the Jaro-Winkler rule on a name field adds for a similarity (the
-        similarity itself without such a rule): names are read as swapped when that makes
-        the two name rules add more, not merely when the similarities sum higher."""
+        similarity itself without such a rule), and the similarity at or below which it
+        adds its least: names are read as swapped when that makes the two name rules add
+        more, not merely when the similarities sum higher."""
         for c in self.rules:
             if c.names_jw and c.rule.field == field:
-                return c.rule.weight
-        return float
+                return c.rule.weight, c.rule.disagree_at
+        return float, -1.0
 
     def score(
         self, i: int, js: Sequence[int], kind: str, floors: Sequence[float]
@@ -607,6 +608,7 @@ class Scorer:
         most = sum(c.most for c in rules)
         jw = JaroWinkler.normalized_similarity
         wg, wf = self.given_weight, self.family_weight
+        g_floor, f_floor = self.given_floor, self.family_floor
         given, family = self.given_1, self.family_1
         gi: Any = given[i] if given is not None else None
         fi: Any = family[i] if family is not None else None
@@ -642,7 +644,9 @@ class Scorer:
                             cf = by_family[gj] = jw(fi, gj)
                             memo.size += 1
                         crossed = (cg, cf)
-                        swapped = wg(cg) + wf(cf) > wg(sg) + wf(sf) + 0.1
+                        # both crossed names at their rules' least weight: no gain
+                        if cg > g_floor or cf > f_floor:
+                            swapped = wg(cg) + wf(cf) > wg(sg) + wf(sf) + 0.1
             partial = 0.0
             remaining = most
             for k, c, top, known in plan:
