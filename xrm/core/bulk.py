@@ -17,6 +17,13 @@ import attrs
 from sqlalchemy import Table, literal, select, text
 from sqlalchemy.exc import IntegrityError
 
+from xrm.core._fields import (
+    NormalizedPoint,
+    _clean_name,
+    _clean_tags,
+    normalize_contact_point,
+    unique_points,
+)
 from xrm.core.consent import consent_event
 from xrm.core.context import jsonable
 from xrm.core.gdpr import suppressed_keys
@@ -36,13 +43,6 @@ from xrm.core.models import (
     utcnow,
 )
 from xrm.core.normalize import email_key, phone_key_and_country, text_key
-from xrm.core.parties import (
-    NormalizedPoint,
-    _clean_name,
-    _clean_tags,
-    normalize_contact_point,
-    unique_points,
-)
 from xrm.core.records import ConsentRecord, ContactPoint, Identifier, Party, Role, RoleTransition
 from xrm.errors import FieldError, PluginError, ValidationError, XRMError
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from xrm.core._fields import resolve_contact_point
 from xrm.core.context import Context, Event, PartyRef, as_utc, ref_id
 from xrm.core.models import (
     ConsentLedgerRow,
@@ -40,7 +41,6 @@ from xrm.core.models import (
     RoleTransitionRow,
     utcnow,
 )
-from xrm.core.parties import resolve_contact_point
 from xrm.core.records import ConsentDecision, ConsentRecord
 from xrm.core.registry import Channel, LawfulBasis, Purpose
 from xrm.errors import ConsentRequired, ValidationError

@@ -6,11 +6,11 @@ from collections.abc import Iterable, Mapping
 
 from sqlalchemy import and_, bindparam, select
 
+from xrm.core._lean import Prepared
 from xrm.core.context import Context, PartyRef
 from xrm.core.dedupe import CandidatePair, MatchRule, find_duplicates
 from xrm.core.merge import MergePlan, MergeService, Side, Unmerged
 from xrm.core.models import InteractionRow, ParticipantRow, PartyRow
-from xrm.core.parties import Prepared
 from xrm.core.records import Party
 from xrm.errors import Conflict, ValidationError
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
+from xrm.core._fields import primary_contact_point, resolve_contact_point
+from xrm.core._lean import _check_limit
 from xrm.core.context import (
     Context,
     Event,
@@ -23,7 +25,6 @@ from xrm.core.context import (
 )
 from xrm.core.inputs import ParticipantIn
 from xrm.core.models import InteractionRow, ParticipantRow, utcnow
-from xrm.core.parties import _check_limit, primary_contact_point, resolve_contact_point
 from xrm.core.records import Interaction, Page
 from xrm.errors import FieldError, NotFound, ValidationError
 

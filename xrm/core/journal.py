@@ -8,9 +8,9 @@ from typing import Any, cast
 
 from sqlalchemy import Integer, Select, Table, bindparam, or_, select
 
+from xrm.core._lean import Prepared, _check_limit, _pending
 from xrm.core.context import Context, PartyRef, decode_cursor, encode_cursor, ref_id
 from xrm.core.models import JournalEventRow, JournalPartyRow
-from xrm.core.parties import Prepared, _check_limit, _pending
 from xrm.core.records import Page, TimelineEntry
 
 __all__ = ["timeline"]

@@ -7,35 +7,35 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import (
-    JSON,
-    Boolean,
-    ColumnElement,
-    CompoundSelect,
-    Connection,
-    Select,
-    String,
-    Table,
     and_,
-    bindparam,
     exists,
     func,
-    literal_column,
-    null,
     select,
-    type_coerce,
-    union,
-    union_all,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import selectinload
 
+from xrm.core._fields import (
+    NormalizedPoint,
+    _clean_name,
+    _clean_tags,
+    normalize_contact_point,
+    unique_points,
+)
+from xrm.core._lean import (
+    _KEY_KINDS,
+    _P,
+    _PARTS_BY_ID,
+    _PARTS_IN,
+    Prepared,
+    _check_limit,
+    _held_by,
+    _pending,
+    _read_parts,
+)
 from xrm.core.context import (
     Context,
     Event,
@@ -47,7 +47,7 @@ from xrm.core.context import (
     validate_model,
 )
 from xrm.core.gdpr import suppressed_keys
-from xrm.core.inputs import CONTACT_INPUTS, AnyContactPoint, ContactPointIn, PostalAddress
+from xrm.core.inputs import AnyContactPoint
 from xrm.core.models import (
     ContactPointRow,
     IdentifierRow,
@@ -57,418 +57,25 @@ from xrm.core.models import (
     utcnow,
 )
 from xrm.core.normalize import (
-    address_key,
-    country_code,
     email_key,
     identifier_value,
     phone_key,
-    social_key,
     text_key,
-    url_key,
 )
-from xrm.core.records import ContactPoint, Identifier, Page, Party
+from xrm.core.records import ContactPoint, Page, Party
 from xrm.errors import Conflict, FieldError, NotFound, ValidationError
 
-__all__ = [
-    "NormalizedPoint",
-    "PartyService",
-    "normalize_contact_point",
-    "primary_contact_point",
-    "resolve_contact_point",
-]
+__all__ = ["PartyService"]
 
-_TAG = re.compile(r"[\w][\w .:/-]{0,59}")
+#: the statements finding the holders of match keys, one per set of key kinds
+_HOLDERS: dict[tuple[str, ...], Prepared] = {}
+
 _UNSET: Any = object()
 _PARTY_LOAD = (
     selectinload(PartyRow.contact_points),
     selectinload(PartyRow.identifiers),
     selectinload(PartyRow.tags),
 )
-
-
-# -- lean reads ------------------------------------------------------------------------
-# The read paths run statements built once, at import, on the session's connection, and
-# build the records from the rows: no ORM entity, no identity map, no loader strategies.
-# While the ORM session holds changes not yet flushed they read through the ORM instead,
-# which sees them.
-
-
-class Prepared:
-    """A read statement compiled once per dialect and run straight on the DBAPI cursor of
-    the session's connection, its parameters and values converted by SQLAlchemy's own
-    bind and result processors: what ``Connection.execute`` does, without its per-call
-    machinery (execution context, result object), which costs several times the query on
-    an indexed look-up. When something watches the statements (``echo``, cursor or
-    execute events) or the statement needs per-call rendering, it goes through
-    ``Connection.execute``."""
-
-    __slots__ = ("_compiled", "statement")
-
-    def __init__(self, statement: Select[Any] | CompoundSelect[Any]) -> None:
-        self.statement = statement
-        self._compiled: dict[Dialect, Any] = {}
-
-    def rows(self, conn: Connection, params: Mapping[str, Any]) -> builtins.list[Any]:
-        """The rows, each a sequence of the statement's columns."""
-        dialect = conn.dialect
-        prepared = self._compiled.get(dialect)
-        if prepared is None:
-            if len(self._compiled) >= 8:  # engines come and go (tests): keep the latest
-                del self._compiled[next(iter(self._compiled))]
-            prepared = self._compiled[dialect] = self._prepare(dialect)
-        dispatch = conn.dispatch
-        if (
-            not prepared
-            or conn.engine.echo
-            or dispatch.before_cursor_execute
-            or dispatch.after_cursor_execute
-            or dispatch.before_execute
-            or dispatch.after_execute
-        ):
-            return builtins.list(conn.execute(self.statement, params))
-        compiled, sql, binds, results = prepared
-        values = compiled.construct_params(params)
-        for name, process in binds:
-            values[name] = process(values[name])
-        args = values if compiled.positiontup is None else [values[n] for n in compiled.positiontup]
-        cursor = conn.connection.cursor()
-        try:
-            cursor.execute(sql, args)
-            rows = cursor.fetchall()
-        except dialect.loaded_dbapi.Error as exc:
-            error = DBAPIError.instance(sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect)
-            raise error from exc
-        finally:
-            cursor.close()
-        if not results:
-            return builtins.list(rows)
-        converted = []
-        for row in rows:
-            row = builtins.list(row)
-            for i, process in results:
-                value = row[i]
-                if value is not None:  # every processor leaves NULL as None
-                    row[i] = process(value)
-            converted.append(row)
-        return converted
-
-    def _prepare(self, dialect: Dialect) -> Any:
-        compiled = self.statement.compile(dialect=dialect)
-        if compiled.literal_execute_params or compiled.post_compile_params:
-            return False
-        binds = []
-        for name, bind in compiled.binds.items():
-            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            if process is not None:
-                binds.append((name, process))
-        results = []
-        for i, column in enumerate(self.statement.selected_columns):
-            impl = column.type.dialect_impl(dialect)
-            process = impl.result_processor(dialect, None)
-            if process is not None:
-                results.append((i, _empty_object(process) if isinstance(impl, JSON) else process))
-        return compiled, str(compiled), binds, results
-
-
-def _empty_object(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """A JSON column's processor that spares decoding ``{}``, what most rows hold."""
-
-    def decode(value: Any) -> Any:
-        return {} if value == "{}" else process(value)
-
-    return decode
-
-
-_P = cast(Table, PartyRow.__table__).c
-_C = cast(Table, ContactPointRow.__table__).c
-_I = cast(Table, IdentifierRow.__table__).c
-_T = cast(Table, PartyTagRow.__table__).c
-_KEY_KINDS = ("email", "phone", "identifier")
-
-
-def _key_owners(kind: str) -> Select[tuple[int]]:
-    """The ids of the parties holding the key given as the ``kind`` parameter."""
-    if kind == "identifier":
-        owner = cast(Table, IdentifierRow.__table__).alias("k")
-        return (
-            select(owner.c.party_id)
-            .where(owner.c.scheme == bindparam("scheme"), owner.c.value == bindparam("identifier"))
-            .correlate(None)
-        )
-    point = cast(Table, ContactPointRow.__table__).alias("k")
-    return (
-        select(point.c.party_id)
-        .where(point.c.kind == kind, point.c.key == bindparam(kind))
-        .correlate(None)
-    )
-
-
-def _held_by(column: ColumnElement[int], kinds: tuple[str, ...]) -> ColumnElement[bool]:
-    if len(kinds) == 1:
-        return column.in_(_key_owners(kinds[0]))
-    # one IN over the union: an OR of INs is a scan of the whole party table on PostgreSQL
-    return column.in_(union(*(_key_owners(kind) for kind in kinds)))
-
-
-def _parts(where: Callable[[ColumnElement[int]], ColumnElement[bool]]) -> CompoundSelect[Any]:
-    """Everything the records of the parties that ``where`` keeps hold, in one statement:
-    each party's row (part 0), contact points (1), identifiers (2) and tags (3), every row
-    carrying its party's id; four index range scans."""
-    nothing = null()
-
-    def part(n: int, party_id: Any, *columns: Any) -> Select[Any]:
-        cols = [literal_column(str(n)), party_id, *columns]
-        cols += [nothing] * (16 - len(cols))
-        return select(*(c.label(f"c{i}") for i, c in enumerate(cols))).where(where(party_id))
-
-    return union_all(
-        # 2 id, 3 kind, 4 display_name, 5 given_name, 6 family_name, 7 birth_date,
-        # 8 attributes, 9 version, 10 merged_into_id, 11 created_at, 12 updated_at,
-        # 13-15 typed for the contact points' country, is_primary, suppressed
-        part(0, _P.id, _P.id, _P.kind, _P.display_name, _P.given_name, _P.family_name,
-             _P.birth_date, _P.attributes, _P.version, _P.merged_into_id, _P.created_at,
-             _P.updated_at, type_coerce(nothing, String()), type_coerce(nothing, Boolean()),
-             type_coerce(nothing, Boolean())),
-        # 2 id, 3 kind, 4 value, 5 key, 6 label, 8 data, 13 country, 14-15
-        part(1, _C.party_id, _C.id, _C.kind, _C.value, _C.key, _C.label, nothing, _C.data,
-             nothing, nothing, nothing, nothing, _C.country, _C.is_primary, _C.suppressed),
-        part(2, _I.party_id, _I.id, _I.scheme, _I.value),
-        part(3, _T.party_id, nothing, _T.tag),
-    )  # fmt: skip
-
-
-_PARTS_BY_ID = Prepared(_parts(lambda column: column == bindparam("id")))
-_PARTS_IN = Prepared(_parts(lambda column: column.in_(bindparam("ids", expanding=True))))
-_HOLDERS: dict[tuple[str, ...], Prepared] = {}
-
-
-class _Parts:
-    """A party's row and the rows of what its record holds, as read by :data:`_parts`."""
-
-    __slots__ = ("identifiers", "points", "row", "tags")
-
-    def __init__(self) -> None:
-        self.row: Any = None
-        self.points: builtins.list[Any] = []
-        self.identifiers: builtins.list[Any] = []
-        self.tags: builtins.list[str] = []
-
-    @property
-    def merged_into(self) -> int | None:
-        return cast("int | None", self.row[10])
-
-    def record(self) -> Party:
-        points = sorted(self.points, key=_first)
-        identifiers = sorted(self.identifiers, key=_first)
-        r = self.row
-        return Party.from_row(
-            (r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12]),
-            [ContactPoint.from_row(c) for c in points],
-            [Identifier(i[1], i[2]) for i in identifiers],
-            self.tags,
-        )
-
-
-def _first(row: Sequence[Any]) -> Any:
-    return row[0]
-
-
-def _read_parts(conn: Connection, statement: Prepared, params: Any) -> dict[int, _Parts]:
-    """The parties read by a :func:`_parts` statement, by id (only those with a row)."""
-    found: dict[int, _Parts] = {}
-    for r in statement.rows(conn, params):
-        parts = found.get(r[1])
-        if parts is None:
-            parts = found[r[1]] = _Parts()
-        n = r[0]
-        if n == 0:
-            parts.row = r
-        elif n == 1:
-            parts.points.append((r[2], r[3], r[4], r[5], r[6], r[13], r[8], r[14], r[15]))
-        elif n == 2:
-            parts.identifiers.append((r[2], r[3], r[4]))
-        else:
-            parts.tags.append(r[3])
-    return {ident: parts for ident, parts in found.items() if parts.row is not None}
-
-
-def _pending(db: OrmSession) -> bool:
-    """Whether the ORM session holds changes it has not flushed (then the ORM reads)."""
-    return bool(db.new or db.dirty or db.deleted)
-
-
-class NormalizedPoint:
-    """A contact point after validation: what to store."""
-
-    __slots__ = ("country", "data", "key", "kind", "label", "primary", "value")
-
-    def __init__(
-        self,
-        kind: str,
-        value: str,
-        key: str,
-        *,
-        label: str | None,
-        primary: bool,
-        country: str | None = None,
-        data: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.kind = kind
-        self.value = value
-        self.key = key
-        self.label = label
-        self.primary = primary
-        self.country = country
-        self.data = dict(data or {})
-
-
-def _coerce_point(raw: Any, path: str) -> AnyContactPoint:
-    if isinstance(raw, ContactPointIn | PostalAddress):
-        return raw
-    if isinstance(raw, BaseModel):
-        raw = raw.model_dump()
-    if not isinstance(raw, Mapping):
-        raise ValidationError.single(path, "expected a contact point or a mapping with a kind")
-    kind = raw.get("kind")
-    model = CONTACT_INPUTS.get(kind) if isinstance(kind, str) else None
-    return validate_model(model or ContactPointIn, dict(raw), path)  # type: ignore[return-value]
-
-
-def normalize_contact_point(ctx: Context, raw: Any, path: str) -> NormalizedPoint:
-    """Validate one contact point and compute its match key; errors name ``path``."""
-    point = _coerce_point(raw, path)
-    kind = point.kind
-    registered = ctx.registry.contact_kinds.get(kind)
-    if registered is None:
-        known = ", ".join(sorted(ctx.registry.contact_kinds))
-        raise ValidationError.single(f"{path}.kind", f"unknown contact kind {kind!r} ({known})")
-    data: dict[str, Any] = {}
-    country = None
-    try:
-        if isinstance(point, PostalAddress):
-            country = country_code(point.country)
-            key = address_key(list(point.lines), point.postcode, point.city, country)
-            data = point.model_dump(include={"lines", "postcode", "city", "region"})
-            data["country"] = country
-        elif kind == "email":
-            key = email_key(point.value, ctx.settings.email_rules)
-        elif kind == "phone":
-            region = getattr(point, "region", None) or ctx.settings.default_region
-            key = phone_key(point.value, region)
-            country = _phone_country(key)
-        elif kind == "url":
-            key = url_key(point.value)
-        elif kind == "social":
-            network = getattr(point, "network", "")
-            key = social_key(point.value, network)
-            data = {"network": network.casefold()}
-        elif registered.key is not None:
-            key = registered.key(point.value)
-        else:
-            key = text_key(point.value)
-    except ValueError as exc:
-        field = "country" if isinstance(point, PostalAddress) else "value"
-        raise ValidationError.single(f"{path}.{field}", str(exc)) from None
-    if not key:
-        raise ValidationError.single(f"{path}.value", "is empty once normalised")
-    return NormalizedPoint(
-        kind,
-        point.value,
-        key,
-        label=point.label,
-        primary=point.primary,
-        country=country,
-        data=data,
-    )
-
-
-def resolve_contact_point(ctx: Context, party_id: int, wanted: Any, path: str) -> ContactPointRow:
-    """One of the party's contact points, given by id, record, or value (any way of
-    writing it: the value is compared by match key)."""
-    query = select(ContactPointRow).where(ContactPointRow.party_id == party_id)
-    found: ContactPointRow | None = None
-    if isinstance(wanted, str):
-        for kind in ("email", "phone", "url"):
-            try:
-                point = normalize_contact_point(ctx, {"kind": kind, "value": wanted}, path)
-            except ValidationError:
-                continue
-            found = ctx.db.scalar(
-                query.where(ContactPointRow.kind == kind, ContactPointRow.key == point.key)
-            )
-            if found is not None:
-                break
-    else:
-        ident = ref_id(wanted, path)
-        found = ctx.db.scalar(query.where(ContactPointRow.id == ident))
-    if found is None:
-        raise ValidationError.single(path, f"party {party_id} has no contact point {wanted!r}")
-    return found
-
-
-def primary_contact_point(ctx: Context, party_id: int, kind: str) -> ContactPointRow | None:
-    """The party's primary contact point of ``kind``, if it has one."""
-    return ctx.db.scalar(
-        select(ContactPointRow).where(
-            ContactPointRow.party_id == party_id,
-            ContactPointRow.kind == kind,
-            ContactPointRow.is_primary.is_(True),
-        )
-    )
-
-
-def _phone_country(e164: str) -> str | None:
-    import phonenumbers
-
-    region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
-    return region if region and len(region) == 2 and region != "ZZ" else None
-
-
-def _clean_name(value: Any, path: str, *, required: bool) -> str | None:
-    if value is None:
-        if required:
-            raise ValidationError.single(path, "is required")
-        return None
-    if not isinstance(value, str):
-        raise ValidationError.single(path, "must be text")
-    cleaned = " ".join(value.split())
-    if not cleaned:
-        if required:
-            raise ValidationError.single(path, "must not be blank")
-        return None
-    if len(cleaned) > 300:
-        raise ValidationError.single(path, "is longer than 300 characters")
-    return cleaned
-
-
-def _clean_tags(tags: Iterable[str], path: str = "tags") -> list[str]:
-    if isinstance(tags, str):
-        tags = [tags]
-    cleaned: list[str] = []
-    for i, tag in enumerate(tags):
-        if not isinstance(tag, str) or not _TAG.fullmatch(tag.strip()):
-            raise ValidationError.single(
-                f"{path}.{i}", f"{tag!r} is not a tag (letters, digits, ' .:/-', 60 at most)"
-            )
-        value = tag.strip().casefold()
-        if value not in cleaned:
-            cleaned.append(value)
-    return cleaned
-
-
-def unique_points(points: Iterable[Any], path: str, errors: list[FieldError]) -> list[Any]:
-    """Normalised contact points, one per (kind, match key) in the order given (the same
-    address written twice is one point); more than one primary of a kind is an error."""
-    unique: list[Any] = []
-    seen: set[tuple[str, str]] = set()
-    for point in points:
-        if (point.kind, point.key) not in seen:
-            seen.add((point.kind, point.key))
-            unique.append(point)
-    for kind in {p.kind for p in unique}:
-        if sum(1 for p in unique if p.kind == kind and p.primary) > 1:
-            errors.append(FieldError(path, f"more than one primary {kind}"))
-    return unique
 
 
 class PartyService:
@@ -1059,8 +666,3 @@ class PartyService:
                     f"{scheme} {value!r} already belongs to party {holder}",
                     field=f"identifiers.{scheme}",
                 )
-
-
-def _check_limit(limit: int) -> None:
-    if not isinstance(limit, int) or not 1 <= limit <= 1000:
-        raise ValidationError.single("limit", "must be between 1 and 1000")

@@ -19,9 +19,9 @@ from sqlalchemy import (
     union_all,
 )
 
+from xrm.core._lean import Prepared, _pending
 from xrm.core.context import Context, Event, PartyRef, jsonable, ref_id, validate_model
 from xrm.core.models import PartyRow, RelationshipRow, RoleRow, utcnow
-from xrm.core.parties import Prepared, _pending
 from xrm.core.records import Link, Relationship
 from xrm.core.registry import RelationshipType
 from xrm.errors import Conflict, NotFound, ValidationError

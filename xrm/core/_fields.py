@@ -1,0 +1,212 @@
+"""What a party is given, checked and normalised: contact points (with their match keys),
+names and tags.
+
+Private to ``xrm.core``: parties, the bulk path, interactions and consent use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import (
+    select,
+)
+
+from xrm.core.context import (
+    Context,
+    ref_id,
+    validate_model,
+)
+from xrm.core.inputs import CONTACT_INPUTS, AnyContactPoint, ContactPointIn, PostalAddress
+from xrm.core.models import (
+    ContactPointRow,
+)
+from xrm.core.normalize import (
+    address_key,
+    country_code,
+    email_key,
+    phone_key,
+    social_key,
+    text_key,
+    url_key,
+)
+from xrm.errors import FieldError, ValidationError
+
+_TAG = re.compile(r"[\w][\w .:/-]{0,59}")
+
+
+class NormalizedPoint:
+    """A contact point after validation: what to store."""
+
+    __slots__ = ("country", "data", "key", "kind", "label", "primary", "value")
+
+    def __init__(
+        self,
+        kind: str,
+        value: str,
+        key: str,
+        *,
+        label: str | None,
+        primary: bool,
+        country: str | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.value = value
+        self.key = key
+        self.label = label
+        self.primary = primary
+        self.country = country
+        self.data = dict(data or {})
+
+
+def _coerce_point(raw: Any, path: str) -> AnyContactPoint:
+    if isinstance(raw, ContactPointIn | PostalAddress):
+        return raw
+    if isinstance(raw, BaseModel):
+        raw = raw.model_dump()
+    if not isinstance(raw, Mapping):
+        raise ValidationError.single(path, "expected a contact point or a mapping with a kind")
+    kind = raw.get("kind")
+    model = CONTACT_INPUTS.get(kind) if isinstance(kind, str) else None
+    return validate_model(model or ContactPointIn, dict(raw), path)  # type: ignore[return-value]
+
+
+def normalize_contact_point(ctx: Context, raw: Any, path: str) -> NormalizedPoint:
+    """Validate one contact point and compute its match key; errors name ``path``."""
+    point = _coerce_point(raw, path)
+    kind = point.kind
+    registered = ctx.registry.contact_kinds.get(kind)
+    if registered is None:
+        known = ", ".join(sorted(ctx.registry.contact_kinds))
+        raise ValidationError.single(f"{path}.kind", f"unknown contact kind {kind!r} ({known})")
+    data: dict[str, Any] = {}
+    country = None
+    try:
+        if isinstance(point, PostalAddress):
+            country = country_code(point.country)
+            key = address_key(list(point.lines), point.postcode, point.city, country)
+            data = point.model_dump(include={"lines", "postcode", "city", "region"})
+            data["country"] = country
+        elif kind == "email":
+            key = email_key(point.value, ctx.settings.email_rules)
+        elif kind == "phone":
+            region = getattr(point, "region", None) or ctx.settings.default_region
+            key = phone_key(point.value, region)
+            country = _phone_country(key)
+        elif kind == "url":
+            key = url_key(point.value)
+        elif kind == "social":
+            network = getattr(point, "network", "")
+            key = social_key(point.value, network)
+            data = {"network": network.casefold()}
+        elif registered.key is not None:
+            key = registered.key(point.value)
+        else:
+            key = text_key(point.value)
+    except ValueError as exc:
+        field = "country" if isinstance(point, PostalAddress) else "value"
+        raise ValidationError.single(f"{path}.{field}", str(exc)) from None
+    if not key:
+        raise ValidationError.single(f"{path}.value", "is empty once normalised")
+    return NormalizedPoint(
+        kind,
+        point.value,
+        key,
+        label=point.label,
+        primary=point.primary,
+        country=country,
+        data=data,
+    )
+
+
+def resolve_contact_point(ctx: Context, party_id: int, wanted: Any, path: str) -> ContactPointRow:
+    """One of the party's contact points, given by id, record, or value (any way of
+    writing it: the value is compared by match key)."""
+    query = select(ContactPointRow).where(ContactPointRow.party_id == party_id)
+    found: ContactPointRow | None = None
+    if isinstance(wanted, str):
+        for kind in ("email", "phone", "url"):
+            try:
+                point = normalize_contact_point(ctx, {"kind": kind, "value": wanted}, path)
+            except ValidationError:
+                continue
+            found = ctx.db.scalar(
+                query.where(ContactPointRow.kind == kind, ContactPointRow.key == point.key)
+            )
+            if found is not None:
+                break
+    else:
+        ident = ref_id(wanted, path)
+        found = ctx.db.scalar(query.where(ContactPointRow.id == ident))
+    if found is None:
+        raise ValidationError.single(path, f"party {party_id} has no contact point {wanted!r}")
+    return found
+
+
+def primary_contact_point(ctx: Context, party_id: int, kind: str) -> ContactPointRow | None:
+    """The party's primary contact point of ``kind``, if it has one."""
+    return ctx.db.scalar(
+        select(ContactPointRow).where(
+            ContactPointRow.party_id == party_id,
+            ContactPointRow.kind == kind,
+            ContactPointRow.is_primary.is_(True),
+        )
+    )
+
+
+def _phone_country(e164: str) -> str | None:
+    import phonenumbers
+
+    region = phonenumbers.region_code_for_number(phonenumbers.parse(e164))
+    return region if region and len(region) == 2 and region != "ZZ" else None
+
+
+def _clean_name(value: Any, path: str, *, required: bool) -> str | None:
+    if value is None:
+        if required:
+            raise ValidationError.single(path, "is required")
+        return None
+    if not isinstance(value, str):
+        raise ValidationError.single(path, "must be text")
+    cleaned = " ".join(value.split())
+    if not cleaned:
+        if required:
+            raise ValidationError.single(path, "must not be blank")
+        return None
+    if len(cleaned) > 300:
+        raise ValidationError.single(path, "is longer than 300 characters")
+    return cleaned
+
+
+def _clean_tags(tags: Iterable[str], path: str = "tags") -> list[str]:
+    if isinstance(tags, str):
+        tags = [tags]
+    cleaned: list[str] = []
+    for i, tag in enumerate(tags):
+        if not isinstance(tag, str) or not _TAG.fullmatch(tag.strip()):
+            raise ValidationError.single(
+                f"{path}.{i}", f"{tag!r} is not a tag (letters, digits, ' .:/-', 60 at most)"
+            )
+        value = tag.strip().casefold()
+        if value not in cleaned:
+            cleaned.append(value)
+    return cleaned
+
+
+def unique_points(points: Iterable[Any], path: str, errors: list[FieldError]) -> list[Any]:
+    """Normalised contact points, one per (kind, match key) in the order given (the same
+    address written twice is one point); more than one primary of a kind is an error."""
+    unique: list[Any] = []
+    seen: set[tuple[str, str]] = set()
+    for point in points:
+        if (point.kind, point.key) not in seen:
+            seen.add((point.kind, point.key))
+            unique.append(point)
+    for kind in {p.kind for p in unique}:
+        if sum(1 for p in unique if p.kind == kind and p.primary) > 1:
+            errors.append(FieldError(path, f"more than one primary {kind}"))
+    return unique
