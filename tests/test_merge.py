@@ -180,6 +180,30 @@ def test_a_withdrawal_recorded_after_the_merge_reaches_the_moved_points(app: XRM
         assert list(s.consents.audience("marketing", "email")) == []
 
 
+def test_the_history_of_a_survivor_shows_the_records_that_decide_for_its_points(
+    app: XRM,
+) -> None:
+    with app.session() as s:
+        keep = s.parties.create("person", "Keep", contact_points=[Email("k@example.com")])
+        dup = s.parties.create("person", "Dup", contact_points=[Email("d@example.com")])
+        other = s.parties.create("person", "Other", contact_points=[Email("o@example.com")])
+        s.consents.grant(keep, "marketing", source="web", captured_at=days(1))
+        s.consents.grant(dup, "marketing", source="call", captured_at=days(2))
+        s.consents.refuse(other, "marketing", source="web", captured_at=days(3))
+        s.identity.merge(keep, dup)
+        s.consents.withdraw(keep, "surveys", source="mail", captured_at=days(4))
+        history = s.consents.history(keep)
+        assert [(r.party_id, r.purpose, r.decision) for r in history] == [
+            (keep.id, "marketing", "granted"),
+            (dup.id, "marketing", "granted"),
+            (keep.id, "surveys", "withdrawn"),
+        ]
+        assert [r.party_id for r in s.consents.history(keep, merged=False)] == [keep.id] * 2
+        assert [r.purpose for r in s.consents.history(keep, purpose="surveys")] == ["surveys"]
+        s.identity.unmerge(dup)
+        assert [r.party_id for r in s.consents.history(keep)] == [keep.id] * 2
+
+
 class Loyalty:
     """A plugin that keeps points per party in the party's attributes... of its own."""
 

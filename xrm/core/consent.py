@@ -363,9 +363,28 @@ class ConsentService:
             raise ValidationError.single("captured_at", "is in the future")
         return captured, effective, expires, confirmed
 
-    def history(self, party: PartyRef, *, purpose: str | None = None) -> list[ConsentRecord]:
-        """The party's ledger, oldest first."""
-        query = select(ConsentRecordRow).where(ConsentRecordRow.party_id == ref_id(party))
+    def history(
+        self, party: PartyRef, *, purpose: str | None = None, merged: bool = True
+    ) -> list[ConsentRecord]:
+        """The party's ledger, oldest first (by effective time).
+
+        With ``merged`` (the default), also the records of the parties merged into this
+        one that still decide for the contact points they brought (see
+        docs/consent.md, "After a merge"); each record's ``party_id`` says whose it is.
+        """
+        ident = ref_id(party)
+        mine = ConsentRecordRow.party_id == ident
+        if merged:
+            ledger = ConsentLedgerRow
+            deciding = exists().where(
+                ledger.party_id == ident,
+                ledger.ledger_party_id == ConsentRecordRow.party_id,
+                ledger.ledger_party_id != ident,
+                or_(ledger.since.is_(None), ConsentRecordRow.recorded_at >= ledger.since),
+            )
+            query = select(ConsentRecordRow).where(or_(mine, deciding))
+        else:
+            query = select(ConsentRecordRow).where(mine)
         if purpose is not None:
             query = query.where(ConsentRecordRow.purpose == purpose)
         query = query.order_by(ConsentRecordRow.effective_from, ConsentRecordRow.id)
