@@ -19,7 +19,8 @@ demo: $(STAMP)
 	$(BIN)/python -m xrm.demo --database sqlite:///xrm-demo.db
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests $(wildcard plugins/*/tests)
+	$(BIN)/python -m coverage run -m pytest -q tests $(wildcard plugins/*/tests)
+	$(BIN)/python -m coverage report
 
 # Benchmarks (docs/performance.md): each workload beside hand-written SQL on the same
 # database. PostgreSQL: XRM_BENCH_DATABASE_URL (default postgres@127.0.0.1/xrm_bench).
