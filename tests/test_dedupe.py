@@ -285,6 +285,25 @@ def test_limit_keeps_the_strongest_pairs(app: XRM) -> None:
         assert (first.left, first.right) == (a, b)
 
 
+def test_iter_duplicates_gives_the_same_pairs_one_at_a_time_by_party_id(app: XRM) -> None:
+    born = dt.date(1984, 6, 2)
+    with app.session() as s:
+        for given, family in [("Marie", "Dupont"), ("Jean", "Martin"), ("Marie", "Dupond"),
+                              ("Jean", "Martin"), ("Dupont", "Marie")]:  # fmt: skip
+            person(s, given, family, birth_date=born)
+        every = find_duplicates(s)
+        streamed = s.identity.iter_duplicates()
+        first = next(streamed)
+        rest = list(streamed)
+        assert len(every) >= 4
+        assert sorted([first, *rest], key=lambda p: (p.left, p.right)) == [first, *rest]
+        assert {first, *rest} == set(every)
+        assert find_duplicates(s, limit=2) == every[:2]
+        with pytest.raises(ValidationError) as err:
+            s.identity.iter_duplicates(review_threshold=20, auto_threshold=10)
+        assert err.value.errors[0].path == "review_threshold"
+
+
 def test_arguments_are_checked(app: XRM) -> None:
     with app.session() as s:
         with pytest.raises(ValidationError, match="kinds"):

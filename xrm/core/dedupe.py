@@ -20,9 +20,10 @@ number of parties times the block sizes, which the rules cap, never with its squ
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, get_args, runtime_checkable
 
 import attrs
@@ -61,6 +62,7 @@ __all__ = [
     "Transform",
     "Verdict",
     "find_duplicates",
+    "iter_duplicates",
     "soundex",
 ]
 
@@ -386,7 +388,39 @@ def find_duplicates(
     the same kind are paired; ``kinds`` limits the search to some kinds.
 
     Returns the pairs definite first, then by decreasing score, then by party ids; at
-    most ``limit`` of them. Reads only; writes nothing.
+    most ``limit`` of them (only those are held while searching). Reads only; writes
+    nothing. :func:`iter_duplicates` gives the same pairs one at a time, unsorted.
+    """
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValidationError.single("limit", "must be a positive integer")
+    pairs = iter_duplicates(
+        session, kinds=kinds, rules=rules, review_threshold=review_threshold,
+        auto_threshold=auto_threshold,
+    )  # fmt: skip
+    if limit is not None:
+        return heapq.nsmallest(limit, pairs, key=_rank)
+    return sorted(pairs, key=_rank)
+
+
+def _rank(pair: CandidatePair) -> tuple[int, float, int, int]:
+    return (_VERDICT_ORDER[pair.verdict], -pair.score, pair.left, pair.right)
+
+
+def iter_duplicates(
+    session: Session,
+    *,
+    kinds: Iterable[str] | None = None,
+    rules: Iterable[MatchRule] | None = None,
+    review_threshold: float | None = None,
+    auto_threshold: float | None = None,
+) -> Iterator[CandidatePair]:
+    """The pairs of :func:`find_duplicates`, one at a time as they are found: by the id
+    of the pair's first party, then of its second. Memory holds the columns the rules
+    read and the blocks, never the pairs: for a search that reports millions of pairs
+    (namesakes for review in a large base), write them out as they come.
+
+    The arguments are checked and the parties read when this is called; the pairs are
+    scored as they are taken.
     """
     wanted = _kinds(kinds)
     unknown = sorted((wanted or set()) - set(session._ctx.registry.party_kinds))
@@ -396,8 +430,6 @@ def find_duplicates(
     auto = _threshold(auto_threshold, DEFAULT_AUTO_THRESHOLD, "auto_threshold")
     if review > auto:
         raise ValidationError.single("review_threshold", "must not exceed auto_threshold")
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValidationError.single("limit", "must be a positive integer")
     chosen = _rules_of(session, rules)
     exact = {r.name: r for r in chosen if isinstance(r, ExactRule)}
     fuzzy = [r for r in chosen if isinstance(r, FuzzyRule)]
@@ -411,10 +443,15 @@ def find_duplicates(
     table = load(session.db.connection(), fields, wanted)
     scorer = Scorer(table, fuzzy)
     candidates = Candidates(table, blocking, exact_pairs(table, list(exact.values())))
+    return _scored(table, scorer, candidates, exact, review, auto)
+
+
+def _scored(table: Table, scorer: Scorer, candidates: Candidates, exact: dict[str, ExactRule],
+            review: float, auto: float) -> Iterator[CandidatePair]:  # fmt: skip
     kinds_of, exact_hits = table.kinds, candidates.exact
-    found: list[CandidatePair] = []
     for i, later in candidates:
         kind = kinds_of[i]  # blocks and exact groups are per kind: j is of the same kind
+        later.sort()  # parties are numbered in id order: the second party's id order
         mine = exact_hits.get(i) or {}
         floors = (
             [-math.inf if j in mine else review for j in later] if mine else [review] * len(later)
@@ -433,9 +470,7 @@ def find_duplicates(
                 verdict = "review"
             else:
                 continue
-            found.append(_pair(table, scorer, exact, hits or [], i, j, score, verdict, swapped))
-    found.sort(key=lambda p: (_VERDICT_ORDER[p.verdict], -p.score, p.left, p.right))
-    return found[:limit] if limit is not None else found
+            yield _pair(table, scorer, exact, hits or [], i, j, score, verdict, swapped)
 
 
 def _pair(table: Table, scorer: Scorer, exact: dict[str, ExactRule], hits: list[str], i: int,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from sqlalchemy import and_, bindparam, select
 
 from xrm.core._lean import Prepared
 from xrm.core.context import Context, PartyRef
-from xrm.core.dedupe import CandidatePair, MatchRule, find_duplicates
+from xrm.core.dedupe import CandidatePair, MatchRule, find_duplicates, iter_duplicates
 from xrm.core.merge import MergePlan, MergeService, Side, Unmerged
 from xrm.core.models import InteractionRow, ParticipantRow, PartyRow
 from xrm.core.records import Party
@@ -94,6 +94,24 @@ class IdentityService:
         return find_duplicates(
             session, kinds=kinds, rules=rules, review_threshold=review_threshold,
             auto_threshold=auto_threshold, limit=limit,
+        )  # fmt: skip
+
+    def iter_duplicates(
+        self,
+        *,
+        kinds: Iterable[str] | None = None,
+        rules: Iterable[MatchRule] | None = None,
+        review_threshold: float | None = None,
+        auto_threshold: float | None = None,
+    ) -> Iterator[CandidatePair]:
+        """The pairs of :meth:`duplicates`, one at a time and unsorted (by the first
+        party's id, then the second's), without holding them all: for a search that
+        reports millions of pairs."""
+        session = self._ctx.session
+        assert session is not None
+        return iter_duplicates(
+            session, kinds=kinds, rules=rules, review_threshold=review_threshold,
+            auto_threshold=auto_threshold,
         )  # fmt: skip
 
     def merge(
