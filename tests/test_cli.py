@@ -272,6 +272,9 @@ def test_dedupe_reports_pairs_with_their_evidence(ready: Run) -> None:
     assert [(p["left"], p["right"], p["verdict"]) for p in pairs] == [(2, 3, "definite")]  # type: ignore[union-attr, index]
     assert "definite" in ready("dedupe", "--kind", "person").stdout
     ready("dedupe", "--kind", "robot", code=1)
+    lines = ready("dedupe", "--stream").stdout.splitlines()
+    assert [json.loads(line) for line in lines] == pairs  # one JSON document a line
+    ready("dedupe", "--stream", "--limit", "3", code=2)
 
 
 def test_merge_shows_the_plan_merges_and_unmerge_undoes_it(ready: Run) -> None:

@@ -90,6 +90,11 @@ def print_json(value: Any) -> None:
     click.echo(json.dumps(to_data(value), indent=2, ensure_ascii=False))
 
 
+def print_json_line(value: Any) -> None:
+    """One value as one line of JSON (JSON Lines), for output streamed as it comes."""
+    click.echo(json.dumps(to_data(value), ensure_ascii=False, separators=(",", ":")))
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"

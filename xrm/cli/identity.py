@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from xrm.cli._common import json_option, open_session, print_json, print_table, resolve_party
+from xrm.cli._common import (
+    json_option,
+    open_session,
+    print_json,
+    print_json_line,
+    print_table,
+    resolve_party,
+)
 
 
 @click.command("dedupe")
@@ -14,14 +21,30 @@ from xrm.cli._common import json_option, open_session, print_json, print_table, 
 @click.option("--auto", "auto_threshold", type=float,
               help="Score from which a pair is a probable duplicate.")  # fmt: skip
 @click.option("--limit", type=click.IntRange(1), help="At most this many pairs.")
+@click.option(
+    "--stream",
+    is_flag=True,
+    help="Write each pair as one line of JSON as soon as it is found, by party id and "
+    "unsorted: memory does not grow with the pairs (for millions of them).",
+)
 @json_option
 @click.pass_context
 def dedupe(
     ctx: click.Context, kinds: tuple[str, ...], review_threshold: float | None,
-    auto_threshold: float | None, limit: int | None, as_json: bool,
+    auto_threshold: float | None, limit: int | None, stream: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Report pairs of parties that may be the same, with their score, verdict and the
     fields that agreed or disagreed. Nothing is changed."""
+    if stream:
+        if limit is not None:
+            raise click.UsageError("--stream writes every pair: it takes no --limit")
+        with open_session(ctx) as s:
+            for pair in s.identity.iter_duplicates(
+                kinds=kinds or None, review_threshold=review_threshold,
+                auto_threshold=auto_threshold,
+            ):  # fmt: skip
+                print_json_line(pair)
+        return
     with open_session(ctx) as s:
         pairs = s.identity.duplicates(
             kinds=kinds or None, review_threshold=review_threshold,
