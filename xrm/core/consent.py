@@ -379,7 +379,6 @@ class ConsentService:
             deciding = exists().where(
                 ledger.party_id == ident,
                 ledger.ledger_party_id == ConsentRecordRow.party_id,
-                ledger.ledger_party_id != ident,
                 or_(ledger.since.is_(None), ConsentRecordRow.recorded_at >= ledger.since),
             )
             query = select(ConsentRecordRow).where(or_(mine, deciding))
