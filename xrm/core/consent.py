@@ -698,7 +698,20 @@ def _audience_query(purpose: Purpose, channel: Channel, at: dt.datetime) -> Sele
     # anti-join (the usual points) or a semi-join (the few a merge moved); the OR made
     # PostgreSQL probe the ledger per row and doubled the audience's time.
     usual = select(*columns).select_from(joined).where(*where, ~has_ledger, not_(denied))
-    merged = select(*columns).select_from(base).where(*where, has_ledger, ~group_denies)
+    # the few points a merge moved, read from the ledger rather than found among all
+    # points: a scan of every point of the kind was a sixth of the audience's time
+    moved = (
+        select(L.party_id, L.contact_key).where(L.contact_kind == kind).distinct().subquery("moved")
+    )
+    moved_points = moved.join(
+        ContactPointRow.__table__,
+        and_(
+            ContactPointRow.party_id == moved.c.party_id,
+            ContactPointRow.kind == kind,
+            ContactPointRow.key == moved.c.contact_key,
+        ),
+    ).join(PartyRow.__table__, PartyRow.id == ContactPointRow.party_id)
+    merged = select(*columns).select_from(moved_points).where(*where, ~group_denies)
     both = union_all(usual, merged).subquery("audience")
     return select(both.c.party_id, both.c.contact_point_id, both.c.value)
 
