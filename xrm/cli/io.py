@@ -14,6 +14,7 @@ from typing import Any, TextIO
 import click
 
 from xrm.cli._common import CliState, open_session, print_json, resolve_party
+from xrm.core._gc import collector_paused
 from xrm.core.bulk import import_batch
 from xrm.core.context import validate_model
 from xrm.core.export import export_party as export_document
@@ -134,7 +135,8 @@ def import_file(
             chunk = list(itertools.islice(rows, limit))
             if not chunk:
                 break
-            with app.session(actor=f"import:{path.name}") as s:
+            # the collector paused over the chunk's models too, not only import_batch
+            with collector_paused(), app.session(actor=f"import:{path.name}") as s:
                 good: list[tuple[int, ImportedParty]] = []
                 problems: list[tuple[int, str]] = []
                 for number, data in chunk:

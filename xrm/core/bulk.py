@@ -24,6 +24,7 @@ from xrm.core._fields import (
     normalize_contact_point,
     unique_points,
 )
+from xrm.core._gc import collector_paused
 from xrm.core.consent import consent_event
 from xrm.core.context import jsonable
 from xrm.core.gdpr import suppressed_keys
@@ -83,7 +84,15 @@ class _New:
 
 def import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) -> list[RowResult]:
     """Import ``rows`` (line number, record). Each row is all or nothing; a bad row is
-    returned with its error and writes nothing. New parties are inserted together."""
+    returned with its error and writes nothing. New parties are inserted together.
+
+    Python's cyclic garbage collector is paused while the batch is worked on (see
+    :mod:`xrm.core._gc`)."""
+    with collector_paused():
+        return _import_batch(session, rows)
+
+
+def _import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) -> list[RowResult]:
     s = session
     results: dict[int, RowResult] = {}
     slow: list[tuple[int, ImportedParty]] = []

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, get_args, r
 
 import attrs
 
+from xrm.core._gc import collector_paused
 from xrm.core._match import (
     CONTACT_SHORT,
     NAMES,
@@ -397,9 +398,10 @@ def find_duplicates(
         session, kinds=kinds, rules=rules, review_threshold=review_threshold,
         auto_threshold=auto_threshold,
     )  # fmt: skip
-    if limit is not None:
-        return heapq.nsmallest(limit, pairs, key=_rank)
-    return sorted(pairs, key=_rank)
+    with collector_paused():  # see xrm.core._gc: a full collection over the pairs held
+        if limit is not None:
+            return heapq.nsmallest(limit, pairs, key=_rank)
+        return sorted(pairs, key=_rank)
 
 
 def _rank(pair: CandidatePair) -> tuple[int, float, int, int]:
@@ -440,9 +442,10 @@ def iter_duplicates(
     if any(r.field in _NAMES for r in fuzzy):
         fields |= set(_NAMES)  # to see swapped names
     session.db.flush()  # the parties of this unit of work too: read below without the ORM
-    table = load(session.db.connection(), fields, wanted)
-    scorer = Scorer(table, fuzzy)
-    candidates = Candidates(table, blocking, exact_pairs(table, list(exact.values())))
+    with collector_paused():
+        table = load(session.db.connection(), fields, wanted)
+        scorer = Scorer(table, fuzzy)
+        candidates = Candidates(table, blocking, exact_pairs(table, list(exact.values())))
     return _scored(table, scorer, candidates, exact, review, auto)
 
 
