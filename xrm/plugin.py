@@ -198,6 +198,8 @@ class PluginHost:
         #: (hook, plugin) -> a caller of that one implementation, built once (building one
         #: per call was a sixth of a bulk import's time); emptied when plugins change
         self._single: dict[tuple[str, int], Any] = {}
+        #: hook -> what call() needs (see _plan); emptied when plugins change
+        self._plans: dict[str, tuple[frozenset[str], list[tuple[str, Any]]]] = {}
         self._infos: list[PluginInfo] = []
         if self._switches.trace:
             self._pm.trace.root.setwriter(_write_stderr)
@@ -293,10 +295,31 @@ class PluginHost:
         ``kwargs`` must be exactly the hook's parameters other than ``session``
         (:class:`TypeError` otherwise: a mistake in the caller, not in a plugin).
         """
-        arguments = self._arguments(hook, ctx, kwargs)
-        for name, impl in self._implementations(hook):
-            with _blame(name, hook):
-                self._call_one(hook, impl, arguments)
+        plan = self._plans.get(hook) or self._plan(hook)
+        expected, callers = plan
+        if "session" in kwargs or len(kwargs) + 1 != len(expected) or not expected >= kwargs.keys():
+            self._arguments(hook, ctx, kwargs)  # raises TypeError naming what is wrong
+        if not callers:
+            return
+        arguments = {"session": ctx.session, **kwargs}
+        for name, caller in callers:
+            try:  # _blame, inline: this runs several times for each imported party
+                caller(**arguments)
+            except PluginError:
+                raise
+            except Exception as exc:
+                raise PluginError(name, hook, exc) from exc
+
+    def _plan(self, hook: str) -> tuple[frozenset[str], list[tuple[str, Any]]]:
+        """What :meth:`call` needs of ``hook``, worked out once (until plugins change):
+        its parameter names, and each implementation's plugin with a caller of it alone."""
+        spec = self._caller(hook).spec
+        assert spec is not None  # _caller refuses hooks without a specification
+        callers = [
+            (name, self._single_caller(hook, impl)) for name, impl in self._implementations(hook)
+        ]
+        plan = self._plans[hook] = (frozenset(spec.argnames), callers)
+        return plan
 
     def collect(self, hook: str, ctx: UnitOfWork, /, **kwargs: Any) -> dict[str, Any]:
         """Like :meth:`call`, returning each plugin's non-``None`` result by plugin name."""
@@ -368,6 +391,7 @@ class PluginHost:
     def _register(self, name: str, plugin: object) -> None:
         """Register ``plugin`` as ``name``, or raise ConfigurationError leaving no trace."""
         self._single.clear()
+        self._plans.clear()
         if self._pm.has_plugin(name):
             raise ConfigurationError(f"two plugins are named {name!r}; plugin names must differ")
         if self._pm.is_registered(plugin):
@@ -434,13 +458,16 @@ class PluginHost:
     def _call_one(self, hook: str, impl: pluggy.HookImpl, arguments: Mapping[str, Any]) -> Any:
         # Through pluggy rather than impl.function: it passes each implementation only the
         # arguments it names, and XRM_TRACE_PLUGINS sees the call.
+        results: list[Any] = self._single_caller(hook, impl)(**arguments)
+        return results[0] if results else None
+
+    def _single_caller(self, hook: str, impl: pluggy.HookImpl) -> Any:
         key = (hook, id(impl.plugin))
         caller = self._single.get(key)
         if caller is None:
             others = [p for p in self._pm.get_plugins() if p is not impl.plugin]
             caller = self._single[key] = self._pm.subset_hook_caller(hook, others)
-        results: list[Any] = caller(**arguments)
-        return results[0] if results else None
+        return caller
 
     def _items(
         self,
