@@ -668,6 +668,15 @@ def test_call_refuses_a_hook_that_does_not_exist_and_arguments_that_do_not_fit()
         host.call("xrm_validate_party", FakeContext(), party=PARTY, kind="person")
     with pytest.raises(TypeError, match="session is given by the host"):
         host.call("xrm_party_created", FakeContext(), session=None, party=PARTY)
+    # after a good call (the hook's parameters are then kept), a bad one is still refused
+    host.call("xrm_validate_party", FakeContext(), party=PARTY, action="create")
+    with pytest.raises(TypeError, match=r"missing \['action'\], unknown \[\]"):
+        host.call("xrm_validate_party", FakeContext(), party=PARTY)
+    with pytest.raises(TypeError, match=r"missing \[\], unknown \['extra'\]"):
+        host.call("xrm_validate_party", FakeContext(), party=PARTY, action="create", extra=1)
+    # and so is a bad call of a hook that no plugin implements
+    with pytest.raises(TypeError, match=r"missing \['record'\]"):
+        host.call("xrm_consent_changed", FakeContext(), party=PARTY)
 
 
 def test_collect_gives_each_plugin_result_by_name_skipping_none() -> None:
