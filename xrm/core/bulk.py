@@ -297,11 +297,16 @@ def _fresh_statistics(s: Session) -> None:
     autovacuum catches up (or for ever, where it is off), the planner believes there are
     a hundred emails and answers each ``kind = ? AND key IN (...)`` by reading every email
     stored: 1 s per look-up at 60,000 parties, and an import that slows down as it goes.
-    One catalog query per batch; an ANALYZE (about 0.1 s) only as often as the table
-    grows by a fifth."""
+    One catalog query per batch (on PostgreSQL 15 and later, also a request that the
+    batch's counts be reported as it commits, so the next batch reads them); an ANALYZE
+    (about 0.1 s) only as often as the table grows by a fifth."""
     conn = s.db.connection()
     if conn.dialect.name != "postgresql":
         return
+    if (conn.dialect.server_version_info or (0,)) >= (15,):
+        # this batch's counts reach the statistics views when it commits: by default a
+        # backend reports them at most once a second, a batch or two late for the next
+        conn.execute(text("SELECT pg_stat_force_next_flush()"))
     stale = (
         conn.execute(
             text(
