@@ -82,15 +82,14 @@ def normalisation_cost(count: int = 3000) -> dict[str, float]:
 def ingest_library(
     target: Target, size: int, batch: int, with_point_consents: bool = False
 ) -> dict[str, Any]:
-    """``import_batch`` in one unit of work per batch, as ``xrm import`` does.
+    """``s.parties.import_many`` (validation, then ``import_batch``) in one unit of work
+    per batch, as ``xrm import`` does.
 
     ``with_point_consents`` keeps the consents scoped to an email in the rows. Until
     99782de they made the whole batch fall back to one row at a time; they now go in the
     same batch as the others.
     """
     from xrm import XRM
-    from xrm.core.bulk import import_batch
-    from xrm.core.importer import ImportedParty
 
     app = XRM(target.url)
     elapsed = 0.0
@@ -99,9 +98,8 @@ def ingest_library(
         records = [import_record(s, with_point_consents=with_point_consents)
                    for s in specs(start, min(size, start + batch))]  # fmt: skip
         began = time.perf_counter()
-        rows = [(start + i, ImportedParty.model_validate(r)) for i, r in enumerate(records)]
         with app.session(actor="bench") as s:
-            results = import_batch(s, rows)
+            results = s.parties.import_many(records, first_line=start)
         elapsed += time.perf_counter() - began
         for result in results:
             if result.error is not None:

@@ -87,11 +87,11 @@ class Report:
         big = self.size >= 1_000_000
         rows: list[_Row] = []
         rate = g("ingest_library", "per_second")
-        rows.append(_Row("W1 ingest, import_batch", "throughput", rate,
+        rows.append(_Row("W1 ingest, import_many", "throughput", rate,
                          g("ingest_baseline", "per_second"), "parties/s", "higher",
                          ">= 30,000", None if rate is None else rate >= 30_000))  # fmt: skip
         rss = g("ingest_library", "peak_rss_mb")
-        rows.append(_Row("W1 ingest, import_batch", "peak RSS", rss,
+        rows.append(_Row("W1 ingest, import_many", "peak RSS", rss,
                          g("ingest_baseline", "peak_rss_mb"), "MB", "lower",
                          f"<= 200 ({_NOTE_1M})",
                          None if rss is None or not big else rss <= 200))  # fmt: skip

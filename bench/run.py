@@ -5,9 +5,8 @@
     .venv/bin/python -m bench.run --quick                 # 10,000 parties, few repetitions
 
 Order of a run: the cost of normalisation alone; W1's two baselines (the rows xrm writes;
-the party and its contact points only), ``xrm import`` of a CSV, ``import_batch`` of
-1,000 rows with email-scoped consents (measured apart) and ``import_batch`` of the whole
-data set, each into an empty, freshly migrated database (the last one is kept); the
+the party and its contact points only), ``xrm import`` of a CSV, ``s.parties.import_many``
+of 1,000 rows with email-scoped consents (measured apart) and of the whole data set, each into an empty, freshly migrated database (the last one is kept); the
 relationships, interactions and the long timeline added through the driver; the checks
 that every baseline gives the library's answers; then W2-W6. Each workload and each
 baseline runs in its own process, which reports its own peak RSS (``VmHWM``). Results go

@@ -61,4 +61,14 @@ with app.session() as s:
     for entry in s.timeline(marie):
         print(entry.occurred_at.strftime("%H:%M:%S"), entry.type, entry.data.get("subject", ""))
 
+# 7. Many parties at once (a file, another system): known ones are completed, not copied.
+records = [
+    {"name": "Marie Dupont", "emails": ["marie.dupont@example.com"], "tags": ["newsletter"]},
+    {"name": "Jean Martin", "phones": ["+33 6 98 76 54 32"], "roles": [{"type": "customer"}]},
+    {"name": "Nobody", "emails": ["not-an-email"]},
+]
+with app.session() as s:
+    for result in s.parties.import_many(records):
+        print(result.line, result.outcome or f"refused: {result.error}")
+
 app.dispose()

@@ -21,6 +21,13 @@ def test_the_quickstart_example_runs(
     out = capsys.readouterr().out
     assert "Marie Dupont works for party 1" in out
     assert "interaction.recorded Asks for a quote" in out
+    # 7. the bulk import: Marie recognised by her email, Jean new, a bad record refused
+    assert out.splitlines()[-3:] == [
+        "1 updated",
+        "2 created",
+        "3 refused: contact_points.0.value: 'not-an-email' is not a valid email address: "
+        "An email address must have an @-sign.",
+    ]
 
 
 def test_the_demo_runs_twice_on_one_file_and_recognises_what_it_knows(tmp_path: Path) -> None:

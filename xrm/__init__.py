@@ -11,8 +11,10 @@ the party's permission.
 """
 
 from xrm.app import XRM, Session
+from xrm.core.bulk import ImportResult
 from xrm.core.consent import AudienceMember
 from xrm.core.gdpr import ErasureReport
+from xrm.core.importer import ImportedParty
 from xrm.core.inputs import (
     ContactPointIn,
     Email,
@@ -79,6 +81,8 @@ __all__ = [
     "ErasureReport",
     "Identifier",
     "IdentifierScheme",
+    "ImportResult",
+    "ImportedParty",
     "Interaction",
     "LawfulBasis",
     "Link",

@@ -14,12 +14,7 @@ from typing import Any, TextIO
 import click
 
 from xrm.cli._common import CliState, open_session, print_json, resolve_party
-from xrm.core._gc import collector_paused
-from xrm.core.bulk import import_batch
-from xrm.core.context import validate_model
 from xrm.core.export import export_party as export_document
-from xrm.core.importer import ImportedParty
-from xrm.errors import XRMError
 
 CSV_COLUMNS = {
     "kind", "name", "given_name", "family_name", "birth_date", "email", "phone", "region",
@@ -135,20 +130,20 @@ def import_file(
             chunk = list(itertools.islice(rows, limit))
             if not chunk:
                 break
-            # the collector paused over the chunk's models too, not only import_batch
-            with collector_paused(), app.session(actor=f"import:{path.name}") as s:
-                good: list[tuple[int, ImportedParty]] = []
+            with app.session(actor=f"import:{path.name}") as s:
                 problems: list[tuple[int, str]] = []
+                numbers: list[int] = []  # the file's line number of each record passed on
+                records: list[Any] = []
                 for number, data in chunk:
-                    try:
-                        if isinstance(data, Exception):
-                            raise data
-                        good.append((number, validate_model(ImportedParty, data)))
-                    except (XRMError, ValueError) as exc:
-                        problems.append((number, _one_line(exc)))
-                for result in import_batch(s, good):
+                    if isinstance(data, Exception):  # a line the reader could not read
+                        problems.append((number, _one_line(data)))
+                    else:
+                        numbers.append(number)
+                        records.append(data)
+                for result in s.parties.import_many(records, first_line=0):
+                    number = numbers[result.line]
                     if result.error is not None:
-                        problems.append((result.line, _one_line(result.error)))
+                        problems.append((number, _one_line(result.error)))
                     else:
                         assert result.outcome is not None
                         counts[result.outcome] += 1

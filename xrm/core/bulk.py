@@ -50,12 +50,14 @@ from xrm.errors import FieldError, PluginError, ValidationError, XRMError
 if TYPE_CHECKING:
     from xrm.app import Session
 
-__all__ = ["RowResult", "import_batch"]
+__all__ = ["ImportResult", "import_batch"]
 
 
 @attrs.frozen
-class RowResult:
-    """What became of one row: ``outcome`` and ``party_id``, or the ``error``."""
+class ImportResult:
+    """What became of one imported record (``line``: its number): ``outcome``
+    (``created``, ``updated`` or ``unchanged``) and ``party_id``, or the ``error`` that
+    kept it out."""
 
     line: int
     outcome: Outcome | None
@@ -82,7 +84,7 @@ class _New:
     slow: bool = False
 
 
-def import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) -> list[RowResult]:
+def import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) -> list[ImportResult]:
     """Import ``rows`` (line number, record). Each row is all or nothing; a bad row is
     returned with its error and writes nothing. New parties are inserted together.
 
@@ -92,9 +94,9 @@ def import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) ->
         return _import_batch(session, rows)
 
 
-def _import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) -> list[RowResult]:
+def _import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) -> list[ImportResult]:
     s = session
-    results: dict[int, RowResult] = {}
+    results: dict[int, ImportResult] = {}
     slow: list[tuple[int, ImportedParty]] = []
     fresh: list[_New] = []
     claimed: set[tuple[str, str]] = set()
@@ -104,7 +106,7 @@ def _import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) -
         try:
             checked.append(_check(s, line, row, now))
         except XRMError as exc:
-            results[line] = RowResult(line, None, None, exc)
+            results[line] = ImportResult(line, None, None, exc)
     known = _known_keys(s, [k for new in checked for k in _keys(new)])
     recognised: list[tuple[_New, int]] = []
     touched: list[int] = []  # parties that rows taking the one-at-a-time path may change
@@ -120,7 +122,7 @@ def _import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) -
             recognised.append((new, owners.pop()))
         elif new.name is None:
             error = ValidationError.single("display_name", "is required")
-            results[new.line] = RowResult(new.line, None, None, error)
+            results[new.line] = ImportResult(new.line, None, None, error)
         else:
             fresh.append(new)
     counts = Counter([*touched, *(p for _, p in recognised)])
@@ -128,7 +130,7 @@ def _import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) -
     same = _unchanged(s, once) if once else set()
     for new, party_id in recognised:
         if new.line in same:
-            results[new.line] = RowResult(new.line, "unchanged", party_id)
+            results[new.line] = ImportResult(new.line, "unchanged", party_id)
         else:
             slow.append((new.line, new.row))
     if fresh:
@@ -139,14 +141,14 @@ def _import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) -
             slow = [(n.line, n.row) for n in fresh] + slow  # find the culprit row by row
             fresh = []
         for new in fresh:
-            results[new.line] = RowResult(new.line, "created", new.party_id)
+            results[new.line] = ImportResult(new.line, "created", new.party_id)
     for line, row in sorted(slow):
         try:
             outcome, party_id = import_party(s, row)
         except XRMError as exc:
-            results[line] = RowResult(line, None, None, exc)
+            results[line] = ImportResult(line, None, None, exc)
         else:
-            results[line] = RowResult(line, outcome, party_id)
+            results[line] = ImportResult(line, outcome, party_id)
     return [results[line] for line, _ in rows]
 
 

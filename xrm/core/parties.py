@@ -8,7 +8,7 @@ import builtins
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     and_,
@@ -25,6 +25,7 @@ from xrm.core._fields import (
     normalize_contact_point,
     unique_points,
 )
+from xrm.core._gc import collector_paused
 from xrm.core._lean import (
     _KEY_KINDS,
     _P,
@@ -47,6 +48,7 @@ from xrm.core.context import (
     validate_model,
 )
 from xrm.core.gdpr import suppressed_keys
+from xrm.core.importer import ImportedParty
 from xrm.core.inputs import AnyContactPoint
 from xrm.core.models import (
     ContactPointRow,
@@ -64,6 +66,9 @@ from xrm.core.normalize import (
 )
 from xrm.core.records import ContactPoint, Page, Party
 from xrm.errors import Conflict, FieldError, NotFound, ValidationError
+
+if TYPE_CHECKING:
+    from xrm.core.bulk import ImportResult
 
 __all__ = ["PartyService"]
 
@@ -331,6 +336,52 @@ class PartyService:
         if kind is not None:
             query = query.where(PartyRow.kind == kind)
         return int(self._ctx.db.scalar(query) or 0)
+
+    # -- importing ---------------------------------------------------------------------
+    def import_many(
+        self, records: Iterable[ImportedParty | Mapping[str, Any]], *, first_line: int = 1
+    ) -> builtins.list[ImportResult]:
+        """Create or complete many parties at once: the bulk path of ``xrm import``.
+
+        Each record is a mapping with the fields of an ``xrm import`` JSON Lines row
+        (docs/cli.md: ``name``, ``emails``, ``phones``, ``contact_points``, ``identifiers``,
+        ``tags``, ``roles``, ``consents``...) or an :class:`~xrm.ImportedParty`. A record
+        whose email, phone or identifier belongs to a known party completes that party;
+        the new parties are inserted together, with set-based statements. Same rules,
+        journal and plugin hooks as the one-at-a-time services.
+
+        Each record is all or nothing: a bad one comes back with its error (naming the
+        field) and writes nothing, and the others go on. One :class:`~xrm.ImportResult`
+        per record, in order, numbered from ``first_line``. Everything is written in this
+        unit of work: for a large file, call this once per batch of about a thousand
+        records, each batch in its own session, as ``xrm import`` does (memory then stays
+        flat). Python's cyclic garbage collector is paused meanwhile (docs/performance.md).
+        """
+        from xrm.core.bulk import ImportResult, import_batch
+
+        if isinstance(first_line, bool) or not isinstance(first_line, int):
+            raise ValidationError.single("first_line", "must be an integer")
+        if isinstance(records, str | bytes | Mapping):
+            raise ValidationError.single("records", "give an iterable of records, not one")
+        session = self._ctx.session
+        assert session is not None
+        results: dict[int, ImportResult] = {}
+        rows: builtins.list[tuple[int, ImportedParty]] = []
+        lines: builtins.list[int] = []
+        with collector_paused():
+            for line, record in enumerate(records, start=first_line):
+                lines.append(line)
+                if isinstance(record, ImportedParty):
+                    rows.append((line, record))
+                    continue
+                data = dict(record) if isinstance(record, Mapping) else record
+                try:
+                    rows.append((line, validate_model(ImportedParty, data)))
+                except ValidationError as exc:
+                    results[line] = ImportResult(line, None, None, exc)
+            for result in import_batch(session, rows):
+                results[result.line] = result
+        return [results[line] for line in lines]
 
     # -- changing ----------------------------------------------------------------------
     def update(
