@@ -94,7 +94,9 @@ def import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) ->
         return _import_batch(session, rows)
 
 
-def _import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) -> list[ImportResult]:
+def _import_batch(
+    session: Session, rows: Sequence[tuple[int, ImportedParty]]
+) -> list[ImportResult]:
     s = session
     results: dict[int, ImportResult] = {}
     slow: list[tuple[int, ImportedParty]] = []
