@@ -295,8 +295,7 @@ class PluginHost:
         ``kwargs`` must be exactly the hook's parameters other than ``session``
         (:class:`TypeError` otherwise: a mistake in the caller, not in a plugin).
         """
-        plan = self._plans.get(hook) or self._plan(hook)
-        expected, callers = plan
+        expected, callers = self._plans.get(hook) or self._plan(hook)
         if "session" in kwargs or len(kwargs) + 1 != len(expected) or not expected >= kwargs.keys():
             self._arguments(hook, ctx, kwargs)  # raises TypeError naming what is wrong
         if not callers:

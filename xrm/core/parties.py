@@ -8,7 +8,7 @@ import builtins
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     and_,
@@ -37,6 +37,7 @@ from xrm.core._lean import (
     _pending,
     _read_parts,
 )
+from xrm.core.bulk import ImportResult, import_batch
 from xrm.core.context import (
     Context,
     Event,
@@ -66,9 +67,6 @@ from xrm.core.normalize import (
 )
 from xrm.core.records import ContactPoint, Page, Party
 from xrm.errors import Conflict, FieldError, NotFound, ValidationError
-
-if TYPE_CHECKING:
-    from xrm.core.bulk import ImportResult
 
 __all__ = ["PartyService"]
 
@@ -357,8 +355,6 @@ class PartyService:
         records, each batch in its own session, as ``xrm import`` does (memory then stays
         flat). Python's cyclic garbage collector is paused meanwhile (docs/performance.md).
         """
-        from xrm.core.bulk import ImportResult, import_batch
-
         if isinstance(first_line, bool) or not isinstance(first_line, int):
             raise ValidationError.single("first_line", "must be an integer")
         if isinstance(records, str | bytes | Mapping):
