@@ -39,7 +39,13 @@ from typing import Any
 import attrs
 
 from xrm import XRM, PostalAddress, hookimpl
-from xrm.core.dedupe import BlockingRule, CandidatePair, FuzzyRule, MatchRule, find_duplicates
+from xrm.core.identity.dedupe import (
+    BlockingRule,
+    CandidatePair,
+    FuzzyRule,
+    MatchRule,
+    find_duplicates,
+)
 
 Pair = tuple[str, str]
 

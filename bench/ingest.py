@@ -53,7 +53,7 @@ TABLES = ("party", "contact_point", "role", "role_transition", "consent_record",
 def normalisation_cost(count: int = 3000) -> dict[str, float]:
     """Microseconds per party for the validation and normalisation xrm does in Python,
     one step at a time, on the first ``count`` generated parties."""
-    from xrm.core.importer import ImportedParty
+    from xrm.core.imports.importer import ImportedParty
     from xrm.core.normalize import address_key, email_key, phone_key
 
     group = list(specs(0, count))

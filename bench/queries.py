@@ -425,9 +425,9 @@ def dedupe_library(target: Target, size: int) -> dict[str, Any]:
     from xrm import XRM
 
     try:
-        from xrm.core.dedupe import find_duplicates
+        from xrm.core.identity.dedupe import find_duplicates
     except ImportError as exc:
-        return {"skipped": f"xrm.core.dedupe.find_duplicates cannot be imported: {exc}"}
+        return {"skipped": f"xrm.core.identity.dedupe.find_duplicates cannot be imported: {exc}"}
     app = XRM(target.url)
     with app.session() as s:
         began = time.perf_counter()

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from xrm import XRM
 from xrm.cli import cli
-from xrm.core import bulk
-from xrm.core.bulk import import_batch
-from xrm.core.importer import ImportedParty
+from xrm.core.imports import bulk
+from xrm.core.imports.bulk import import_batch
+from xrm.core.imports.importer import ImportedParty
 
 SCOPED = {
     "name": "Ann",

@@ -51,7 +51,7 @@ def slow_email_key(raw: str, rules: EmailRules | None = None) -> str:
 
 
 def slow_phone(raw: str, region: str | None) -> tuple[str, str | None]:
-    """phone_key as it was, then the country as xrm.core.parties read it: a second parse."""
+    """phone_key as it was, then the country as xrm.core.nouns.parties read it: a second parse."""
     value = raw.strip()
     if not value:
         raise ValueError("a phone number is required")
@@ -240,8 +240,8 @@ POINTS: list[dict[str, object]] = [
 
 
 def _points_both_ways(app: object, data: dict[str, object]) -> tuple[object, object]:
-    from xrm.core.bulk import _normalize_points
-    from xrm.core.importer import ImportedParty
+    from xrm.core.imports.bulk import _normalize_points
+    from xrm.core.imports.importer import ImportedParty
     from xrm.core.inputs import Email, Phone
 
     row = ImportedParty.model_validate(data)
@@ -313,7 +313,7 @@ json_values = st.recursive(
 
 @given(st.dictionaries(st.one_of(st.text(max_size=4), st.integers()), json_values, max_size=6))
 def test_journal_data_is_made_ready_as_jsonable_does(data: dict[object, object]) -> None:
-    from xrm.core.bulk import _json_ready
-    from xrm.core.context import jsonable
+    from xrm.core.imports.bulk import _json_ready
+    from xrm.core.uow import jsonable
 
     assert _json_ready(data) == jsonable(data)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from xrm import XRM, ConfigurationError, Email, Phone, PluginError, PostalAddress, ValidationError
 from xrm.app import Session
-from xrm.core.dedupe import (
+from xrm.core.identity.dedupe import (
     DEFAULT_AUTO_THRESHOLD,
     DEFAULT_RULES,
     BlockingRule,

@@ -12,8 +12,8 @@ import pytest
 
 from xrm import XRM
 from xrm.core._gc import collector_paused
-from xrm.core.bulk import import_batch
-from xrm.core.importer import ImportedParty
+from xrm.core.imports.bulk import import_batch
+from xrm.core.imports.importer import ImportedParty
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_import_batch_runs_with_the_collector_off_and_turns_it_back_on(
     app: XRM, collector_on: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen: list[bool] = []
-    from xrm.core import bulk
+    from xrm.core.imports import bulk
 
     real = bulk._check
 

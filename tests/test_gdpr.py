@@ -34,9 +34,8 @@ from xrm import (
     hookimpl,
 )
 from xrm.app import Session
-from xrm.core.bulk import import_batch
-from xrm.core.export import export_party
-from xrm.core.gdpr import (
+from xrm.core.gdpr.export import export_party
+from xrm.core.gdpr.service import (
     ERASED,
     EXPORT_FORMAT,
     SCHEMA_ID,
@@ -46,7 +45,8 @@ from xrm.core.gdpr import (
     published_schema,
     schema_text,
 )
-from xrm.core.importer import ImportedParty, import_party
+from xrm.core.imports.bulk import import_batch
+from xrm.core.imports.importer import ImportedParty, import_party
 from xrm.core.models import PartyRow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -320,7 +320,7 @@ def test_a_document_missing_a_section_or_with_a_foreign_field_is_refused(
 
 
 def test_the_published_schema_is_the_models_and_is_in_the_docs() -> None:
-    fix = '.venv/bin/python -c "import xrm.core.gdpr as g; g.write_schema()"'
+    fix = '.venv/bin/python -c "import xrm.core.gdpr.service as g; g.write_schema()"'
     assert published_schema() == party_export_schema(), f"regenerate it: {fix}"
     path = ROOT / "xrm" / "schemas" / "party-export.schema.json"
     assert path.read_text(encoding="utf-8") == schema_text(), f"regenerate it: {fix}"

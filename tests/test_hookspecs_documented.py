@@ -91,7 +91,7 @@ import xrm_loyalty
 from sqlalchemy.orm import sessionmaker
 from xrm import Email, PluginError
 from xrm.app import Session
-from xrm.core.context import Context, Settings
+from xrm.core.uow import Context, Settings
 from xrm.core.registry import Registry
 from xrm.db import create_xrm_engine, current_heads, upgrade
 from xrm.plugin import PluginHost

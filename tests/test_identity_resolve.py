@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from xrm import XRM, Conflict, Email, Phone, ValidationError
-from xrm.core.importer import import_party
+from xrm.core.imports.importer import import_party
 
 
 def test_the_same_person_written_two_ways_is_recognised_on_import(app: XRM) -> None:

@@ -16,8 +16,8 @@ from sqlalchemy import inspect
 
 from xrm import XRM, XRMError
 from xrm.cli import cli
-from xrm.core.bulk import import_batch
-from xrm.core.importer import ImportedParty, import_party
+from xrm.core.imports.bulk import import_batch
+from xrm.core.imports.importer import ImportedParty, import_party
 from xrm.core.models import Base
 
 
@@ -54,7 +54,7 @@ def _own_points_only(row: dict[str, Any]) -> dict[str, Any]:
 
     A new party whose consent names a point it lacks is refused after its insert, and the
     one-at-a-time path then trips over SQLite reusing its id (an ORM identity-map warning,
-    xrm.core.importer); tests/test_bulk_consents.py covers a known party's own points."""
+    xrm.core.imports.importer); tests/test_bulk_consents.py covers a known party's own points."""
     if not any(e.casefold() == "a@x.org" for e in row["emails"]):
         row["consents"] = [{**c, "contact_point": None} for c in row["consents"]]
     return row

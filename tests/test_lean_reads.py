@@ -26,8 +26,8 @@ from xrm.core.models import (
     RelationshipRow,
 )
 from xrm.core.normalize import email_key, phone_key
+from xrm.core.nouns.relationships import holds_on
 from xrm.core.records import Link, Party, Relationship, TimelineEntry
-from xrm.core.relationships import holds_on
 from xrm.errors import Conflict, ValidationError
 
 D = dt.date

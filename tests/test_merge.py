@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from xrm import XRM, Conflict, Email, Phone, PluginError, Purpose, ValidationError, hookimpl
-from xrm.core.importer import import_party
+from xrm.core.imports.importer import import_party
 from xrm.testing import snapshot
 
 T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)

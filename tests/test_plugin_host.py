@@ -42,8 +42,8 @@ from xrm import (
     Touchpoint,
 )
 from xrm.app import Session
-from xrm.core.context import Context, HookCaller
 from xrm.core.registry import Registered, Registry
+from xrm.core.uow import Context, HookCaller
 from xrm.plugin import PluginHost, PluginInfo, XRMPluginWarning, hookimpl
 
 SUPPLIER = RoleType(

@@ -89,3 +89,17 @@ def test_the_public_names_are_exported_and_sorted() -> None:
 
     assert xrm.__all__ == sorted(xrm.__all__, key=style)
     assert public == set(xrm.__all__) - {"__version__"}
+
+
+def test_a_core_module_that_moved_still_imports_from_its_old_path_with_a_warning() -> None:
+    import importlib
+    import sys
+
+    from xrm.core._moved import MOVED
+
+    for old, new in MOVED.items():
+        sys.modules.pop(old, None)
+        with pytest.warns(DeprecationWarning, match=f"{old} moved to {new}"):
+            module = importlib.import_module(old)
+        assert module is importlib.import_module(new)
+        sys.modules.pop(old, None)

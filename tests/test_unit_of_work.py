@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from xrm import XRM, Conflict, Email, ValidationError
-from xrm.core.importer import import_party
+from xrm.core.imports.importer import import_party
 
 
 def test_changes_are_committed_when_the_block_ends(app: XRM) -> None:

@@ -11,10 +11,20 @@ the party's permission.
 """
 
 from xrm.app import XRM, Session
-from xrm.core.bulk import ImportResult
-from xrm.core.consent import AudienceMember
-from xrm.core.gdpr import ErasureReport
-from xrm.core.importer import ImportedParty
+from xrm.core.consent.audience import AudienceMember
+from xrm.core.gdpr.service import ErasureReport
+from xrm.core.identity.dedupe import (
+    BlockingRule,
+    CandidatePair,
+    ExactRule,
+    FieldComparison,
+    FuzzyRule,
+    KeyPart,
+    MatchRule,
+)
+from xrm.core.identity.merge import MergePlan, Unmerged
+from xrm.core.imports.bulk import ImportResult
+from xrm.core.imports.importer import ImportedParty
 from xrm.core.inputs import (
     ContactPointIn,
     Email,
@@ -67,6 +77,8 @@ __version__ = "0.1.0"
 __all__ = [
     "XRM",
     "AudienceMember",
+    "BlockingRule",
+    "CandidatePair",
     "Channel",
     "ConfigurationError",
     "Conflict",
@@ -79,13 +91,19 @@ __all__ = [
     "Email",
     "EmailRules",
     "ErasureReport",
+    "ExactRule",
+    "FieldComparison",
+    "FuzzyRule",
     "Identifier",
     "IdentifierScheme",
     "ImportResult",
     "ImportedParty",
     "Interaction",
+    "KeyPart",
     "LawfulBasis",
     "Link",
+    "MatchRule",
+    "MergePlan",
     "NotFound",
     "Page",
     "Participant",
@@ -106,6 +124,7 @@ __all__ = [
     "Social",
     "TimelineEntry",
     "Touchpoint",
+    "Unmerged",
     "Url",
     "ValidationError",
     "XRMError",

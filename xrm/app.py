@@ -14,18 +14,18 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
 
 from xrm import db as _db
-from xrm.core.consent import ConsentService
-from xrm.core.context import Context, Event, PartyRef, Settings, as_utc, ref_id
-from xrm.core.gdpr import GdprService
-from xrm.core.identity import IdentityService
-from xrm.core.interactions import InteractionService
-from xrm.core.journal import timeline as _timeline
+from xrm.core.consent.service import ConsentService
+from xrm.core.gdpr.service import GdprService
+from xrm.core.identity.service import IdentityService
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules, country_code
-from xrm.core.parties import PartyService
+from xrm.core.nouns.interactions import InteractionService
+from xrm.core.nouns.journal import timeline as _timeline
+from xrm.core.nouns.parties import PartyService
+from xrm.core.nouns.relationships import RelationshipService
+from xrm.core.nouns.roles import RoleService
 from xrm.core.records import Page, TimelineEntry
 from xrm.core.registry import Registered, Registry
-from xrm.core.relationships import RelationshipService
-from xrm.core.roles import RoleService
+from xrm.core.uow import Context, Event, PartyRef, Settings, as_utc, ref_id
 from xrm.errors import ConfigurationError, ValidationError
 from xrm.plugin import PluginHost, PluginInfo
 

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import pluggy
 
-from xrm.core.dedupe import MatchRule
+from xrm.core.identity.dedupe import MatchRule
 from xrm.core.records import ConsentRecord, Interaction, Party, Relationship, Role
 from xrm.core.registry import (
     Channel,
@@ -543,12 +543,12 @@ def xrm_match_rules() -> Iterable[MatchRule]:
     number), fields to compare with their weights, and blocking passes over them.
 
     **Called** each time duplicates are searched with the rule set of the application
-    (:func:`xrm.core.dedupe.find_duplicates` without ``rules=``), before any party is read;
+    (:func:`xrm.core.identity.dedupe.find_duplicates` without ``rules=``), before any party is read;
     read only, outside any write.
 
-    :returns: An iterable of :class:`xrm.core.dedupe.ExactRule` (a shared value makes the
-        pair ``definite``), :class:`xrm.core.dedupe.FuzzyRule` (a weight added to the
-        pair's score) and :class:`xrm.core.dedupe.BlockingRule` (which parties are compared
+    :returns: An iterable of :class:`xrm.ExactRule` (a shared value makes the
+        pair ``definite``), :class:`xrm.FuzzyRule` (a weight added to the
+        pair's score) and :class:`xrm.BlockingRule` (which parties are compared
         at all). A rule may name any match field, ``attribute:NAME`` and
         ``identifier:SCHEME`` included (see docs/identity.md).
 

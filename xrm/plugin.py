@@ -42,7 +42,7 @@ import click
 import pluggy
 
 from xrm import hookspecs
-from xrm.core.dedupe import MATCH_RULE_TYPES, MatchRule
+from xrm.core.identity.dedupe import MATCH_RULE_TYPES, MatchRule
 from xrm.core.registry import (
     Channel,
     ContactKind,
@@ -257,8 +257,8 @@ class PluginHost:
 
         Each implementation is called on its own: one that raises becomes
         ``PluginError(plugin, "xrm_match_rules")``, and an item that is not an
-        :class:`~xrm.core.dedupe.ExactRule`, :class:`~xrm.core.dedupe.FuzzyRule` or
-        :class:`~xrm.core.dedupe.BlockingRule` raises :class:`~xrm.ConfigurationError`
+        :class:`~xrm.ExactRule`, :class:`~xrm.FuzzyRule` or
+        :class:`~xrm.BlockingRule` raises :class:`~xrm.ConfigurationError`
         naming the plugin, as does a rule name another plugin already gave to a rule of the
         same type.
         """

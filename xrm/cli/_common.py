@@ -14,7 +14,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from xrm.app import XRM, Session
-from xrm.core.context import jsonable
+from xrm.core.uow import jsonable
 from xrm.errors import NotFound, ValidationError, XRMError
 
 __all__ = [

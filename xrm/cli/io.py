@@ -14,7 +14,7 @@ from typing import Any, TextIO
 import click
 
 from xrm.cli._common import CliState, open_session, print_json, resolve_party
-from xrm.core.export import export_party as export_document
+from xrm.core.gdpr.export import export_party as export_document
 
 CSV_COLUMNS = {
     "kind", "name", "given_name", "family_name", "birth_date", "email", "phone", "region",

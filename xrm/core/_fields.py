@@ -15,11 +15,6 @@ from sqlalchemy import (
     select,
 )
 
-from xrm.core.context import (
-    Context,
-    ref_id,
-    validate_model,
-)
 from xrm.core.inputs import CONTACT_INPUTS, AnyContactPoint, ContactPointIn, PostalAddress
 from xrm.core.models import (
     ContactPointRow,
@@ -32,6 +27,11 @@ from xrm.core.normalize import (
     social_key,
     text_key,
     url_key,
+)
+from xrm.core.uow import (
+    Context,
+    ref_id,
+    validate_model,
 )
 from xrm.errors import FieldError, ValidationError
 

@@ -455,7 +455,7 @@ class ConsentLedgerRow(Base):
 
 class SuppressionRow(Base):
     """An address that must never be contactable again: a keyed hash (HMAC-SHA256, see
-    :mod:`xrm.core.gdpr`) of a normalised email or phone of an erased party.
+    :mod:`xrm.core.gdpr.service`) of a normalised email or phone of an erased party.
 
     A contact point created or imported later with the same address is stored suppressed.
     The row names no party, and the address cannot be read back from it.

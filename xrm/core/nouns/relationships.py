@@ -20,10 +20,10 @@ from sqlalchemy import (
 )
 
 from xrm.core._lean import Prepared, _pending
-from xrm.core.context import Context, Event, PartyRef, jsonable, ref_id, validate_model
 from xrm.core.models import PartyRow, RelationshipRow, RoleRow, utcnow
 from xrm.core.records import Link, Relationship
 from xrm.core.registry import RelationshipType
+from xrm.core.uow import Context, Event, PartyRef, jsonable, ref_id, validate_model
 from xrm.errors import Conflict, NotFound, ValidationError
 
 __all__ = ["RelationshipService"]

@@ -1,5 +1,5 @@
 """Unmerge: putting back what one ``party.merged`` journal event says a merge moved or
-changed. Private to ``xrm.core``: :class:`xrm.core.merge.MergeService` runs it.
+changed. Private to ``xrm.core``: :class:`xrm.core.identity.merge.MergeService` runs it.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
-from xrm.core.context import Context
 from xrm.core.models import (
     ConsentLedgerRow,
     ConsentRecordRow,
@@ -24,6 +23,7 @@ from xrm.core.models import (
     RelationshipRow,
     RoleRow,
 )
+from xrm.core.uow import Context
 
 
 def _when(value: str | None) -> dt.datetime | None:

@@ -12,7 +12,10 @@ from sqlalchemy.orm import selectinload
 
 from xrm.core._fields import primary_contact_point, resolve_contact_point
 from xrm.core._lean import _check_limit
-from xrm.core.context import (
+from xrm.core.inputs import ParticipantIn
+from xrm.core.models import InteractionRow, ParticipantRow, utcnow
+from xrm.core.records import Interaction, Page
+from xrm.core.uow import (
     Context,
     Event,
     PartyRef,
@@ -23,9 +26,6 @@ from xrm.core.context import (
     ref_id,
     validate_model,
 )
-from xrm.core.inputs import ParticipantIn
-from xrm.core.models import InteractionRow, ParticipantRow, utcnow
-from xrm.core.records import Interaction, Page
 from xrm.errors import FieldError, NotFound, ValidationError
 
 __all__ = ["DIRECTIONS", "InteractionService"]

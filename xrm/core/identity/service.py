@@ -7,11 +7,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from sqlalchemy import and_, bindparam, select
 
 from xrm.core._lean import Prepared
-from xrm.core.context import Context, PartyRef
-from xrm.core.dedupe import CandidatePair, MatchRule, find_duplicates, iter_duplicates
-from xrm.core.merge import MergePlan, MergeService, Side, Unmerged
+from xrm.core.identity.dedupe import CandidatePair, MatchRule, find_duplicates, iter_duplicates
+from xrm.core.identity.merge import MergePlan, MergeService, Side, Unmerged
 from xrm.core.models import InteractionRow, ParticipantRow, PartyRow
 from xrm.core.records import Party
+from xrm.core.uow import Context, PartyRef
 from xrm.errors import Conflict, ValidationError
 
 __all__ = ["IdentityService"]
@@ -129,7 +129,7 @@ class IdentityService:
         plugins' data (``xrm_parties_merged``). The duplicate stays, merged into the
         survivor, and its id resolves to it. Consent is never widened: each point keeps
         answering to the ledger it had. ``prefer`` ("survivor" or "duplicate", for all or
-        per field of :data:`~xrm.core.merge.PREFERABLE`) says whose value wins; an empty
+        per field of :data:`~xrm.core.identity.merge.PREFERABLE`) says whose value wins; an empty
         field is always filled. ``dry_run=True`` returns the plan and changes nothing.
         One ``party.merged`` journal event records everything moved: see :meth:`unmerge`.
         """

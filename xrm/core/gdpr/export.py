@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from xrm.core.gdpr import EXPORT_FORMAT, GdprService
+from xrm.core.gdpr.service import EXPORT_FORMAT, GdprService
 
 if TYPE_CHECKING:
     from xrm.app import Session

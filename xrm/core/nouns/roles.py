@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from xrm.core.context import Context, Event, PartyRef, as_utc, ref_id, validate_model
 from xrm.core.models import RoleRow, RoleTransitionRow, utcnow
 from xrm.core.records import Role
 from xrm.core.registry import RoleType
+from xrm.core.uow import Context, Event, PartyRef, as_utc, ref_id, validate_model
 from xrm.errors import Conflict, NotFound, ValidationError
 
 __all__ = ["RoleService"]
@@ -246,7 +246,7 @@ class RoleService:
         if not isinstance(attributes, Mapping):
             raise ValidationError.single("attributes", "must be a mapping")
         if role_type.schema is None:
-            from xrm.core.context import jsonable
+            from xrm.core.uow import jsonable
 
             return dict(jsonable(dict(attributes)))
         model = validate_model(role_type.schema, dict(attributes), "attributes")

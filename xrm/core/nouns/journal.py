@@ -9,9 +9,9 @@ from typing import Any, cast
 from sqlalchemy import Integer, Select, Table, bindparam, or_, select
 
 from xrm.core._lean import Prepared, _check_limit, _pending
-from xrm.core.context import Context, PartyRef, decode_cursor, encode_cursor, ref_id
 from xrm.core.models import JournalEventRow, JournalPartyRow
 from xrm.core.records import Page, TimelineEntry
+from xrm.core.uow import Context, PartyRef, decode_cursor, encode_cursor, ref_id
 
 __all__ = ["timeline"]
 

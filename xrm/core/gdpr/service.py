@@ -23,7 +23,7 @@ import attrs
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
-from xrm.core._gdpr_document import (
+from xrm.core.gdpr._document import (
     EXPORT_FORMAT,
     SCHEMA_ID,
     ConsentOut,
@@ -39,14 +39,14 @@ from xrm.core._gdpr_document import (
     schema_text,
     write_schema,
 )
-from xrm.core._gdpr_suppression import (
+from xrm.core.gdpr._suppression import (
     SUPPRESSIBLE,
     _keyed_hash,
     _make_secret,
     _variants,
     suppressed_keys,
 )
-from xrm.core._gdpr_traces import (
+from xrm.core.gdpr._traces import (
     _NAME_KEYS,
     _STICKY_KEYS,
     ERASED,
@@ -57,7 +57,6 @@ from xrm.core._gdpr_traces import (
     _scrub,
     _Traces,
 )
-from xrm.core.context import Context, Event, PartyRef, jsonable, ref_id
 from xrm.core.models import (
     ConsentLedgerRow,
     ConsentRecordRow,
@@ -74,6 +73,7 @@ from xrm.core.models import (
 )
 from xrm.core.normalize import email_key, phone_key, text_key
 from xrm.core.records import Interaction, Party, Role, TimelineEntry
+from xrm.core.uow import Context, Event, PartyRef, jsonable, ref_id
 from xrm.errors import Conflict, PluginError, ValidationError
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Consent: an append-only evidence ledger, the decision rules, and their enforcement.
+"""``s.consents``: the append-only evidence ledger, and checking it.
 
 The rules (docs/consent.md has them as a table) are implemented twice on purpose, from
 one definition: :func:`decide` answers for one party in Python and says why;
@@ -9,196 +9,27 @@ keeps the two equal.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Iterator
+from typing import Any
 
-import attrs
-from sqlalchemy import (
-    Alias,
-    ColumnElement,
-    FromClause,
-    Select,
-    and_,
-    exists,
-    false,
-    literal,
-    not_,
-    null,
-    or_,
-    select,
-    true,
-    union_all,
-)
+from sqlalchemy import Select, and_, exists, or_, select, true
 
 from xrm.core._fields import resolve_contact_point
-from xrm.core.context import Context, Event, PartyRef, as_utc, ref_id
-from xrm.core.models import (
-    ConsentLedgerRow,
-    ConsentRecordRow,
-    ContactPointRow,
-    PartyRow,
-    RoleRow,
-    RoleTransitionRow,
-    utcnow,
+from xrm.core.consent.audience import AudienceMember, audience_query, role_held
+from xrm.core.consent.rules import (
+    DECISIONS,
+    PointFacts,
+    consent_event,
+    decide,
+    record_from_row,
 )
+from xrm.core.models import ConsentLedgerRow, ConsentRecordRow, utcnow
 from xrm.core.records import ConsentDecision, ConsentRecord
-from xrm.core.registry import Channel, LawfulBasis, Purpose
+from xrm.core.registry import Channel, Purpose
+from xrm.core.uow import Context, Event, PartyRef, as_utc, ref_id
 from xrm.errors import ConsentRequired, ValidationError
 
-__all__ = [
-    "DECISIONS",
-    "AudienceMember",
-    "ConsentService",
-    "consent_event",
-    "decide",
-    "record_from_row",
-]
-
-DECISIONS = ("granted", "refused", "withdrawn", "objected")
-NEGATIVE = frozenset({"refused", "withdrawn", "objected"})
-#: most specific first
-SCOPES = ("contact_point", "channel", "all")
-
-
-class AudienceMember(NamedTuple):
-    """One row of an audience: a party and the contact point to reach it by (``None`` for
-    channels that need no address, such as ``face_to_face``)."""
-
-    party_id: int
-    contact_point_id: int | None
-    value: str | None
-
-
-@attrs.frozen
-class PointFacts:
-    """What the rules need to know of a contact point."""
-
-    kind: str
-    key: str
-    suppressed: bool
-
-
-def _order(record: ConsentRecord) -> tuple[dt.datetime, int]:
-    return (record.effective_from, record.id)
-
-
-def _applies(record: ConsentRecord, channel: str, point: PointFacts | None) -> bool:
-    if record.scope == "all":
-        return True
-    if record.scope == "channel":
-        return record.channel == channel
-    return (
-        point is not None and record.contact_kind == point.kind and record.contact_key == point.key
-    )
-
-
-def decide(
-    purpose: Purpose,
-    channel: str,
-    point: PointFacts | None,
-    records: Sequence[ConsentRecord],
-    at: dt.datetime,
-    *,
-    basis_holds: bool = True,
-) -> tuple[bool, str, str, ConsentRecord | None]:
-    """The decision rules, for one party: ``(allowed, rule, reason, deciding record)``.
-
-    ``records`` are the party's ledger for ``purpose``, in any order.
-    """
-    if point is not None and point.suppressed:
-        return False, "suppressed", f"the {point.kind} is suppressed: never contactable", None
-    if purpose.basis in (LawfulBasis.CONTRACT, LawfulBasis.LEGAL_OBLIGATION):
-        if not basis_holds:
-            return (
-                False,
-                "basis_ended",
-                f"the {purpose.basis.value} basis needs a current {purpose.requires_role!r} role"
-                + (
-                    f" in state {' or '.join(purpose.requires_states)}"
-                    if purpose.requires_states
-                    else ""
-                ),
-                None,
-            )
-        return True, purpose.basis.value, f"{purpose.basis.value}: always allowed", None
-    latest: dict[str, ConsentRecord] = {}
-    for record in records:
-        if record.effective_from > at or not _applies(record, channel, point):
-            continue
-        held = latest.get(record.scope)
-        if held is None or _order(record) > _order(held):
-            latest[record.scope] = record
-    ranked = [latest[s] for s in SCOPES if s in latest]
-    if not ranked:
-        if purpose.basis is LawfulBasis.LEGITIMATE_INTEREST:
-            return True, "legitimate_interest", "legitimate interest, no objection recorded", None
-        return False, "no_consent", "no consent recorded: opt-in required", None
-    deciding = ranked[0]
-    if deciding.decision == "granted":
-        beaters = [r for r in ranked[1:] if r.decision in NEGATIVE and _order(r) > _order(deciding)]
-        if beaters:
-            deciding = max(beaters, key=_order)
-    when = deciding.effective_from.isoformat(timespec="seconds")
-    scope = _scope_text(deciding)
-    if deciding.decision in NEGATIVE:
-        return False, deciding.decision, f"{deciding.decision} {when} ({scope})", deciding
-    if purpose.basis is LawfulBasis.LEGITIMATE_INTEREST:
-        return True, "granted", f"granted {when} ({scope})", deciding
-    if deciding.expires_at is not None and deciding.expires_at <= at:
-        expired = deciding.expires_at.isoformat(timespec="seconds")
-        return False, "expired", f"the grant of {when} expired {expired} ({scope})", deciding
-    if purpose.double_opt_in and (deciding.confirmed_at is None or deciding.confirmed_at > at):
-        return False, "unconfirmed", f"the grant of {when} awaits double opt-in", deciding
-    return True, "granted", f"granted {when} ({scope})", deciding
-
-
-def consent_event(record: ConsentRecord) -> Event:
-    """The journal event of a new ledger record, with its evidence."""
-    return Event(
-        f"consent.{record.decision}",
-        "consent_record",
-        record.id,
-        (record.party_id,),
-        {
-            "purpose": record.purpose,
-            "scope": _scope_text(record),
-            "source": record.source,
-            "evidence": record.evidence,
-            "effective_from": record.effective_from,
-            "expires_at": record.expires_at,
-            "confirmed_at": record.confirmed_at,
-        },
-        occurred_at=record.captured_at,
-    )
-
-
-def _scope_text(record: ConsentRecord) -> str:
-    if record.scope == "all":
-        return "all channels"
-    if record.scope == "channel":
-        return f"channel {record.channel}"
-    return f"{record.contact_kind} {record.contact_key}"
-
-
-def record_from_row(row: ConsentRecordRow) -> ConsentRecord:
-    return ConsentRecord(
-        id=row.id,
-        party_id=row.party_id,
-        purpose=row.purpose,
-        scope=row.scope,
-        channel=row.channel,
-        contact_kind=row.contact_kind,
-        contact_key=row.contact_key,
-        decision=row.decision,
-        captured_at=row.captured_at,
-        effective_from=row.effective_from,
-        expires_at=row.expires_at,
-        confirmed_at=row.confirmed_at,
-        source=row.source,
-        recorded_by=row.recorded_by,
-        evidence=row.evidence,
-        recorded_at=row.recorded_at,
-    )
+__all__ = ["ConsentService"]
 
 
 class ConsentService:
@@ -424,7 +255,7 @@ class ConsentService:
             point_id = point.id
         holds = True
         if purpose_obj.requires_role is not None:
-            held = _role_held(purpose_obj, party_row.id, when)
+            held = role_held(purpose_obj, party_row.id, when)
             holds = bool(ctx.db.scalar(select(held)))
         ledgers: list[list[tuple[int, dt.datetime | None]]] = [[(party_row.id, None)]]
         if facts is not None:
@@ -468,7 +299,7 @@ class ConsentService:
         purpose_obj = self._purpose(purpose)
         channel_obj = self._channel(channel)
         when = as_utc(at, "at") or utcnow()
-        return _audience_query(purpose_obj, channel_obj, when)
+        return audience_query(purpose_obj, channel_obj, when)
 
     def audience(
         self, purpose: str, channel: str, at: dt.datetime | None = None, *, batch: int = 1000
@@ -554,214 +385,3 @@ class ConsentService:
                     {"kind": point.kind, "value": point.value, "reason": reason.strip()},
                 )
             )
-
-
-# -- the same rules, set-based ------------------------------------------------------------
-def _role_held(purpose: Purpose, party_id: Any, at: dt.datetime) -> ColumnElement[bool]:
-    """The party held the purpose's required role at ``at`` (in one of its required
-    states, when the purpose names some): the state at ``at`` is the latest transition's."""
-    r = RoleRow
-    when = literal(at, r.started_at.type)
-    conds: list[ColumnElement[bool]] = [
-        r.party_id == party_id,
-        r.type == purpose.requires_role,
-        r.started_at <= when,
-        or_(r.ended_at.is_(None), r.ended_at > when),
-    ]
-    if purpose.requires_states:
-        t = RoleTransitionRow
-        state = (
-            select(t.to_state)
-            .where(t.role_id == r.id, t.at <= when)
-            .order_by(t.at.desc(), t.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        conds.append(state.in_(purpose.requires_states))
-    return exists().where(*conds)
-
-
-def _audience_query(purpose: Purpose, channel: Channel, at: dt.datetime) -> Select[Any]:
-    kind = channel.contact_kind
-    party_live = PartyRow.merged_into_id.is_(None)
-    if kind is not None:
-        base: FromClause = ContactPointRow.__table__.join(
-            PartyRow.__table__, PartyRow.id == ContactPointRow.party_id
-        )
-        party_col: Any = ContactPointRow.party_id
-        columns: list[Any] = [
-            ContactPointRow.party_id.label("party_id"),
-            ContactPointRow.id.label("contact_point_id"),
-            ContactPointRow.value.label("value"),
-        ]
-        where: list[ColumnElement[bool]] = [
-            party_live,
-            ContactPointRow.kind == kind,
-            ContactPointRow.suppressed.is_(False),
-        ]
-    else:
-        base = PartyRow.__table__
-        party_col = PartyRow.id
-        columns = [
-            PartyRow.id.label("party_id"),
-            null().label("contact_point_id"),
-            null().label("value"),
-        ]
-        where = [party_live]
-
-    if purpose.basis in (LawfulBasis.CONTRACT, LawfulBasis.LEGAL_OBLIGATION):
-        if purpose.requires_role is not None:
-            where.append(_role_held(purpose, party_col, at))
-        return select(*columns).select_from(base).where(*where)
-
-    R = ConsentRecordRow
-    table = R.__table__
-    at_from = literal(at, R.effective_from.type)
-
-    def pick(scope: str, owned: Callable[[Any], tuple[FromClause, list[Any]]], key: Any) -> Any:
-        """The id of the scope's latest record among the records ``owned`` selects: one
-        index seek on (party, purpose, effective_from) per row, the record then joined by
-        primary key. (A window over the ledger joined three times made SQLite scan it per
-        row.)"""
-        r = table.alias()
-        source, conds = owned(r)
-        conds.append(r.c.scope == scope)
-        if scope == "channel":
-            conds.append(r.c.channel == channel.name)
-        if scope == "contact_point":
-            conds += [r.c.contact_kind == kind, r.c.contact_key == key]
-        return (
-            select(r.c.id)
-            .select_from(source)
-            .where(r.c.purpose == purpose.name, r.c.effective_from <= at_from, *conds)
-            .order_by(r.c.effective_from.desc(), r.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-
-    def levels_of(
-        joined: Any, prefix: str, owned: Callable[[Any], tuple[FromClause, list[Any]]], key: Any
-    ) -> tuple[Any, list[Any]]:
-        """Join the latest record of each scope (most specific first) to ``joined``."""
-        scopes = ["contact_point"] if kind is not None else []
-        levels: list[Any] = []
-        for scope in [*scopes, "channel", "all"]:
-            record = table.alias(f"{prefix}_{scope}")
-            joined = joined.outerjoin(record, record.c.id == pick(scope, owned, key))
-            levels.append(record)
-        return joined, levels
-
-    def own_records(r: Any) -> tuple[FromClause, list[Any]]:
-        return r, [r.c.party_id == party_col]
-
-    joined, levels = levels_of(base, "l", own_records, ContactPointRow.key)
-    denied = _denied(purpose, at, levels)
-    if kind is None:
-        return select(*columns).select_from(joined).where(*where, not_(denied), true())
-
-    # A contact point a merge moved answers to the ledgers it had (ConsentLedgerRow): it
-    # is contactable only if no ledger group denies it.
-    L = ConsentLedgerRow
-    point_of = (
-        L.party_id == ContactPointRow.party_id,
-        L.contact_kind == kind,
-        L.contact_key == ContactPointRow.key,
-    )
-    has_ledger = exists().where(*point_of)
-    group = L.__table__.alias("g")
-
-    def group_records(r: Any) -> tuple[FromClause, list[Any]]:
-        m = L.__table__.alias()
-        joins = and_(
-            m.c.party_id == group.c.party_id,
-            m.c.contact_kind == group.c.contact_kind,
-            m.c.contact_key == group.c.contact_key,
-            m.c.grp == group.c.grp,
-            r.c.party_id == m.c.ledger_party_id,
-        )
-        counted = or_(m.c.since.is_(None), r.c.recorded_at >= m.c.since)
-        return r.join(m, joins), [counted]
-
-    group_joined, group_levels = levels_of(group, "g", group_records, group.c.contact_key)
-    group_denies = (
-        select(literal(1))
-        .select_from(group_joined)
-        .where(
-            group.c.party_id == ContactPointRow.party_id,
-            group.c.contact_kind == kind,
-            group.c.contact_key == ContactPointRow.key,
-            _denied(purpose, at, group_levels),
-        )
-        .exists()
-    )
-    # Two branches rather than one OR: each planner then turns the ledger test into an
-    # anti-join (the usual points) or a semi-join (the few a merge moved); the OR made
-    # PostgreSQL probe the ledger per row and doubled the audience's time.
-    usual = select(*columns).select_from(joined).where(*where, ~has_ledger, not_(denied))
-    # the few points a merge moved, read from the ledger rather than found among all
-    # points: a scan of every point of the kind was a sixth of the audience's time
-    moved = (
-        select(L.party_id, L.contact_key).where(L.contact_kind == kind).distinct().subquery("moved")
-    )
-    moved_points = moved.join(
-        ContactPointRow.__table__,
-        and_(
-            ContactPointRow.party_id == moved.c.party_id,
-            ContactPointRow.kind == kind,
-            ContactPointRow.key == moved.c.contact_key,
-        ),
-    ).join(PartyRow.__table__, PartyRow.id == ContactPointRow.party_id)
-    merged = select(*columns).select_from(moved_points).where(*where, ~group_denies)
-    both = union_all(usual, merged).subquery("audience")
-    return select(both.c.party_id, both.c.contact_point_id, both.c.value)
-
-
-def _denied(purpose: Purpose, at: dt.datetime, levels: Sequence[Any]) -> ColumnElement[bool]:
-    """The decision rules over the latest record of each scope (most specific first), as
-    one SQL condition: true when they deny the contact."""
-    R = ConsentRecordRow
-
-    def present(x: Alias) -> ColumnElement[bool]:
-        return x.c.id.is_not(None)
-
-    def negative(x: Alias) -> ColumnElement[bool]:
-        return x.c.decision.in_(sorted(NEGATIVE))
-
-    def later(x: Any, y: Any) -> ColumnElement[bool]:
-        return or_(
-            x.c.effective_from > y.c.effective_from,
-            and_(x.c.effective_from == y.c.effective_from, x.c.id > y.c.id),
-        )
-
-    def beaten(x: Any, broader: Sequence[Any]) -> ColumnElement[bool]:
-        """A later refusal, withdrawal or objection at a broader scope beats a grant."""
-        return or_(false(), *(and_(present(b), negative(b), later(b, x)) for b in broader))
-
-    def grant_counts(x: Any) -> ColumnElement[bool]:
-        conds = [
-            x.c.decision == "granted",
-            or_(x.c.expires_at.is_(None), x.c.expires_at > literal(at, R.expires_at.type)),
-        ]
-        if purpose.double_opt_in:
-            conds += [
-                x.c.confirmed_at.is_not(None),
-                x.c.confirmed_at <= literal(at, R.confirmed_at.type),
-            ]
-        return and_(*conds)
-
-    # The most specific scope with a record decides: one branch per level.
-    branches: list[ColumnElement[bool]] = []
-    for i, level in enumerate(levels):
-        more_specific_absent = [not_(present(m)) for m in levels[:i]]
-        broader = levels[i + 1 :]
-        if purpose.basis is LawfulBasis.LEGITIMATE_INTEREST:
-            denies = or_(
-                negative(level), and_(level.c.decision == "granted", beaten(level, broader))
-            )
-        else:
-            denies = not_(and_(grant_counts(level), not_(beaten(level, broader))))
-        branches.append(and_(*more_specific_absent, present(level), denies))
-    if purpose.basis is not LawfulBasis.LEGITIMATE_INTEREST:
-        # no record at any scope: opt-in required
-        branches.append(and_(*(not_(present(level)) for level in levels)))
-    return or_(false(), *branches)

@@ -3,7 +3,7 @@ kind of key, and insert the new parties with set-based statements.
 
 Same rules, same journal and same plugin hooks as the one-at-a-time services; what it saves
 is the per-row round trips. Rows that concern known parties go through
-:func:`xrm.core.importer.import_party`.
+:func:`xrm.core.imports.importer.import_party`.
 """
 
 from __future__ import annotations
@@ -25,10 +25,9 @@ from xrm.core._fields import (
     unique_points,
 )
 from xrm.core._gc import collector_paused
-from xrm.core.consent import consent_event
-from xrm.core.context import jsonable
-from xrm.core.gdpr import suppressed_keys
-from xrm.core.importer import ImportedParty, Outcome, import_party
+from xrm.core.consent.rules import consent_event
+from xrm.core.gdpr.service import suppressed_keys
+from xrm.core.imports.importer import ImportedParty, Outcome, import_party
 from xrm.core.inputs import Email, Phone
 from xrm.core.models import (
     Base,
@@ -45,6 +44,7 @@ from xrm.core.models import (
 )
 from xrm.core.normalize import email_key, phone_key_and_country, text_key
 from xrm.core.records import ConsentRecord, ContactPoint, Identifier, Party, Role, RoleTransition
+from xrm.core.uow import jsonable
 from xrm.errors import FieldError, PluginError, ValidationError, XRMError
 
 if TYPE_CHECKING:

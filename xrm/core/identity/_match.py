@@ -1,6 +1,7 @@
-"""The machinery behind :func:`xrm.core.dedupe.find_duplicates`: reading, blocking, scoring.
+"""The machinery behind :func:`~xrm.core.identity.dedupe.find_duplicates`: reading,
+blocking, scoring.
 
-Private: the rules and the results are in :mod:`xrm.core.dedupe`.
+Private: the rules and the results are in :mod:`xrm.core.identity.dedupe`.
 
 * **Reading**: one streamed Core query per table the rules need (no ORM objects), the
   address parts picked out of the JSON document by the database. Each party becomes a row
@@ -37,7 +38,7 @@ from xrm.core.models import ContactPointRow, IdentifierRow, PartyRow, Relationsh
 from xrm.core.normalize import text_key
 
 if TYPE_CHECKING:
-    from xrm.core.dedupe import BlockingRule, ExactRule, FuzzyRule, KeyPart
+    from xrm.core.identity.dedupe import BlockingRule, ExactRule, FuzzyRule, KeyPart
 
 #: fields read from the party row itself
 PARTY_FIELDS = frozenset({"name", "given_name", "family_name", "birth_date"})

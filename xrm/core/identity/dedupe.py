@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, get_args, r
 import attrs
 
 from xrm.core._gc import collector_paused
-from xrm.core._match import (
+from xrm.core.identity._match import (
     CONTACT_SHORT,
     NAMES,
     OTHER_FIELDS,

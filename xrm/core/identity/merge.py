@@ -22,8 +22,7 @@ from typing import Any, Literal, cast
 import attrs
 from sqlalchemy import Table, delete, func, insert, literal, or_, select, update
 
-from xrm.core._unmerge import _move, _Unmerge
-from xrm.core.context import Context, Event, PartyRef, jsonable, ref_id
+from xrm.core.identity._unmerge import _move, _Unmerge
 from xrm.core.models import (
     ConsentLedgerRow,
     ConsentRecordRow,
@@ -39,6 +38,7 @@ from xrm.core.models import (
     utcnow,
 )
 from xrm.core.normalize import text_key
+from xrm.core.uow import Context, Event, PartyRef, jsonable, ref_id
 from xrm.errors import Conflict, ValidationError
 
 __all__ = ["PREFERABLE", "MergePlan", "MergeService", "Unmerged"]

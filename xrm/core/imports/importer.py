@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from xrm.core._fields import normalize_contact_point
-from xrm.core.context import validate_model
 from xrm.core.inputs import Email, Phone
+from xrm.core.uow import validate_model
 from xrm.errors import ValidationError
 
 if TYPE_CHECKING:

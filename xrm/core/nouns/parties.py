@@ -37,19 +37,9 @@ from xrm.core._lean import (
     _pending,
     _read_parts,
 )
-from xrm.core.bulk import ImportResult, import_batch
-from xrm.core.context import (
-    Context,
-    Event,
-    PartyRef,
-    decode_cursor,
-    encode_cursor,
-    jsonable,
-    ref_id,
-    validate_model,
-)
-from xrm.core.gdpr import suppressed_keys
-from xrm.core.importer import ImportedParty
+from xrm.core.gdpr.service import suppressed_keys
+from xrm.core.imports.bulk import ImportResult, import_batch
+from xrm.core.imports.importer import ImportedParty
 from xrm.core.inputs import AnyContactPoint
 from xrm.core.models import (
     ContactPointRow,
@@ -66,6 +56,16 @@ from xrm.core.normalize import (
     text_key,
 )
 from xrm.core.records import ContactPoint, Page, Party
+from xrm.core.uow import (
+    Context,
+    Event,
+    PartyRef,
+    decode_cursor,
+    encode_cursor,
+    jsonable,
+    ref_id,
+    validate_model,
+)
 from xrm.errors import Conflict, FieldError, NotFound, ValidationError
 
 __all__ = ["PartyService"]

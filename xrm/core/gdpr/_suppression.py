@@ -11,13 +11,13 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from xrm.core.context import Context
 from xrm.core.models import (
     SuppressionKeyRow,
     SuppressionRow,
     utcnow,
 )
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, email_key
+from xrm.core.uow import Context
 
 #: contact kinds whose addresses get suppression entries
 SUPPRESSIBLE = ("email", "phone")

@@ -1,0 +1,1 @@
+"""Imports: one record at a time (the importer's rows) and the bulk path."""
