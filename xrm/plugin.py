@@ -3,6 +3,8 @@
 Nothing is loaded when this module is imported; an ``XRM`` application builds one
 :class:`PluginHost`, in this order:
 
+0. the **essential plugin** ``xrm`` (:mod:`xrm.plugins.core`: the core's kinds, channels,
+   touchpoints, purposes and match rules), always, whatever the switches say;
 1. **built-ins**, given as ``(name, module or object)`` pairs;
 2. **entry points** of the group ``xrm``, in name order, each loaded on its own: one that
    fails to import or to register is skipped with an :class:`XRMPluginWarning` naming it
@@ -11,13 +13,18 @@ Nothing is loaded when this module is imported; an ``XRM`` application builds on
 3. **explicit plugins**, passed as ``plugins=[...]``;
 4. ``check_pending()``: every ``xrm_*`` implementation must match a hook specification.
 
+A plugin has one name however it is loaded (:func:`plugin_name`): an entry point's name,
+which a module ``xrm_<name>`` passed explicitly also gets (``xrm_partners`` is
+``partners``); a plugin may set ``__xrm_name__`` instead.
+
 Environment switches (read once, when the host is built):
 
 ``XRM_LOAD_PLUGINS``
     Comma-separated entry-point names to load; the others are listed as ``disabled``.
     Set but empty: no entry-point plugin at all.
 ``XRM_DISABLE_PLUGINS``
-    Comma-separated plugin names never loaded (built-ins and explicit plugins included).
+    Comma-separated plugin names never loaded (built-ins and explicit plugins included;
+    the essential plugin ``xrm`` cannot be disabled: naming it gives a warning).
 ``XRM_TRACE_PLUGINS=1``
     pluggy's hook-call tracing, written to standard error.
 ``XRM_STRICT_PLUGINS=1``
@@ -30,7 +37,9 @@ import difflib
 import importlib.metadata
 import inspect
 import os
+import re
 import sys
+import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -44,6 +53,7 @@ import pluggy
 from xrm import hookspecs
 from xrm.core.identity.dedupe import MATCH_RULE_TYPES, MatchRule
 from xrm.core.registry import (
+    BUILTIN_SOURCE,
     Channel,
     ContactKind,
     IdentifierScheme,
@@ -62,6 +72,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "ESSENTIAL_PLUGIN",
     "PluginHost",
     "PluginInfo",
     "PluginStatus",
@@ -76,6 +87,14 @@ hookimpl = pluggy.HookimplMarker("xrm")
 
 #: The entry-point group plugin distributions register under (``[project.entry-points.xrm]``).
 ENTRY_POINT_GROUP = "xrm"
+
+#: The name of the essential plugin (:mod:`xrm.plugins.core`), registered first by every
+#: host and never disabled; the source of the core's defaults in the registry.
+ESSENTIAL_PLUGIN = BUILTIN_SOURCE
+
+#: A module named ``xrm_<name>`` (the import name of distribution ``xrm-<name>``) is the
+#: plugin ``<name>``, the name its entry point has.
+_MODULE_NAME = re.compile(r"xrm_([a-z0-9_]+)")
 
 PluginStatus = Literal["loaded", "broken", "disabled"]
 
@@ -118,6 +137,8 @@ class PluginInfo:
     status: PluginStatus
     #: why it is broken (``"ImportError: ..."``), else ``None``
     error: str | None = None
+    #: the essential plugin ``xrm`` (the core's defaults): always loaded, never disabled
+    essential: bool = False
 
 
 @attrs.frozen
@@ -153,11 +174,31 @@ def _one_line(exc: BaseException) -> str:
 
 
 def plugin_name(plugin: object) -> str:
-    """The name an explicit plugin is registered under: its ``__xrm_name__`` if it sets
-    one (a plugin package sets it to its entry-point name, so it is named the same however
-    it is loaded), else its ``__name__`` (a module, a class), else its class name."""
-    name = getattr(plugin, "__xrm_name__", None) or getattr(plugin, "__name__", None)
+    """The name an explicit plugin is registered under, chosen so that a plugin
+    distribution is named the same however it is loaded (its entry-point name):
+
+    1. its ``__xrm_name__``, if it sets one;
+    2. for a module named ``xrm_<name>`` (distribution ``xrm-<name>``, entry point
+       ``<name>``): ``<name>``, so ``xrm_partners`` is ``partners``;
+    3. else its ``__name__`` (another module, a class), else its class name (an instance).
+    """
+    own = _own_name(plugin)
+    if own is not None:
+        return own
+    name = getattr(plugin, "__name__", None)
     return name if isinstance(name, str) else type(plugin).__name__
+
+
+def _own_name(plugin: object) -> str | None:
+    """The name ``plugin`` gives itself (rules 1 and 2 of :func:`plugin_name`), if any."""
+    declared = getattr(plugin, "__xrm_name__", None)
+    if isinstance(declared, str) and declared:
+        return declared
+    if isinstance(plugin, types.ModuleType):
+        match = _MODULE_NAME.fullmatch(plugin.__name__)
+        if match is not None:
+            return match[1]
+    return None
 
 
 @contextmanager
@@ -175,8 +216,9 @@ class PluginHost:
     """The plugins of one ``XRM`` application and the typed calls into their hooks.
 
     ``plugins`` are registered explicitly (modules, classes or instances with
-    ``@hookimpl`` functions), after ``builtins`` (``(name, plugin)`` pairs) and the
-    entry points of the group ``xrm`` (skipped when ``load_entry_points`` is false).
+    ``@hookimpl`` functions, named by :func:`plugin_name`), after the essential plugin
+    ``xrm`` (always), ``builtins`` (``(name, plugin)`` pairs) and the entry points of the
+    group ``xrm`` (skipped when ``load_entry_points`` is false).
     ``environ`` (default ``os.environ``) gives the ``XRM_*_PLUGINS`` switches.
 
     Built-in and explicit plugins that do not fit the hook specifications raise
@@ -204,6 +246,7 @@ class PluginHost:
         if self._switches.trace:
             self._pm.trace.root.setwriter(_write_stderr)
             self._pm.enable_tracing()
+        self._add_essential()
         for name, plugin in builtins:
             self._add(name, plugin)
         if load_entry_points:
@@ -218,16 +261,37 @@ class PluginHost:
     # -- start-up ----------------------------------------------------------------------
     def register_into(self, registry: Registry) -> None:
         """Add every plugin's kinds, channels, touchpoints, purposes, identifier schemes,
-        role types and relationship types to ``registry``, each under its plugin's name.
+        role types, relationship types and match rules to ``registry``, each under its
+        plugin's name: the essential plugin's (the core's defaults) first, then the other
+        plugins' in pluggy's call order.
 
-        A name already taken raises :class:`~xrm.ConfigurationError` naming both sources;
-        a hook that raises becomes :class:`~xrm.PluginError`. Either way the application
-        must not start: the registry may hold part of the plugins' types.
+        This is the one way plugins' types reach a registry, and :meth:`Registry.add
+        <xrm.core.registry.Registry.add>` the one check: a name already taken raises
+        :class:`~xrm.ConfigurationError` naming both plugins (a rule name is taken per rule
+        class). An item that is not of its hook's type raises ``ConfigurationError`` too,
+        and a hook that raises becomes :class:`~xrm.PluginError`. Either way the
+        application must not start: the registry may hold part of the plugins' types.
+
+        The essential plugin's items that ``registry`` already holds under its name (a
+        registry from :meth:`Registry.with_builtins
+        <xrm.core.registry.Registry.with_builtins>`) are left as they are.
         """
-        for hook, kind in _REGISTRATION_HOOKS:
-            for name, impl in self._implementations(hook):
+        hooks: list[tuple[str, type[Any] | tuple[type[Any], ...], Callable[..., None]]] = [
+            *((hook, kind, registry.add) for hook, kind in _REGISTRATION_HOOKS),
+            ("xrm_match_rules", MATCH_RULE_TYPES, registry.add_match_rule),
+        ]
+        for hook, kind, add in hooks:
+            for name, impl in self._registration_order(hook):
                 for item in self._items(hook, name, impl, kind):
-                    registry.add(item, source=name)
+                    if name == ESSENTIAL_PLUGIN and registry.holds(item, name):
+                        continue
+                    add(item, name)
+
+    def _registration_order(self, hook: str) -> list[tuple[str, pluggy.HookImpl]]:
+        """The implementations of ``hook`` with the essential plugin's first, so the
+        core's defaults are registered before any plugin may claim their names."""
+        impls = self._implementations(hook)
+        return sorted(impls, key=lambda pair: pair[0] != ESSENTIAL_PLUGIN)  # stable
 
     def migration_locations(self) -> list[str]:
         """Every plugin's Alembic version directory, absolute, in call order, each once.
@@ -253,29 +317,20 @@ class PluginHost:
         return found
 
     def match_rules(self) -> list[MatchRule]:
-        """Every plugin's duplicate-detection rules (``xrm_match_rules``), in call order.
+        """The duplicate-detection rules the plugins add to xrm's defaults (every
+        ``xrm_match_rules`` but the essential plugin's), in call order.
 
-        Each implementation is called on its own: one that raises becomes
-        ``PluginError(plugin, "xrm_match_rules")``, and an item that is not an
-        :class:`~xrm.ExactRule`, :class:`~xrm.FuzzyRule` or
-        :class:`~xrm.BlockingRule` raises :class:`~xrm.ConfigurationError`
-        naming the plugin, as does a rule name another plugin already gave to a rule of the
-        same type.
+        An application's whole rule set, defaults first, is ``app.registry.match_rules``,
+        checked when the application starts; this reads the hooks again, through the same
+        checks as :meth:`register_into`.
         """
         hook = "xrm_match_rules"
-        rules: list[MatchRule] = []
-        owners: dict[tuple[type[Any], str], str] = {}
+        registry = Registry()
         for name, impl in self._implementations(hook):
-            for rule in self._items(hook, name, impl, MATCH_RULE_TYPES):
-                key = (type(rule), rule.name)
-                if key in owners:
-                    raise ConfigurationError(
-                        f"duplicate match rule name {rule.name!r}: given by {owners[key]!r} "
-                        f"and again by {name!r}"
-                    )
-                owners[key] = name
-                rules.append(rule)
-        return rules
+            if name != ESSENTIAL_PLUGIN:
+                for rule in self._items(hook, name, impl, MATCH_RULE_TYPES):
+                    registry.add_match_rule(rule, name)
+        return list(registry.match_rules)
 
     def cli_commands(self, cli: click.Group) -> None:
         """Let every plugin add its commands to the ``xrm`` click group."""
@@ -347,6 +402,22 @@ class PluginHost:
         return list(self._infos)
 
     # -- loading -----------------------------------------------------------------------
+    def _add_essential(self) -> None:
+        """Register the essential plugin: first, and whatever the switches say."""
+        from xrm.plugins import core  # imports this module: loaded when a host is built
+
+        if ESSENTIAL_PLUGIN in self._switches.disable:
+            warnings.warn(
+                f"XRM_DISABLE_PLUGINS names {ESSENTIAL_PLUGIN!r}, the essential plugin (xrm's "
+                "own kinds, channels, purposes and match rules), which cannot be disabled",
+                XRMPluginWarning,
+                stacklevel=3,
+            )
+        self._register(ESSENTIAL_PLUGIN, core)
+        self._infos.append(
+            PluginInfo(ESSENTIAL_PLUGIN, None, self._hooks_of(core), "loaded", essential=True)
+        )
+
     def _add(self, name: str, plugin: object, version: str | None = None) -> None:
         if name in self._switches.disable:
             self._note(name, version, "disabled")
@@ -379,12 +450,29 @@ class PluginHost:
                 )
                 self._note(ep.name, version, "broken", error=_one_line(exc))
                 continue
+            self._check_own_name(ep, plugin)
             self._note(ep.name, version, "loaded", hooks=self._hooks_of(plugin))
-        for missing in sorted((wanted or frozenset()) - found):
+        for missing in sorted((wanted or frozenset()) - found - {ESSENTIAL_PLUGIN}):
             warnings.warn(
                 f"XRM_LOAD_PLUGINS names {missing!r}, but no installed plugin has that name",
                 XRMPluginWarning,
                 stacklevel=3,
+            )
+
+    @staticmethod
+    def _check_own_name(ep: importlib.metadata.EntryPoint, plugin: object) -> None:
+        """Warn when the plugin an entry point loads would be named otherwise if passed
+        explicitly (``xrm_billing`` under the entry point ``invoices``): its export
+        section, its registrations' source and its ``XRM_DISABLE_PLUGINS`` name would
+        depend on how it is loaded."""
+        own = _own_name(plugin)
+        if own is not None and own != ep.name:
+            warnings.warn(
+                f"xrm plugin {ep.name!r} ({ep.value}) calls itself {own!r}: passed as "
+                f"XRM(plugins=[...]) it would be named {own!r}; name the entry point {own!r} "
+                f"or set __xrm_name__ = {ep.name!r}",
+                XRMPluginWarning,
+                stacklevel=4,
             )
 
     def _register(self, name: str, plugin: object) -> None:

@@ -1,7 +1,9 @@
 """Declarative types that the core and plugins register: kinds, roles, relationships...
 
 Each is an immutable attrs value checked when it is built. A :class:`Registry` holds them
-by name and refuses a second registration of a name, naming both sources.
+by name and refuses a second registration of a name, naming both sources. The core's own
+defaults (``DEFAULT_*`` below) reach an application's registry the way every plugin's types
+do: through the hooks of the essential plugin ``xrm`` (``xrm.plugins.core``).
 """
 
 from __future__ import annotations
@@ -9,14 +11,24 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 from pydantic import BaseModel
 
 from xrm.errors import ConfigurationError
 
+if TYPE_CHECKING:
+    from xrm.core.identity.dedupe import MatchRule
+
 __all__ = [
+    "BUILTIN_SOURCE",
+    "DEFAULTS",
+    "DEFAULT_CHANNELS",
+    "DEFAULT_CONTACT_KINDS",
+    "DEFAULT_PARTY_KINDS",
+    "DEFAULT_PURPOSES",
+    "DEFAULT_TOUCHPOINTS",
     "Channel",
     "ContactKind",
     "IdentifierScheme",
@@ -254,6 +266,8 @@ Registered = (
 )
 _T = TypeVar("_T")
 
+#: the source of the core's own defaults: the name of the essential plugin that registers
+#: them (``xrm.plugins.core``)
 BUILTIN_SOURCE = "xrm"
 
 
@@ -265,7 +279,14 @@ class _Table(dict[str, _T]):
 
 
 class Registry:
-    """Every registered type, by name, with the source (core or plugin) that registered it."""
+    """Every registered type, by name, with the source (core or plugin) that registered it,
+    and the duplicate-detection rules in registration order.
+
+    An application's registry is filled by its plugin host, the essential plugin ``xrm``
+    (the core's defaults) first, then by ``XRM.register``. Every registration goes through
+    :meth:`add` or :meth:`add_match_rule`: the one place a name already taken is refused,
+    naming both sources.
+    """
 
     def __init__(self) -> None:
         self.party_kinds: _Table[PartyKind] = _Table("party kind")
@@ -286,6 +307,10 @@ class Registry:
             RelationshipType: self.relationship_types,
             Purpose: self.purposes,
         }
+        self._rules: list[MatchRule] = []
+        #: (rule class name, rule name) -> source: two rules of one class may not share a
+        #: name, a fuzzy and a blocking rule may (``birth_date``)
+        self._rule_sources: dict[tuple[str, str], str] = {}
 
     def add(self, item: Registered, source: str = BUILTIN_SOURCE) -> None:
         """Register ``item``; a name already taken raises :class:`ConfigurationError`."""
@@ -300,26 +325,75 @@ class Registry:
         table[item.name] = item
         table.sources[item.name] = source
 
-    def source_of(self, item: Registered) -> str:
-        return self._tables[type(item)].sources[item.name]
+    @property
+    def match_rules(self) -> tuple[MatchRule, ...]:
+        """The duplicate-detection rules, in registration order: xrm's defaults
+        (:data:`~xrm.core.identity.dedupe.DEFAULT_RULES`) first, then each plugin's
+        ``xrm_match_rules``. What the duplicate search uses unless given ``rules=``."""
+        return tuple(self._rules)
+
+    def add_match_rule(self, rule: MatchRule, source: str = BUILTIN_SOURCE) -> None:
+        """Register a duplicate-detection rule (checked to be one by the plugin host); a
+        rule of the same class already registered under that name raises
+        :class:`ConfigurationError` naming both sources."""
+        key = (type(rule).__name__, rule.name)
+        if key in self._rule_sources:
+            raise ConfigurationError(
+                f"duplicate {key[0]} name {rule.name!r}: registered by "
+                f"{self._rule_sources[key]!r} and again by {source!r}"
+            )
+        self._rules.append(rule)
+        self._rule_sources[key] = source
+
+    def source_of(self, item: Registered | MatchRule) -> str:
+        """The name of the plugin (or ``app``, ``xrm``...) that registered ``item``."""
+        table = self._tables.get(type(item))
+        if table is not None:
+            return table.sources[item.name]
+        return self._rule_sources[(type(item).__name__, item.name)]
+
+    def holds(self, item: Registered | MatchRule, source: str) -> bool:
+        """Whether ``source`` registered ``item`` (or an equal one) here."""
+        table = self._tables.get(type(item))
+        if table is not None:
+            return table.get(item.name) == item and table.sources[item.name] == source
+        key = (type(item).__name__, item.name)
+        return self._rule_sources.get(key) == source and item in self._rules
 
     @classmethod
     def with_builtins(cls) -> Registry:
+        """A registry holding what the essential plugin ``xrm`` registers (the defaults
+        below and the default match rules), under its name, without a plugin host.
+
+        An application does not need it: its plugin host registers the essential plugin
+        first. Registering a host into it leaves these in place (see
+        :meth:`xrm.plugin.PluginHost.register_into`).
+        """
+        from xrm.core.identity.dedupe import DEFAULT_RULES  # dedupe imports this module
+
         registry = cls()
-        for item in _BUILTINS:
-            registry.add(item)
+        for item in DEFAULTS:
+            registry.add(item, BUILTIN_SOURCE)
+        for rule in DEFAULT_RULES:
+            registry.add_match_rule(rule, BUILTIN_SOURCE)
         return registry
 
 
-_BUILTINS: tuple[Registered, ...] = (
+# -- the core's defaults: registered by the essential plugin xrm.plugins.core ------------
+DEFAULT_PARTY_KINDS: tuple[PartyKind, ...] = (
     PartyKind("person", "Person"),
     PartyKind("organization", "Organization"),
     PartyKind("household", "Household"),
+)
+#: the kinds of contact point the core normalises by itself (no ``key`` needed)
+DEFAULT_CONTACT_KINDS: tuple[ContactKind, ...] = (
     ContactKind("email", "Email address"),
     ContactKind("phone", "Phone number"),
     ContactKind("postal", "Postal address"),
     ContactKind("url", "Web address"),
     ContactKind("social", "Social network handle"),
+)
+DEFAULT_CHANNELS: tuple[Channel, ...] = (
     Channel("email", "Email", contact_kind="email"),
     Channel("phone", "Phone call", contact_kind="phone"),
     Channel("sms", "SMS", contact_kind="phone"),
@@ -329,12 +403,25 @@ _BUILTINS: tuple[Registered, ...] = (
     Channel("social", "Social network", contact_kind="social"),
     Channel("face_to_face", "Face to face"),
     Channel("fax", "Fax", contact_kind="phone"),
+)
+DEFAULT_TOUCHPOINTS: tuple[Touchpoint, ...] = (
     Touchpoint("marketing", "Marketing"),
     Touchpoint("sales", "Sales"),
     Touchpoint("after_sales", "After-sales"),
     Touchpoint("support", "Technical support"),
+)
+DEFAULT_PURPOSES: tuple[Purpose, ...] = (
     Purpose("marketing", LawfulBasis.CONSENT, "Marketing communications"),
     Purpose("service", LawfulBasis.CONTRACT, "Order, billing, delivery and repair notices"),
     Purpose("surveys", LawfulBasis.LEGITIMATE_INTEREST, "Satisfaction surveys"),
     Purpose("legal", LawfulBasis.LEGAL_OBLIGATION, "Legal and regulatory notices"),
+)
+#: every default above, in registration order (no identifier scheme: the schemes
+#: python-stdnum knows need no registration)
+DEFAULTS: tuple[Registered, ...] = (
+    *DEFAULT_PARTY_KINDS,
+    *DEFAULT_CONTACT_KINDS,
+    *DEFAULT_CHANNELS,
+    *DEFAULT_TOUCHPOINTS,
+    *DEFAULT_PURPOSES,
 )
