@@ -14,7 +14,7 @@ import pydantic
 from sqlalchemy import ColumnElement, select
 
 from xrm import Conflict, Party, Role, ValidationError
-from xrm.core.models import RoleRow
+from xrm.tables import RoleRow, role_current
 from xrm_employees._types import CURRENT_STATES, EMPLOYEE, EmployeeAttributes
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def party_id(ref: PartyRef, field: str = "party") -> int:
 def _current_employee() -> tuple[ColumnElement[bool], ...]:
     return (
         RoleRow.type == EMPLOYEE.name,
-        RoleRow.ended_at.is_(None),
+        role_current(),
         RoleRow.state.in_(CURRENT_STATES),
     )
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import case, func, select
 
 from xrm import Relationship
-from xrm.core.models import RelationshipRow
+from xrm.tables import RelationshipRow
 from xrm_employees._types import REPORTS_TO
 
 if TYPE_CHECKING:

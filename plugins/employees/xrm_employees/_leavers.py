@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, NamedTuple
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
-from xrm import Role, ValidationError
-from xrm.core.models import PartyRow, RelationshipRow
+from xrm import Role
+from xrm.tables import PartyRow, RelationshipRow, relationship_valid
 from xrm_employees._employees import PartyRef, party_id
 
 if TYPE_CHECKING:
@@ -38,22 +38,12 @@ class ManagedCustomer(NamedTuple):
     since: dt.date
 
 
-def _day(value: dt.date | dt.datetime | None) -> dt.date:
-    if value is None:
-        return dt.date.today()
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).date() if value.tzinfo else value.date()
-    if isinstance(value, dt.date):
-        return value
-    raise ValidationError.single("as_of", f"expected a date, got {value!r}")
-
-
 def customers_managed_by(
     session: Session, person: PartyRef, as_of: dt.date | dt.datetime | None = None
 ) -> list[ManagedCustomer]:
     """The parties whose ``account_manager`` relationship to ``person`` holds on ``as_of``
     (default today), by name: one query."""
-    day = _day(as_of)
+    valid = relationship_valid(as_of)  # a bad as_of raises ValidationError("as_of")
     rel = RelationshipRow
     query = (
         select(PartyRow.id, PartyRow.display_name, rel.id, rel.valid_from)
@@ -61,8 +51,7 @@ def customers_managed_by(
         .where(
             rel.type == ACCOUNT_MANAGER,
             rel.to_party_id == party_id(person, "person"),
-            rel.valid_from <= day,
-            or_(rel.valid_to.is_(None), rel.valid_to > day),
+            valid,
         )
         .order_by(PartyRow.display_name, PartyRow.id)
     )

@@ -6,10 +6,18 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
 
 from xrm import Session, ValidationError
-from xrm.core.models import PartyRow, RelationshipRow, RoleRow
+from xrm.tables import (
+    PartyRow,
+    RelationshipRow,
+    RoleRow,
+    relationship_valid,
+    role_current,
+    role_held,
+    unmerged_party,
+)
 from xrm_partners._types import (
     PARTNER,
     PARTNER_STATES,
@@ -91,10 +99,10 @@ def _current_partners() -> Select[Any]:
             and_(
                 RoleRow.party_id == PartyRow.id,
                 RoleRow.type == PARTNER.name,
-                RoleRow.ended_at.is_(None),
+                role_current(),
             ),
         )
-        .where(PartyRow.merged_into_id.is_(None))
+        .where(unmerged_party())
     )
 
 
@@ -171,28 +179,20 @@ def referral_counts(session: Session, *, as_of: dt.date | None = None) -> list[R
     ended that day is no longer one.
     """
     day = as_of or dt.date.today()
+    # the last instant of the day (timestamps are stored to the microsecond)
     day_end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    last_instant = day_end - dt.timedelta(microseconds=1)
     referrals = (
         select(RelationshipRow.from_party_id.label("party_id"), func.count().label("n"))
-        .where(
-            RelationshipRow.type == REFERRED.name,
-            RelationshipRow.valid_from <= day,
-            or_(RelationshipRow.valid_to.is_(None), RelationshipRow.valid_to > day),
-        )
+        .where(RelationshipRow.type == REFERRED.name, relationship_valid(day))
         .group_by(RelationshipRow.from_party_id)
         .subquery("referrals")
     )
     count = func.coalesce(referrals.c.n, 0)
-    was_partner = exists().where(
-        RoleRow.party_id == PartyRow.id,
-        RoleRow.type == PARTNER.name,
-        RoleRow.started_at < day_end,
-        or_(RoleRow.ended_at.is_(None), RoleRow.ended_at >= day_end),
-    )
     query = (
         select(PartyRow.id, PartyRow.display_name, count)
         .outerjoin(referrals, referrals.c.party_id == PartyRow.id)
-        .where(was_partner, PartyRow.merged_into_id.is_(None))
+        .where(role_held(PARTNER.name, as_of=last_instant), unmerged_party())
         .order_by(count.desc(), PartyRow.id)
     )
     return [ReferralCount(party, name, int(n)) for party, name, n in session.db.execute(query)]

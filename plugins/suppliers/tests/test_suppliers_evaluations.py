@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from xrm_suppliers import SupplierEvaluationRow, average_ratings, evaluate, evaluations
 
 from xrm import XRM, NotFound, Party, ValidationError
-from xrm.core.models import Base
+from xrm.tables import Base
 from xrm.testing import snapshot
 
 TABLE = "suppliers_evaluation"

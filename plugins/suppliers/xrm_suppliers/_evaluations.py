@@ -8,8 +8,8 @@ import attrs
 from sqlalchemy import select, update
 
 from xrm import Party, Role, Session
-from xrm.core.models import utcnow
 from xrm.errors import FieldError, ValidationError
+from xrm.tables import utcnow
 from xrm_suppliers._models import SupplierEvaluationRow
 from xrm_suppliers._supplier_role import SUPPLIER
 

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xrm.core.models import Base
+from xrm.tables import Base
 
 __all__ = ["SupplierEvaluationRow"]
 

@@ -8,7 +8,7 @@ from typing import NamedTuple
 from sqlalchemy import ColumnElement, Float, and_, cast, func, select
 
 from xrm import Session
-from xrm.core.models import PartyRow, RoleRow
+from xrm.tables import PartyRow, RoleRow, role_current, unmerged_party
 from xrm_suppliers._models import SupplierEvaluationRow
 from xrm_suppliers._supplier_role import SUPPLIER
 
@@ -50,9 +50,9 @@ def average_ratings(session: Session, *, since: dt.date | None = None) -> list[S
         .outerjoin(E, and_(*joined))
         .where(
             RoleRow.type == SUPPLIER.name,
-            RoleRow.ended_at.is_(None),
+            role_current(),
             RoleRow.state == "approved",
-            PartyRow.merged_into_id.is_(None),
+            unmerged_party(),
         )
         .group_by(PartyRow.id, PartyRow.display_name)
         .order_by(average.is_(None), average.desc(), PartyRow.display_name, PartyRow.id)

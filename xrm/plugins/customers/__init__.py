@@ -15,8 +15,7 @@ from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from xrm.core.registry import RelationshipType, RoleType
-from xrm.plugin import hookimpl
+from xrm import RelationshipType, RoleType, hookimpl
 from xrm.plugins.customers.reports import (
     ContactCount,
     CustomerActivity,

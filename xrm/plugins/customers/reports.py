@@ -7,10 +7,18 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 
-from xrm.core.models import InteractionRow, ParticipantRow, PartyRow, RoleRow, utcnow
+from xrm.tables import (
+    InteractionRow,
+    ParticipantRow,
+    PartyRow,
+    RoleRow,
+    role_current,
+    unmerged_party,
+    utcnow,
+)
 
 if TYPE_CHECKING:
-    from xrm.app import Session
+    from xrm import Session
 
 __all__ = [
     "ContactCount",
@@ -46,7 +54,7 @@ class LastInteraction(NamedTuple):
 
 
 def _current_customers() -> tuple[ColumnElement[bool], ...]:
-    return (RoleRow.type == "customer", RoleRow.ended_at.is_(None))
+    return (RoleRow.type == "customer", role_current())
 
 
 def not_contacted_since(
@@ -66,7 +74,7 @@ def not_contacted_since(
         select(PartyRow.id, PartyRow.display_name, RoleRow.state, last.c.last)
         .join(RoleRow, and_(RoleRow.party_id == PartyRow.id, *_current_customers()))
         .outerjoin(last, last.c.party_id == PartyRow.id)
-        .where(PartyRow.merged_into_id.is_(None))
+        .where(unmerged_party())
         .where(or_(last.c.last.is_(None), last.c.last < cutoff))
         .order_by(last.c.last.is_not(None), last.c.last, PartyRow.id)
     )
