@@ -542,9 +542,9 @@ def xrm_match_rules() -> Iterable[MatchRule]:
     """Declare duplicate-detection rules: exact keys that make two parties one (a VAT
     number), fields to compare with their weights, and blocking passes over them.
 
-    **Called** each time duplicates are searched with the rule set of the application
-    (:func:`xrm.core.identity.dedupe.find_duplicates` without ``rules=``), before any party is read;
-    read only, outside any write.
+    **Called** once, when the application starts, after the other registration hooks:
+    the rules go into ``app.registry.match_rules``, the rule set the duplicate search uses
+    when it is not given ``rules=``.
 
     :returns: An iterable of :class:`xrm.ExactRule` (a shared value makes the
         pair ``definite``), :class:`xrm.FuzzyRule` (a weight added to the
@@ -552,10 +552,10 @@ def xrm_match_rules() -> Iterable[MatchRule]:
         at all). A rule may name any match field, ``attribute:NAME`` and
         ``identifier:SCHEME`` included (see docs/identity.md).
 
-    **Results** are collected from every plugin and added after xrm's default rules. A
-    rule named like another rule of the same type (a default one or another plugin's)
-    stops the search with :class:`~xrm.ConfigurationError` (naming both plugins when two
-    plugins clash).
+    **Results** are collected from every plugin and registered after xrm's default rules
+    (which the essential plugin ``xrm`` gives through this hook). A rule named like
+    another rule of the same class (a default one or another plugin's) stops the start
+    with :class:`~xrm.ConfigurationError` naming both plugins.
 
-    **Raising** stops the search with ``PluginError(plugin, "xrm_match_rules")``.
+    **Raising** stops the start with ``PluginError(plugin, "xrm_match_rules")``.
     """
