@@ -577,9 +577,11 @@ class PluginHost:
         expected = kind if isinstance(kind, tuple) else (kind,)
         for item in items:
             if not isinstance(item, expected):
-                wanted = " or ".join(k.__name__ for k in expected)
+                names = [k.__name__ for k in expected]
+                wanted = " or ".join([", ".join(names[:-1]), names[-1]] if names[1:] else names)
+                article = "an" if wanted[0] in "AEIOU" else "a"
                 raise ConfigurationError(
-                    f"plugin {name!r}: {hook}() gave {item!r}, which is not a {wanted}"
+                    f"plugin {name!r}: {hook}() gave {item!r}, which is not {article} {wanted}"
                 )
         return items
 
