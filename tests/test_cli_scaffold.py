@@ -141,7 +141,7 @@ def test_the_first_migration_starts_the_plugin_branch_after_the_core(plugin_dir:
     assert 'op.create_table(\n        "loyalty_membership",' in migration.read_text()
     models = (plugin_dir / "xrm_loyalty" / "models.py").read_text()
     assert '__tablename__ = "loyalty_membership"' in models
-    assert "from xrm.core.models import Base" in models
+    assert "from xrm.tables import Base, utcnow" in models  # the public face, not the core
 
 
 def test_the_plugin_registers_its_role_and_collects_its_entities(plugin_dir: Path) -> None:

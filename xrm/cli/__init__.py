@@ -55,7 +55,7 @@ def cli(ctx: click.Context, database: str | None, region: str | None) -> None:
 @click.pass_context
 def demo(ctx: click.Context) -> None:
     """Run the demo (a day at a small company) against the database."""
-    from xrm import demo as demo_module
+    from xrm import demo as demo_module  # an application on the public API, not the core
 
     demo_module.run(ctx.obj.url or "sqlite:///xrm.db", say=click.echo)
 
@@ -67,6 +67,8 @@ for command in (db, party, role, relate, relationships, interact, consent, timel
 
 def main(argv: list[str] | None = None) -> Any:
     """The console script: the CLI plus every plugin's commands."""
+    # TODO(core): a public way to add the plugins' commands without a database (for example
+    # a static XRM.cli_commands(group)); then drop this private import
     from xrm.plugin import PluginHost
 
     try:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import attrs
 import click
+import pydantic
 from sqlalchemy.exc import OperationalError
 
-from xrm.app import XRM, Session
-from xrm.core.uow import jsonable
+from xrm import XRM, Session
 from xrm.errors import NotFound, ValidationError, XRMError
 
 __all__ = [
@@ -73,17 +74,33 @@ def open_session(ctx: click.Context, actor: str = "cli") -> Iterator[Session]:
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
+def _jsonable(value: Any) -> Any:
+    """Dates as ISO text, enums as values, pydantic models dumped, containers
+    recursively."""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump(mode="json")
+    return value
+
+
 def to_data(value: Any) -> Any:
     """Records (attrs classes), named tuples and containers as JSON-ready data."""
     if attrs.has(type(value)):
-        return jsonable(attrs.asdict(value, recurse=True))
+        return _jsonable(attrs.asdict(value, recurse=True))
     if isinstance(value, tuple) and hasattr(value, "_asdict"):
-        return jsonable(value._asdict())
+        return _jsonable(value._asdict())
     if isinstance(value, list | tuple):
         return [to_data(v) for v in value]
     if isinstance(value, dict):
         return {k: to_data(v) for k, v in value.items()}
-    return jsonable(value)
+    return _jsonable(value)
 
 
 def print_json(value: Any) -> None:

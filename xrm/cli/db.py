@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+# TODO(core): XRM methods for the revisions in the database and the latest known (for
+# example XRM.current_revisions() and XRM.head_revisions()); then drop this private import
 from xrm import db as _db
 from xrm.cli._common import CliState, json_option, print_json
 

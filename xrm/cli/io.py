@@ -14,7 +14,6 @@ from typing import Any, TextIO
 import click
 
 from xrm.cli._common import CliState, open_session, print_json, resolve_party
-from xrm.core.gdpr.export import export_party as export_document
 
 CSV_COLUMNS = {
     "kind", "name", "given_name", "family_name", "birth_date", "email", "phone", "region",
@@ -170,7 +169,7 @@ def import_file(
 def export_party(ctx: click.Context, ref: str, output: Path | None) -> None:
     """Everything known about PARTY, plugins' data included, as JSON."""
     with open_session(ctx) as s:
-        document = export_document(s, resolve_party(s, ref))
+        document = s.gdpr.export(resolve_party(s, ref))
     if output is None:
         print_json(document)
     else:

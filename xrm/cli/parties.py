@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from xrm import Email, Party, Phone
 from xrm.cli._common import (
     json_option,
     key_values,
@@ -14,8 +15,6 @@ from xrm.cli._common import (
     print_table,
     resolve_party,
 )
-from xrm.core.inputs import Email, Phone
-from xrm.core.records import Party
 
 
 def _show(party: Party, as_json: bool) -> None:

@@ -6,6 +6,7 @@ import datetime as dt
 
 import click
 
+from xrm import Role
 from xrm.cli._common import (
     json_option,
     key_values,
@@ -14,7 +15,6 @@ from xrm.cli._common import (
     print_table,
     resolve_party,
 )
-from xrm.core.records import Role
 
 WHEN = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"])
 
