@@ -15,7 +15,6 @@ from click.testing import CliRunner
 from xrm import XRM
 from xrm.cli import cli
 from xrm.core.imports import bulk
-from xrm.core.imports.bulk import import_batch
 from xrm.core.imports.importer import ImportedParty
 
 SCOPED = {
@@ -68,9 +67,9 @@ def test_scoped_and_unscoped_consents_go_in_one_batch(
         raise AssertionError("new parties with no conflict must not go row by row")
 
     monkeypatch.setattr(bulk, "import_party", one_at_a_time)
-    rows = [(i, ImportedParty.model_validate(r)) for i, r in enumerate(order, start=1)]
+    rows = [ImportedParty.model_validate(r) for r in order]
     with app.session() as s:
-        results = import_batch(s, rows)
+        results = s.imports.import_many(rows)
     assert [(r.outcome, r.error) for r in results] == [("created", None)] * 3
     assert _ledger(app) == EXPECTED
 
@@ -98,18 +97,18 @@ def test_a_consent_may_name_a_point_the_known_party_already_holds(app: XRM) -> N
     """The row gives only the phone; the email it scopes its consent to is the known
     party's. The bulk path hands such a row to the one-at-a-time path, which knows."""
     with app.session() as s:
-        first = import_batch(s, [(1, ImportedParty.model_validate(
+        first = s.imports.import_many([ImportedParty.model_validate(
             {"name": "Ann", "emails": ["ann@example.com"], "phones": ["+33612345678"]}
-        ))])  # fmt: skip
+        )])  # fmt: skip
     later = {
         "name": "Ann",
         "phones": ["06 12 34 56 78"],
         "consents": [{"purpose": "marketing", "contact_point": "Ann@Example.com"}],
     }
     stranger = {**later, "phones": ["+33698765432"]}
-    rows = [(2, ImportedParty.model_validate(later)), (3, ImportedParty.model_validate(stranger))]
+    rows = [ImportedParty.model_validate(later), ImportedParty.model_validate(stranger)]
     with app.session() as s:
-        results = import_batch(s, rows)
+        results = s.imports.import_many(rows, first_line=2)
     assert [(r.outcome, r.party_id) for r in results[:1]] == [("updated", first[0].party_id)]
     assert results[1].error is not None and "contact_point" in str(results[1].error)
     assert [r[:-1] for r in _ledger(app)] == [

@@ -240,8 +240,8 @@ POINTS: list[dict[str, object]] = [
 
 
 def _points_both_ways(app: object, data: dict[str, object]) -> tuple[object, object]:
+    from xrm import ImportedParty
     from xrm.core.imports.bulk import _normalize_points
-    from xrm.core.imports.importer import ImportedParty
     from xrm.core.inputs import Email, Phone
 
     row = ImportedParty.model_validate(data)
@@ -258,7 +258,7 @@ def _points_both_ways(app: object, data: dict[str, object]) -> tuple[object, obj
             errors: list[object] = []
             try:
                 if way == "bulk":
-                    points = _normalize_points(s, row, errors)  # type: ignore[arg-type]
+                    points = _normalize_points(s.imports, row, errors)
                 else:
                     raw: list[object] = [Email(e) for e in row.emails]
                     raw += [Phone(p, region=row.region) for p in row.phones]

@@ -347,12 +347,15 @@ def test_a_withdrawal_one_second_ago_blocks_the_next_marketing_email_but_not_ser
 def test_inbound_interactions_are_always_recorded(app_c: XRM, marie: int) -> None:
     with app_c.session() as s:
         s.consents.object(marie, "surveys", source="call")
-        s.interactions.record(
+        heard = s.interactions.record(
             channel="email",
             direction="inbound",
             purpose="surveys",
             participants=[(marie, "sender")],
         )
+    with app_c.session() as s:
+        assert [i.id for i in s.interactions.of(marie).items] == [heard.id]
+        assert not s.consents.check(marie, "surveys", "email").allowed  # yet it was kept
 
 
 def test_one_refused_recipient_refuses_the_whole_interaction(app_c: XRM, marie: int) -> None:
@@ -372,12 +375,16 @@ def test_the_company_side_is_not_checked(app_c: XRM, marie: int) -> None:
     with app_c.session() as s:
         agent = s.parties.create("person", "Agent")
         s.consents.grant(marie, "marketing", source="call")
-        s.interactions.record(
+        call = s.interactions.record(
             channel="phone",
             direction="outbound",
             purpose="marketing",
             participants=[(agent, "agent"), (marie, "recipient")],
         )
+    with app_c.session() as s:
+        assert not s.consents.check(agent, "marketing", "phone").allowed  # never agreed
+        assert [i.id for i in s.interactions.of(agent).items] == [call.id]
+        assert [i.id for i in s.interactions.of(marie).items] == [call.id]
 
 
 # -- the ledger ---------------------------------------------------------------------------
@@ -693,3 +700,32 @@ def test_a_contract_basis_reads_the_roles_held_at_the_time_checked(app: XRM) -> 
                 assert listed(purpose, day) == allowed(purpose, day)
     with pytest.raises(ValueError, match="requires_states needs requires_role"):
         Purpose("x", "contract", requires_states=["approved"])
+
+
+# -- consent by construction -----------------------------------------------------------
+def test_no_way_of_building_the_services_records_a_contact_without_the_consent_decision(
+    app_c: XRM, marie: int
+) -> None:
+    """The interaction service is given the consent service it must ask: it cannot be
+    built without it, and a unit of work built by hand asks it as ``app.session()`` does."""
+    from sqlalchemy.orm import Session as OrmSession
+
+    from xrm import Session
+    from xrm.core.nouns.interactions import InteractionService
+    from xrm.core.uow import UnitOfWork
+
+    with OrmSession(app_c.engine) as db, db.begin():
+        uow = UnitOfWork(db, app_c.registry, app_c.settings, "tests")
+        with pytest.raises(TypeError):
+            InteractionService(uow)  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="consent service"):
+            InteractionService(uow, None)  # type: ignore[arg-type]
+        by_hand = Session(db, app_c.registry, app_c.settings, actor="tests")
+        with pytest.raises(ConsentRequired):
+            by_hand.interactions.record(
+                channel="email",
+                direction="outbound",
+                purpose="marketing",
+                participants=[(marie, "recipient")],
+            )
+        db.rollback()

@@ -26,14 +26,15 @@ from xrm import (
     Conflict,
     ConsentRequired,
     Email,
+    ImportedParty,
     Party,
     Phone,
     PluginError,
     PostalAddress,
+    Session,
     ValidationError,
     hookimpl,
 )
-from xrm.app import Session
 from xrm.core.gdpr.export import export_party
 from xrm.core.gdpr.service import (
     ERASED,
@@ -45,8 +46,6 @@ from xrm.core.gdpr.service import (
     published_schema,
     schema_text,
 )
-from xrm.core.imports.bulk import import_batch
-from xrm.core.imports.importer import ImportedParty, import_party
 from xrm.core.models import PartyRow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +53,7 @@ T0 = dt.datetime(2025, 3, 1, 9, 0, tzinfo=dt.UTC)
 
 
 def gdpr(s: Session) -> GdprService:
-    return GdprService(s._ctx)
+    return s.gdpr
 
 
 # -- the scan and the snapshot: every row of every table present ---------------------------
@@ -290,10 +289,10 @@ def test_the_export_reads_in_pages_and_streams_the_same_document(
                 channel="chat", direction="inbound", occurred_at=T0 + dt.timedelta(hours=i),
                 participants=[(people["marie"], "sender")], subject=f"question {i}",
             )  # fmt: skip
-        whole = GdprService(s._ctx).export(people["marie"])
-        paged = GdprService(s._ctx, page_size=2).export(people["marie"])
+        whole = s.gdpr.export(people["marie"])
+        paged = s.gdpr.paged(2).export(people["marie"])
         out = io.StringIO()
-        GdprService(s._ctx, page_size=3).write_export(people["marie"], out)
+        s.gdpr.paged(3).write_export(people["marie"], out)
         cli = export_party(s, people["marie"], page=4)  # what `xrm export` writes
     streamed = json.loads(out.getvalue())
     for doc in (paged, streamed, cli):
@@ -590,13 +589,14 @@ def test_an_erased_address_created_or_imported_again_is_suppressed(
         gdpr(s).erase(people["marie"], reason="request 13")
     with app.session() as s:
         # an import, one row at a time and in bulk, written another way
-        _, one = import_party(s, {"name": "Imported One", "phones": ["06.12.34.56.78"]})
+        _, one = s.imports.import_one({"name": "Imported One", "phones": ["06.12.34.56.78"]})
         assert [c.suppressed for c in s.parties.get(one).contact_points] == [True]
         rows = [
-            (2, ImportedParty(name="Bulk Two", emails=["marie.DUPONT@example.com"])),
-            (3, ImportedParty(name="Bulk Three", emails=["fresh@example.com"])),
+            ImportedParty(name="Bulk Two", emails=["marie.DUPONT@example.com"]),
+            ImportedParty(name="Bulk Three", emails=["fresh@example.com"]),
         ]
-        made = {r.line: s.parties.get(r.party_id or 0) for r in import_batch(s, rows)}
+        imported = s.imports.import_many(rows, first_line=2)
+        made = {r.line: s.parties.get(r.party_id or 0) for r in imported}
         assert [c.suppressed for c in made[2].contact_points] == [True]
         assert [c.suppressed for c in made[3].contact_points] == [False]
         # a create, and a contact point added later

@@ -5,17 +5,16 @@ from __future__ import annotations
 import pytest
 
 from xrm import XRM, Conflict, Email, Phone, ValidationError
-from xrm.core.imports.importer import import_party
 
 
 def test_the_same_person_written_two_ways_is_recognised_on_import(app: XRM) -> None:
     with app.session() as s:
-        first, known = import_party(
-            s, {"name": "DUPONT Marie", "emails": ["MARIE.DUPONT@example.com"],
+        first, known = s.imports.import_one(
+            {"name": "DUPONT Marie", "emails": ["MARIE.DUPONT@example.com"],
                 "phones": ["+33612345678"]},
         )  # fmt: skip
-        again, same = import_party(
-            s, {"name": "Marie Dupont", "emails": ["marie.dupont@Example.com"],
+        again, same = s.imports.import_one(
+            {"name": "Marie Dupont", "emails": ["marie.dupont@Example.com"],
                 "phones": ["06 12 34 56 78"], "region": "FR"},
         )  # fmt: skip
         assert (first, again, same) == ("created", "unchanged", known)

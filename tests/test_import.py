@@ -14,10 +14,8 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import inspect
 
-from xrm import XRM, XRMError
+from xrm import XRM, ImportedParty, XRMError
 from xrm.cli import cli
-from xrm.core.imports.bulk import import_batch
-from xrm.core.imports.importer import ImportedParty, import_party
 from xrm.core.models import Base
 
 
@@ -124,7 +122,12 @@ def test_the_bulk_path_equals_importing_row_by_row(xrm_factory: Any) -> None:
 
 def bulk(app: XRM, parsed: list[tuple[int, ImportedParty]]) -> list[tuple[str | None, bool]]:
     with app.session() as s:
-        return [(r.outcome, r.error is not None) for r in import_batch(s, parsed)]
+        records = [row for _, row in parsed]
+        first = parsed[0][0] if parsed else 1
+        return [
+            (r.outcome, r.error is not None)
+            for r in s.imports.import_many(records, first_line=first)
+        ]
 
 
 def one_by_one(app: XRM, parsed: list[tuple[int, ImportedParty]]) -> list[tuple[str | None, bool]]:
@@ -132,7 +135,7 @@ def one_by_one(app: XRM, parsed: list[tuple[int, ImportedParty]]) -> list[tuple[
     with app.session() as s:
         for _line, row in parsed:
             try:
-                outcome, _ = import_party(s, row)
+                outcome, _ = s.imports.import_one(row)
             except XRMError:
                 outcomes.append((None, True))
             else:
@@ -204,12 +207,9 @@ def test_each_bulk_batch_reaches_postgresqls_statistics_when_it_commits(
     time.sleep(1.1)  # whatever this backend had pending before is reported by now
     before = inserted()
     for batch in range(3):  # back to back, well within a second of each other
-        rows = [
-            (i, ImportedParty.model_validate({"name": "P", "emails": [f"q{batch}.{i}@x.org"]}))
-            for i in range(200)
-        ]
+        rows = [{"name": "P", "emails": [f"q{batch}.{i}@x.org"]} for i in range(200)]
         with app.session() as s:
-            assert all(r.error is None for r in import_batch(s, rows))
+            assert all(r.error is None for r in s.imports.import_many(rows))
     assert inserted() - before == 600
     app.dispose()
 
@@ -234,12 +234,9 @@ def test_a_bulk_import_keeps_postgresqls_statistics_fresh_for_recognition(
             analyzed.append(statement)
 
     for batch in range(12):
-        rows = [
-            (i, ImportedParty.model_validate({"name": "P", "emails": [f"p{batch}.{i}@x.org"]}))
-            for i in range(600)
-        ]
+        rows = [{"name": "P", "emails": [f"p{batch}.{i}@x.org"]} for i in range(600)]
         with app.session() as s:
-            assert all(r.error is None for r in import_batch(s, rows))
+            assert all(r.error is None for r in s.imports.import_many(rows))
         if "ANALYZE contact_point" in analyzed:
             break
         # the count of changed rows that decides reaches the statistics views once the

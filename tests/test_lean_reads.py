@@ -90,7 +90,9 @@ def orm_resolve(s: Any, **keys: str) -> Party | None:
     return orm_get(s, survivors.pop())
 
 
-def orm_links(s: Any, ident: int, day: dt.date, type: str | None, all_dates: bool) -> list[Link]:
+def orm_links(
+    s: Any, registry: Any, ident: int, day: dt.date, type: str | None, all_dates: bool
+) -> list[Link]:
     query = select(RelationshipRow).where(
         or_(RelationshipRow.from_party_id == ident, RelationshipRow.to_party_id == ident)
     )
@@ -98,11 +100,11 @@ def orm_links(s: Any, ident: int, day: dt.date, type: str | None, all_dates: boo
         query = query.where(RelationshipRow.type == type)
     if not all_dates:
         query = query.where(holds_on(day))
-    registry = s._ctx.registry.relationship_types
+    types = registry.relationship_types
     links = []
     for row in s.db.scalars(query):
         outgoing = row.from_party_id == ident
-        rel_type = registry[row.type]
+        rel_type = types[row.type]
         label = rel_type.forward_label if outgoing else rel_type.inverse_label
         other = row.to_party_id if outgoing else row.from_party_id
         links.append(Link(Relationship.of(row), ident, other, label))
@@ -320,7 +322,7 @@ def test_relationships_read_lean_as_the_orm_reads_them(
             lean = s.relationships.of(party, as_of=day, type=type_, direction=direction,
                                       all_dates=all_dates)  # fmt: skip
             expected = [
-                link for link in orm_links(s, party, day, type_, all_dates)
+                link for link in orm_links(s, app.registry, party, day, type_, all_dates)
                 if direction == "both" or link.type == "knows"
                 or (link.relationship.from_party_id == party) == (direction == "outgoing")
             ]  # fmt: skip

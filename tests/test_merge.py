@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from xrm import XRM, Conflict, Email, Phone, PluginError, Purpose, ValidationError, hookimpl
-from xrm.core.imports.importer import import_party
 from xrm.testing import snapshot
 
 T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -35,8 +34,8 @@ def without_journal(app: XRM) -> dict[str, list[tuple[Any, ...]]]:
 
 def test_the_marie_dupont_written_two_ways_are_merged_and_both_ids_resolve(app: XRM) -> None:
     with app.session() as s:
-        _, first = import_party(
-            s, {"name": "DUPONT Marie", "emails": ["MARIE.DUPONT@example.com"],
+        _, first = s.imports.import_one(
+            {"name": "DUPONT Marie", "emails": ["MARIE.DUPONT@example.com"],
                 "phones": ["+33612345678"]},
         )  # fmt: skip
         other = s.parties.create(
@@ -57,7 +56,7 @@ def test_the_marie_dupont_written_two_ways_are_merged_and_both_ids_resolve(app: 
         assert s.parties.get(other.id, follow_merges=False).contact_points == ()
         again = {"name": "Marie Dupont", "emails": ["marie@perso.example"], "region": "FR",
                  "phones": ["06 12 34 56 78"]}  # fmt: skip
-        assert import_party(s, again) == ("unchanged", first)
+        assert s.imports.import_one(again) == ("unchanged", first)
         # writing to the merged party is refused, with the survivor named
         with pytest.raises(Conflict, match=f"merged into party {first}"):
             s.parties.update(other.id, display_name="Someone")

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from xrm import XRM, Conflict, Email, ValidationError
-from xrm.core.imports.importer import import_party
 
 
 def test_changes_are_committed_when_the_block_ends(app: XRM) -> None:
@@ -67,7 +66,7 @@ def test_a_party_created_then_undone_leaves_no_stale_object_behind(app: XRM) -> 
             outcomes: list[Any] = []
             for row in rows:
                 try:
-                    outcomes.append(import_party(s, row)[0])
+                    outcomes.append(s.imports.import_one(row)[0])
                 except ValidationError as exc:  # kept, as a report keeps it (with its frames)
                     outcomes.append(exc)
             assert [o if isinstance(o, str) else "refused" for o in outcomes] == [

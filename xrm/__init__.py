@@ -23,11 +23,10 @@ from xrm.core.identity.dedupe import (
     MatchRule,
 )
 from xrm.core.identity.merge import MergePlan, Unmerged
-from xrm.core.imports.bulk import ImportResult
-from xrm.core.imports.importer import ImportedParty
 from xrm.core.inputs import (
     ContactPointIn,
     Email,
+    ImportedParty,
     ParticipantIn,
     Phone,
     PostalAddress,
@@ -40,6 +39,7 @@ from xrm.core.records import (
     ConsentRecord,
     ContactPoint,
     Identifier,
+    ImportResult,
     Interaction,
     Link,
     Page,

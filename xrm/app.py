@@ -15,8 +15,9 @@ from sqlalchemy.orm import sessionmaker
 
 from xrm import db as _db
 from xrm.core.consent.service import ConsentService
-from xrm.core.gdpr.service import GdprService
+from xrm.core.gdpr import GdprService, Suppressions
 from xrm.core.identity.service import IdentityService
+from xrm.core.imports.service import ImportService
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules, country_code
 from xrm.core.nouns.interactions import InteractionService
 from xrm.core.nouns.journal import timeline as _timeline
@@ -25,7 +26,7 @@ from xrm.core.nouns.relationships import RelationshipService
 from xrm.core.nouns.roles import RoleService
 from xrm.core.records import Page, TimelineEntry
 from xrm.core.registry import Registered, Registry
-from xrm.core.uow import Context, Event, PartyRef, Settings, as_utc, ref_id
+from xrm.core.uow import NO_HOOKS, Event, PartyRef, Settings, UnitOfWork, as_utc, ref_id
 from xrm.errors import ConfigurationError, ValidationError
 from xrm.plugin import PluginHost, PluginInfo
 
@@ -38,23 +39,40 @@ class Session:
 
     Each service call is atomic on its own too: when a call raises and the caller catches
     the error, what that call did is undone and the session can go on.
+
+    The services are wired here, each given the collaborators it uses: the interaction
+    service holds the consent service it must ask before any outbound contact, so that no
+    way of building them records a contact without the consent decision.
     """
 
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
-        ctx.session = self
-        self.parties = PartyService(ctx)
-        self.roles = RoleService(ctx)
-        self.relationships = RelationshipService(ctx)
-        self.interactions = InteractionService(ctx)
-        self.consents = ConsentService(ctx)
-        self.identity = IdentityService(ctx)
-        self.gdpr = GdprService(ctx)
+    def __init__(
+        self,
+        db: OrmSession,
+        registry: Registry,
+        settings: Settings,
+        *,
+        actor: str | None = None,
+        plugins: PluginHost | None = None,
+    ) -> None:
+        uow = UnitOfWork(
+            db, registry, settings, actor, hooks=plugins.bind(self) if plugins else NO_HOOKS
+        )
+        self._uow = uow
+        self.consents = ConsentService(uow)
+        self.roles = RoleService(uow)
+        self.relationships = RelationshipService(uow)
+        self.parties = PartyService(
+            uow, suppressions=Suppressions(uow), importer=lambda: self.imports
+        )
+        self.imports = ImportService(uow, self.parties, self.roles, self.consents)
+        self.interactions = InteractionService(uow, self.consents)
+        self.identity = IdentityService(uow, self.parties, self.relationships)
+        self.gdpr = GdprService(uow)
 
     @property
     def actor(self) -> str | None:
         """Who the journal says made the changes of this unit of work."""
-        return self._ctx.actor
+        return self._uow.actor
 
     def timeline(
         self,
@@ -65,13 +83,13 @@ class Session:
         types: Iterable[str] | None = None,
     ) -> Page[TimelineEntry]:
         """The party's whole history, newest first: the single view of a party."""
-        return _timeline(self._ctx, party, limit=limit, after=after, types=types)
+        return _timeline(self._uow, party, limit=limit, after=after, types=types)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
         """Group several calls so that they all happen or none does, without ending the
         unit of work: an error inside undoes the group only (a savepoint)."""
-        with self._ctx.atomic():
+        with self._uow.atomic():
             yield
 
     def record_event(
@@ -93,14 +111,14 @@ class Session:
         if not isinstance(type, str) or not _EVENT_TYPE.fullmatch(type):
             raise ValidationError.single("type", "a dotted lower-case name, such as 'shop.order'")
         ids = tuple(ref_id(p, "parties") for p in parties)
-        self._ctx.require_existing(ids, "parties")
+        self._uow.require_existing(ids, "parties")
         when = as_utc(occurred_at, "occurred_at")
-        return self._ctx.record(Event(type, entity, entity_id, ids, dict(data or {}), when))
+        return self._uow.record(Event(type, entity, entity_id, ids, dict(data or {}), when))
 
     @property
     def db(self) -> OrmSession:
         """The SQLAlchemy session underneath, for plugins' own tables (same transaction)."""
-        return self._ctx.db
+        return self._uow.db
 
 
 _EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
@@ -169,9 +187,8 @@ class XRM:
         """
         with self._sessions() as db:
             db.begin()
-            ctx = Context(db, self.registry, self.settings, actor, plugins=self.plugins)
             try:
-                yield Session(ctx)
+                yield Session(db, self.registry, self.settings, actor=actor, plugins=self.plugins)
             except BaseException:
                 db.rollback()
                 raise

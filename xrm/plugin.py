@@ -44,7 +44,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 import click
@@ -73,10 +73,10 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTRY_POINT_GROUP",
     "ESSENTIAL_PLUGIN",
+    "BoundHooks",
     "PluginHost",
     "PluginInfo",
     "PluginStatus",
-    "UnitOfWork",
     "XRMPluginWarning",
     "hookimpl",
     "plugin_name",
@@ -116,13 +116,6 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 
 class XRMPluginWarning(UserWarning):
     """A plugin was skipped (it failed to load) or a plugin switch names no plugin."""
-
-
-class UnitOfWork(Protocol):
-    """What :meth:`PluginHost.call` needs from the core's ``Context``: its public session."""
-
-    @property
-    def session(self) -> Session | None: ...
 
 
 @attrs.frozen
@@ -340,9 +333,13 @@ class PluginHost:
                 self._call_one(hook, impl, {"cli": cli})
 
     # -- inside a unit of work ---------------------------------------------------------
-    def call(self, hook: str, ctx: UnitOfWork, /, **kwargs: Any) -> None:
+    def bind(self, session: Session) -> BoundHooks:
+        """The hooks as one unit of work calls them: each call hands ``session``."""
+        return BoundHooks(self, session)
+
+    def call(self, hook: str, session: Session, /, **kwargs: Any) -> None:
         """Call ``hook`` of every plugin, one implementation at a time, with
-        ``session=ctx.session`` and ``kwargs`` (each implementation receives the subset of
+        ``session`` and ``kwargs`` (each implementation receives the subset of
         arguments it names).
 
         The first implementation that raises stops the call: its error is raised as
@@ -352,10 +349,10 @@ class PluginHost:
         """
         expected, callers = self._plans.get(hook) or self._plan(hook)
         if "session" in kwargs or len(kwargs) + 1 != len(expected) or not expected >= kwargs.keys():
-            self._arguments(hook, ctx, kwargs)  # raises TypeError naming what is wrong
+            self._arguments(hook, session, kwargs)  # raises TypeError naming what is wrong
         if not callers:
             return
-        arguments = {"session": ctx.session, **kwargs}
+        arguments = {"session": session, **kwargs}
         for name, caller in callers:
             try:  # _blame, inline: this runs several times for each imported party
                 caller(**arguments)
@@ -375,9 +372,9 @@ class PluginHost:
         plan = self._plans[hook] = (frozenset(spec.argnames), callers)
         return plan
 
-    def collect(self, hook: str, ctx: UnitOfWork, /, **kwargs: Any) -> dict[str, Any]:
+    def collect(self, hook: str, session: Session, /, **kwargs: Any) -> dict[str, Any]:
         """Like :meth:`call`, returning each plugin's non-``None`` result by plugin name."""
-        arguments = self._arguments(hook, ctx, kwargs)
+        arguments = self._arguments(hook, session, kwargs)
         results: dict[str, Any] = {}
         for name, impl in self._implementations(hook):
             with _blame(name, hook):
@@ -387,12 +384,12 @@ class PluginHost:
         return results
 
     def call_each(
-        self, hook: str, ctx: UnitOfWork, arguments: Callable[[str], Mapping[str, Any]], /
+        self, hook: str, session: Session, arguments: Callable[[str], Mapping[str, Any]], /
     ) -> None:
         """Like :meth:`call`, with arguments made for each plugin by name (a hook that
         gives a plugin back what it returned earlier, such as ``xrm_parties_unmerged``)."""
         for name, impl in self._implementations(hook):
-            given = self._arguments(hook, ctx, arguments(name))
+            given = self._arguments(hook, session, arguments(name))
             with _blame(name, hook):
                 self._call_one(hook, impl, given)
 
@@ -585,12 +582,14 @@ class PluginHost:
                 )
         return items
 
-    def _arguments(self, hook: str, ctx: UnitOfWork, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    def _arguments(
+        self, hook: str, session: Session, kwargs: Mapping[str, Any]
+    ) -> dict[str, Any]:
         spec = self._caller(hook).spec
         assert spec is not None  # _caller refuses hooks without a specification
         if "session" in kwargs:
-            raise TypeError(f"{hook}: session is given by the host from the context")
-        arguments = {"session": ctx.session, **kwargs}
+            raise TypeError(f"{hook}: session is given by the host from the unit of work")
+        arguments = {"session": session, **kwargs}
         expected = set(spec.argnames)
         missing = sorted(expected - arguments.keys())
         unknown = sorted(arguments.keys() - expected)
@@ -600,3 +599,21 @@ class PluginHost:
                 f"missing {missing}, unknown {unknown}"
             )
         return arguments
+
+
+@attrs.frozen
+class BoundHooks:
+    """The plugin hooks of one unit of work (:class:`xrm.core.uow.Hooks`): every call
+    hands the plugins the unit of work's public ``session``."""
+
+    host: PluginHost
+    session: Session
+
+    def call(self, hook: str, /, **kwargs: Any) -> None:
+        self.host.call(hook, self.session, **kwargs)
+
+    def collect(self, hook: str, /, **kwargs: Any) -> dict[str, Any]:
+        return self.host.collect(hook, self.session, **kwargs)
+
+    def call_each(self, hook: str, arguments: Callable[[str], Mapping[str, Any]], /) -> None:
+        self.host.call_each(hook, self.session, arguments)

@@ -29,7 +29,7 @@ from xrm.core.normalize import (
     url_key,
 )
 from xrm.core.uow import (
-    Context,
+    UnitOfWork,
     ref_id,
     validate_model,
 )
@@ -75,7 +75,7 @@ def _coerce_point(raw: Any, path: str) -> AnyContactPoint:
     return validate_model(model or ContactPointIn, dict(raw), path)  # type: ignore[return-value]
 
 
-def normalize_contact_point(ctx: Context, raw: Any, path: str) -> NormalizedPoint:
+def normalize_contact_point(ctx: UnitOfWork, raw: Any, path: str) -> NormalizedPoint:
     """Validate one contact point and compute its match key; errors name ``path``."""
     point = _coerce_point(raw, path)
     kind = point.kind
@@ -123,7 +123,9 @@ def normalize_contact_point(ctx: Context, raw: Any, path: str) -> NormalizedPoin
     )
 
 
-def resolve_contact_point(ctx: Context, party_id: int, wanted: Any, path: str) -> ContactPointRow:
+def resolve_contact_point(
+    ctx: UnitOfWork, party_id: int, wanted: Any, path: str
+) -> ContactPointRow:
     """One of the party's contact points, given by id, record, or value (any way of
     writing it: the value is compared by match key)."""
     query = select(ContactPointRow).where(ContactPointRow.party_id == party_id)
@@ -147,7 +149,7 @@ def resolve_contact_point(ctx: Context, party_id: int, wanted: Any, path: str) -
     return found
 
 
-def primary_contact_point(ctx: Context, party_id: int, kind: str) -> ContactPointRow | None:
+def primary_contact_point(ctx: UnitOfWork, party_id: int, kind: str) -> ContactPointRow | None:
     """The party's primary contact point of ``kind``, if it has one."""
     return ctx.db.scalar(
         select(ContactPointRow).where(

@@ -6,13 +6,18 @@ accepted too and refused with a field path when wrong.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 __all__ = [
     "ContactPointIn",
     "Email",
+    "ImportedConsent",
+    "ImportedParty",
+    "ImportedRole",
+    "Outcome",
     "ParticipantIn",
     "Phone",
     "PostalAddress",
@@ -127,3 +132,58 @@ class ParticipantIn(_In):
     party: int
     role: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
     contact_point: int | str | None = None
+
+
+# -- imports: what an `xrm import` row holds ------------------------------------------
+Outcome = Literal["created", "updated", "unchanged"]
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+#: an email or phone as written in the file: kept as given, but never blank
+Address = Annotated[str, AfterValidator(_not_blank)]
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ImportedRole(_Row):
+    type: str
+    state: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class ImportedConsent(_Row):
+    purpose: str
+    decision: Literal["granted", "refused", "withdrawn", "objected"] = "granted"
+    channel: str | None = None
+    contact_point: str | None = None
+    source: str = "import"
+    evidence: str | None = None
+    captured_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+
+
+class ImportedParty(_Row):
+    """One party to import: what a JSON Lines row holds (a CSV row is read into it)."""
+
+    kind: str = "person"
+    display_name: str | None = Field(default=None, alias="name")
+    given_name: str | None = None
+    family_name: str | None = None
+    birth_date: dt.date | None = None
+    emails: list[Address] = Field(default_factory=list)
+    phones: list[Address] = Field(default_factory=list)
+    region: str | None = Field(default=None, min_length=2, max_length=2)
+    contact_points: list[dict[str, Any]] = Field(default_factory=list)
+    identifiers: dict[str, str] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    roles: list[ImportedRole] = Field(default_factory=list)
+    consents: list[ImportedConsent] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)

@@ -153,7 +153,11 @@ def text_key(raw: str) -> str:
     """Case-folded, accent-free, punctuation-free, single-spaced text (for names, addresses)."""
     if raw.isascii():  # the same, without Unicode decomposition: ASCII has nothing to strip
         return " ".join(raw.lower().translate(_ASCII_NOT_ALNUM).split())
-    decomposed = unicodedata.normalize("NFKD", raw.casefold())
+    # compatibility caseless matching (Unicode D146): folding again after the
+    # decomposition, which can uncover capitals ('𝝖' decomposes to 'Α')
+    decomposed = unicodedata.normalize(
+        "NFKD", unicodedata.normalize("NFKD", raw.casefold()).casefold()
+    )
     kept = "".join(
         ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch)
     )

@@ -12,6 +12,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from xrm.core.inputs import Outcome
 from xrm.core.models import (
     ContactPointRow,
     InteractionRow,
@@ -20,12 +21,14 @@ from xrm.core.models import (
     RelationshipRow,
     RoleRow,
 )
+from xrm.errors import XRMError
 
 __all__ = [
     "ConsentDecision",
     "ConsentRecord",
     "ContactPoint",
     "Identifier",
+    "ImportResult",
     "Interaction",
     "Link",
     "Page",
@@ -385,3 +388,15 @@ class ConsentDecision:
 
     def __bool__(self) -> bool:
         return self.allowed
+
+
+@attrs.frozen
+class ImportResult:
+    """What became of one imported record (``line``: its number): ``outcome``
+    (``created``, ``updated`` or ``unchanged``) and ``party_id``, or the ``error`` that
+    kept it out."""
+
+    line: int
+    outcome: Outcome | None
+    party_id: int | None
+    error: XRMError | None = None

@@ -1,5 +1,9 @@
-"""What every service of one unit of work shares: the database session, the registries, the
-settings, the actor, and the journal writer.
+"""The unit of work: the state every service of one ``with app.session()`` block shares
+(the database session, the registries, the settings, the actor, the clock and the plugin
+hooks) and the journal writer.
+
+Services receive it and the other services they use in their constructors (see
+``xrm.app.Session``); nothing here refers back to the public session.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import enum
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import attrs
 import pydantic
@@ -25,22 +29,38 @@ from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules
 from xrm.core.registry import Registry
 from xrm.errors import Conflict, FieldError, NotFound, ValidationError
 
-if TYPE_CHECKING:
-    from xrm.app import Session
-
-__all__ = ["Context", "Event", "PartyRef", "Settings"]
+__all__ = ["NO_HOOKS", "Event", "Hooks", "PartyRef", "Settings", "UnitOfWork"]
 
 
-class HookCaller(Protocol):
-    """Calls a lifecycle hook of every plugin inside the unit of work."""
+class Hooks(Protocol):
+    """The plugins' lifecycle hooks as one unit of work calls them (the plugin host binds
+    them to the public session, which each implementation receives as ``session``)."""
 
-    def call(self, hook: str, ctx: Context, /, **kwargs: Any) -> None: ...
+    def call(self, hook: str, /, **kwargs: Any) -> None:
+        """Call every plugin's ``hook``; the first that raises stops the call."""
 
-    def collect(self, hook: str, ctx: Context, /, **kwargs: Any) -> dict[str, Any]: ...
+    def collect(self, hook: str, /, **kwargs: Any) -> dict[str, Any]:
+        """Each plugin's non-``None`` result, by plugin name."""
 
-    def call_each(
-        self, hook: str, ctx: Context, arguments: Callable[[str], Mapping[str, Any]], /
-    ) -> None: ...
+    def call_each(self, hook: str, arguments: Callable[[str], Mapping[str, Any]], /) -> None:
+        """Call each plugin's ``hook`` with the arguments made for it by name."""
+
+
+class _NoHooks:
+    """No plugin: every call does nothing."""
+
+    def call(self, hook: str, /, **kwargs: Any) -> None:
+        return None
+
+    def collect(self, hook: str, /, **kwargs: Any) -> dict[str, Any]:
+        return {}
+
+    def call_each(self, hook: str, arguments: Callable[[str], Mapping[str, Any]], /) -> None:
+        return None
+
+
+#: the hooks of a unit of work without plugins
+NO_HOOKS: Hooks = _NoHooks()
 
 
 class HasId(Protocol):
@@ -52,8 +72,6 @@ class HasId(Protocol):
 PartyRef = int | HasId
 
 M = TypeVar("M", bound=pydantic.BaseModel)
-#: (party id, purpose, channel, contact point id, when) -> None or raise ConsentRequired
-ConsentGate = Callable[[int, str, str, int | None, dt.datetime], None]
 
 
 @attrs.frozen
@@ -141,8 +159,10 @@ def validate_model(model: type[M], data: Any, prefix: str = "") -> M:
         raise ValidationError(errors) from None
 
 
-class Context:
-    """The state one unit of work shares between its services."""
+class UnitOfWork:
+    """The state one unit of work shares between its services: ``db`` (the SQLAlchemy
+    session, one transaction), ``registry``, ``settings``, ``actor`` (written on every
+    journal event), ``clock`` (what :meth:`now` reads) and ``hooks`` (the plugins)."""
 
     def __init__(
         self,
@@ -150,17 +170,16 @@ class Context:
         registry: Registry,
         settings: Settings,
         actor: str | None,
-        plugins: HookCaller | None = None,
+        *,
+        hooks: Hooks = NO_HOOKS,
+        clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.db = db
         self.registry = registry
         self.settings = settings
         self.actor = actor
-        self.plugins = plugins
-        #: the public unit of work wrapping this context (what plugin hooks receive)
-        self.session: Session | None = None
-        #: set by the consent service: raises ConsentRequired for a contact it refuses
-        self.consent_gate: ConsentGate | None = None
+        self.hooks = hooks
+        self.clock = clock
         #: objects the ORM inserted within each open atomic() block, innermost last
         self._inserted: list[list[object]] = []
         event.listen(db, "pending_to_persistent", self._on_inserted)
@@ -234,7 +253,7 @@ class Context:
 
     def record(self, event: Event) -> int:
         """Write ``event`` to the journal, linked to every party it concerns."""
-        now = utcnow()
+        now = self.clock()
         occurred = event.occurred_at or now
         event_id = self.db.execute(
             insert(JournalEventRow).returning(JournalEventRow.id),
@@ -291,7 +310,7 @@ class Context:
         """Write many events at once (the bulk paths): two statements, whatever the count."""
         if not events:
             return []
-        now = utcnow()
+        now = self.clock()
         rows = [
             {
                 "type": e.type,
@@ -314,10 +333,13 @@ class Context:
             self.db.connection().execute(insert(JournalPartyRow), links)
         return ids
 
+    def now(self) -> dt.datetime:
+        """The time of the unit of work's clock, aware, in UTC."""
+        return self.clock()
+
     def notify(self, hook: str, **kwargs: Any) -> None:
         """Call a plugin hook inside the unit of work (a raise rolls everything back)."""
-        if self.plugins is not None:
-            self.plugins.call(hook, self, **kwargs)
+        self.hooks.call(hook, **kwargs)
 
 
 def _nul_paths(value: Any, path: str) -> Iterator[str]:

@@ -26,7 +26,7 @@ from xrm.core.consent.rules import (
 from xrm.core.models import ConsentLedgerRow, ConsentRecordRow, utcnow
 from xrm.core.records import ConsentDecision, ConsentRecord
 from xrm.core.registry import Channel, Purpose
-from xrm.core.uow import Context, Event, PartyRef, as_utc, ref_id
+from xrm.core.uow import Event, PartyRef, UnitOfWork, as_utc, ref_id
 from xrm.errors import ConsentRequired, ValidationError
 
 __all__ = ["ConsentService"]
@@ -35,9 +35,8 @@ __all__ = ["ConsentService"]
 class ConsentService:
     """``s.consents``: record consent evidence, check it, and build audiences."""
 
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
-        ctx.consent_gate = self._gate
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._ctx = uow
 
     # -- recording ---------------------------------------------------------------------
     def grant(
@@ -332,10 +331,13 @@ class ConsentService:
         return list(groups.values())
 
     # -- helpers -----------------------------------------------------------------------
-    def _gate(
-        self, party_id: int, purpose: str, channel: str, point_id: int | None, when: dt.datetime
+    def require(
+        self, party_id: int, purpose: str, channel: str, point_id: int | None, at: dt.datetime
     ) -> None:
-        decision = self.check(party_id, purpose, channel, point_id, at=when)
+        """Raise :class:`~xrm.ConsentRequired` (with the reason) unless :meth:`check`
+        allows contacting the party: what the interaction service asks before it records
+        an outbound contact."""
+        decision = self.check(party_id, purpose, channel, point_id, at=at)
         if not decision.allowed:
             raise ConsentRequired(
                 party_id=party_id, purpose=purpose, channel=channel, reason=decision.reason

@@ -1,5 +1,6 @@
 """GDPR: the export document and its published schema, erasure, suppression."""
 
+from xrm.core.gdpr._suppression import Suppressions
 from xrm.core.gdpr.service import (
     ERASED,
     EXPORT_FORMAT,
@@ -21,6 +22,7 @@ __all__ = [
     "ErasureReport",
     "GdprService",
     "PartyExport",
+    "Suppressions",
     "party_export_schema",
     "published_schema",
     "schema_text",

@@ -17,7 +17,7 @@ from xrm.core.models import (
     utcnow,
 )
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, email_key
-from xrm.core.uow import Context
+from xrm.core.uow import UnitOfWork
 
 #: contact kinds whose addresses get suppression entries
 SUPPRESSIBLE = ("email", "phone")
@@ -35,12 +35,12 @@ class _Point(Protocol):
     def value(self) -> str: ...
 
 
-def _read_secret(ctx: Context) -> bytes | None:
+def _read_secret(ctx: UnitOfWork) -> bytes | None:
     found = ctx.db.scalar(select(SuppressionKeyRow.secret).where(SuppressionKeyRow.id == 1))
     return bytes.fromhex(found) if found else None
 
 
-def _make_secret(ctx: Context) -> bytes:
+def _make_secret(ctx: UnitOfWork) -> bytes:
     """The database's suppression key, made on first use: a concurrent first erasure
     that wins the race is read back rather than overwritten."""
     found = _read_secret(ctx)
@@ -62,7 +62,7 @@ def _keyed_hash(secret: bytes, kind: str, key: str) -> str:
     return hmac.new(secret, f"{kind}:{key}".encode(), hashlib.sha256).hexdigest()
 
 
-def _variants(ctx: Context, kind: str, key: str, value: str) -> set[str]:
+def _variants(ctx: UnitOfWork, kind: str, key: str, value: str) -> set[str]:
     """The match keys an address may have: the stored key, and for an email the key
     under the default rules and under the configured ones, so that suppression survives a
     change of ``email_rules``."""
@@ -76,7 +76,7 @@ def _variants(ctx: Context, kind: str, key: str, value: str) -> set[str]:
     return keys
 
 
-def suppressed_keys(ctx: Context, points: Iterable[_Point]) -> set[tuple[str, str]]:
+def suppressed_keys(ctx: UnitOfWork, points: Iterable[_Point]) -> set[tuple[str, str]]:
     """The ``(kind, key)`` of the ``points`` whose address has a suppression entry.
 
     Two indexed queries at most, whatever the number of points; none when the database
@@ -104,3 +104,15 @@ def suppressed_keys(ctx: Context, points: Iterable[_Point]) -> set[tuple[str, st
             for digest in ctx.db.scalars(query):
                 found |= hashes[digest]
     return found
+
+
+class Suppressions:
+    """The suppression list as the rest of the core asks it (the party service, when an
+    address is given again): injected, so that the nouns do not depend on GDPR."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    def blocked(self, points: Iterable[_Point]) -> set[tuple[str, str]]:
+        """The ``(kind, key)`` of the ``points`` whose address an erasure suppressed."""
+        return suppressed_keys(self._uow, points)

@@ -6,18 +6,20 @@ validates against the published JSON Schema ``xrm/schemas/party-export.schema.js
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from xrm.core.gdpr.service import EXPORT_FORMAT, GdprService
-
-if TYPE_CHECKING:
-    from xrm.app import Session
 
 __all__ = ["EXPORT_FORMAT", "export_party"]
 
 
-def export_party(session: Session, party_id: int, *, page: int = 500) -> dict[str, Any]:
+class _Session(Protocol):
+    @property
+    def gdpr(self) -> GdprService: ...
+
+
+def export_party(session: _Session, party_id: int, *, page: int = 500) -> dict[str, Any]:
     """The party, its roles (ended ones too), relationships (all dates), interactions,
     consent ledger, timeline, and each plugin's ``xrm_party_export`` contribution, read
     ``page`` rows at a time."""
-    return GdprService(session._ctx, page_size=page).export(party_id)
+    return session.gdpr.paged(page).export(party_id)

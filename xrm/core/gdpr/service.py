@@ -73,7 +73,7 @@ from xrm.core.models import (
 )
 from xrm.core.normalize import email_key, phone_key, text_key
 from xrm.core.records import Interaction, Party, Role, TimelineEntry
-from xrm.core.uow import Context, Event, PartyRef, jsonable, ref_id
+from xrm.core.uow import Event, PartyRef, UnitOfWork, jsonable, ref_id
 from xrm.errors import Conflict, PluginError, ValidationError
 
 __all__ = [
@@ -143,13 +143,17 @@ class GdprService:
     bounded whatever the length of a party's history.
     """
 
-    def __init__(self, ctx: Context, *, page_size: int = 500) -> None:
+    def __init__(self, ctx: UnitOfWork, *, page_size: int = 500) -> None:
         if not isinstance(page_size, int) or not 1 <= page_size <= 5000:
             raise ValidationError.single("page_size", "must be between 1 and 5000")
         self._ctx = ctx
         self._page = page_size
 
     # -- export ------------------------------------------------------------------------
+    def paged(self, page_size: int) -> GdprService:
+        """This service reading ``page_size`` rows per query (1 to 5000)."""
+        return GdprService(self._ctx, page_size=page_size)
+
     def export(self, party: PartyRef) -> dict[str, Any]:
         """Everything about ``party`` (and the parties merged into it) as JSON-ready data
         that validates against :func:`published_schema`: the party with its contact
@@ -296,10 +300,7 @@ class GdprService:
         return select(JournalEventRow).where(JournalEventRow.id.in_(linked))
 
     def _plugin_exports(self, party: Party) -> dict[str, Any]:
-        ctx = self._ctx
-        if ctx.plugins is None:
-            return {}
-        results = ctx.plugins.collect("xrm_party_export", ctx, party=party)
+        results = self._ctx.hooks.collect("xrm_party_export", party=party)
         exported: dict[str, Any] = {}
         for name, result in sorted(results.items()):
             if not isinstance(result, Mapping):

@@ -23,7 +23,7 @@ from xrm.core.models import (
     RelationshipRow,
     RoleRow,
 )
-from xrm.core.uow import Context
+from xrm.core.uow import UnitOfWork
 
 
 def _when(value: str | None) -> dt.datetime | None:
@@ -45,7 +45,7 @@ class _Unmerge:
     """Puts back what one ``party.merged`` event says was moved or changed."""
 
     def __init__(
-        self, ctx: Context, s_id: int, d_id: int, merge_event: int, undo: Mapping[str, Any]
+        self, ctx: UnitOfWork, s_id: int, d_id: int, merge_event: int, undo: Mapping[str, Any]
     ) -> None:
         self.ctx = ctx
         self.db = ctx.db

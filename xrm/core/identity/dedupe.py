@@ -24,7 +24,7 @@ import heapq
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, get_args, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, get_args, runtime_checkable
 
 import attrs
 
@@ -43,10 +43,8 @@ from xrm.core.identity._match import (
     load,
     soundex,
 )
+from xrm.core.uow import UnitOfWork
 from xrm.errors import ConfigurationError, ValidationError
-
-if TYPE_CHECKING:
-    from xrm.app import Session
 
 __all__ = [
     "DEFAULT_AUTO_THRESHOLD",
@@ -63,7 +61,9 @@ __all__ = [
     "Transform",
     "Verdict",
     "find_duplicates",
+    "find_pairs",
     "iter_duplicates",
+    "iter_pairs",
     "soundex",
 ]
 
@@ -340,11 +340,11 @@ class _RuleSource(Protocol):
     def match_rules(self) -> list[MatchRule]: ...
 
 
-def _rules_of(session: Session, rules: Iterable[MatchRule] | None) -> list[MatchRule]:
+def _rules_of(uow: UnitOfWork, rules: Iterable[MatchRule] | None) -> list[MatchRule]:
     if rules is not None:
         chosen = list(rules)
     else:
-        host = session._ctx.plugins
+        host = getattr(uow.hooks, "host", None)  # until the registry holds the rules
         extra: list[MatchRule] = host.match_rules() if isinstance(host, _RuleSource) else []
         chosen = [*DEFAULT_RULES, *extra]
     seen: set[tuple[type[Any], str]] = set()
@@ -369,8 +369,8 @@ def _threshold(value: float | None, default: float, name: str) -> float:
     return float(value)
 
 
-def find_duplicates(
-    session: Session,
+def find_pairs(
+    uow: UnitOfWork,
     *,
     kinds: Iterable[str] | None = None,
     rules: Iterable[MatchRule] | None = None,
@@ -390,12 +390,12 @@ def find_duplicates(
 
     Returns the pairs definite first, then by decreasing score, then by party ids; at
     most ``limit`` of them (only those are held while searching). Reads only; writes
-    nothing. :func:`iter_duplicates` gives the same pairs one at a time, unsorted.
+    nothing. :func:`iter_pairs` gives the same pairs one at a time, unsorted.
     """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise ValidationError.single("limit", "must be a positive integer")
-    pairs = iter_duplicates(
-        session, kinds=kinds, rules=rules, review_threshold=review_threshold,
+    pairs = iter_pairs(
+        uow, kinds=kinds, rules=rules, review_threshold=review_threshold,
         auto_threshold=auto_threshold,
     )  # fmt: skip
     with collector_paused():  # see xrm.core._gc: a full collection over the pairs held
@@ -404,12 +404,73 @@ def find_duplicates(
         return sorted(pairs, key=_rank)
 
 
+class _Session(Protocol):
+    """A unit of work (``xrm.Session``), as the module-level functions take it."""
+
+    @property
+    def identity(self) -> _Identity: ...
+
+
+class _Identity(Protocol):
+    def duplicates(
+        self,
+        *,
+        kinds: Iterable[str] | None = None,
+        rules: Iterable[MatchRule] | None = None,
+        review_threshold: float | None = None,
+        auto_threshold: float | None = None,
+        limit: int | None = None,
+    ) -> list[CandidatePair]: ...
+
+    def iter_duplicates(
+        self,
+        *,
+        kinds: Iterable[str] | None = None,
+        rules: Iterable[MatchRule] | None = None,
+        review_threshold: float | None = None,
+        auto_threshold: float | None = None,
+    ) -> Iterator[CandidatePair]: ...
+
+
+def find_duplicates(
+    session: _Session,
+    *,
+    kinds: Iterable[str] | None = None,
+    rules: Iterable[MatchRule] | None = None,
+    review_threshold: float | None = None,
+    auto_threshold: float | None = None,
+    limit: int | None = None,
+) -> list[CandidatePair]:
+    """``session.identity.duplicates(...)``: the pairs of live parties that may be one
+    party, definite first, then by decreasing score (see :func:`find_pairs`)."""
+    return session.identity.duplicates(
+        kinds=kinds, rules=rules, review_threshold=review_threshold,
+        auto_threshold=auto_threshold, limit=limit,
+    )  # fmt: skip
+
+
+def iter_duplicates(
+    session: _Session,
+    *,
+    kinds: Iterable[str] | None = None,
+    rules: Iterable[MatchRule] | None = None,
+    review_threshold: float | None = None,
+    auto_threshold: float | None = None,
+) -> Iterator[CandidatePair]:
+    """``session.identity.iter_duplicates(...)``: the pairs one at a time, unsorted (see
+    :func:`iter_pairs`)."""
+    return session.identity.iter_duplicates(
+        kinds=kinds, rules=rules, review_threshold=review_threshold,
+        auto_threshold=auto_threshold,
+    )  # fmt: skip
+
+
 def _rank(pair: CandidatePair) -> tuple[int, float, int, int]:
     return (_VERDICT_ORDER[pair.verdict], -pair.score, pair.left, pair.right)
 
 
-def iter_duplicates(
-    session: Session,
+def iter_pairs(
+    uow: UnitOfWork,
     *,
     kinds: Iterable[str] | None = None,
     rules: Iterable[MatchRule] | None = None,
@@ -425,14 +486,14 @@ def iter_duplicates(
     scored as they are taken.
     """
     wanted = _kinds(kinds)
-    unknown = sorted((wanted or set()) - set(session._ctx.registry.party_kinds))
+    unknown = sorted((wanted or set()) - set(uow.registry.party_kinds))
     if unknown:
         raise ValidationError.single("kinds", f"unknown party kind {unknown[0]!r}")
     review = _threshold(review_threshold, DEFAULT_REVIEW_THRESHOLD, "review_threshold")
     auto = _threshold(auto_threshold, DEFAULT_AUTO_THRESHOLD, "auto_threshold")
     if review > auto:
         raise ValidationError.single("review_threshold", "must not exceed auto_threshold")
-    chosen = _rules_of(session, rules)
+    chosen = _rules_of(uow, rules)
     exact = {r.name: r for r in chosen if isinstance(r, ExactRule)}
     fuzzy = [r for r in chosen if isinstance(r, FuzzyRule)]
     blocking = [r for r in chosen if isinstance(r, BlockingRule)]
@@ -441,9 +502,9 @@ def iter_duplicates(
     fields |= {p.field for r in blocking for p in r.key}
     if any(r.field in _NAMES for r in fuzzy):
         fields |= set(_NAMES)  # to see swapped names
-    session.db.flush()  # the parties of this unit of work too: read below without the ORM
+    uow.db.flush()  # the parties of this unit of work too: read below without the ORM
     with collector_paused():
-        table = load(session.db.connection(), fields, wanted)
+        table = load(uow.db.connection(), fields, wanted)
         scorer = Scorer(table, fuzzy)
         candidates = Candidates(table, blocking, exact_pairs(table, list(exact.values())))
     return _scored(table, scorer, candidates, exact, review, auto)

@@ -38,7 +38,9 @@ from xrm.core.models import (
     utcnow,
 )
 from xrm.core.normalize import text_key
-from xrm.core.uow import Context, Event, PartyRef, jsonable, ref_id
+from xrm.core.nouns.parties import PartyService
+from xrm.core.nouns.relationships import RelationshipService
+from xrm.core.uow import Event, PartyRef, UnitOfWork, jsonable, ref_id
 from xrm.errors import Conflict, ValidationError
 
 __all__ = ["PREFERABLE", "MergePlan", "MergeService", "Unmerged"]
@@ -118,8 +120,12 @@ class _DryRun(Exception):
 class MergeService:
     """The merge and unmerge of two parties (reached through ``s.identity``)."""
 
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
+    def __init__(
+        self, uow: UnitOfWork, parties: PartyService, relationships: RelationshipService
+    ) -> None:
+        self._ctx = uow
+        self._parties = parties
+        self._relationships = relationships
 
     # -- merge -------------------------------------------------------------------------
     def merge(
@@ -141,7 +147,7 @@ class MergeService:
                 raise ValidationError.single("duplicate", "a party cannot be merged into itself")
             s_id, d_id = s_row.id, d_row.id
             now = utcnow()
-            work = _Merge(ctx, s_id, d_id, now, choice)
+            work = _Merge(ctx, self._relationships, s_id, d_id, now, choice)
             try:
                 with ctx.atomic():
                     self._merge(work, s_row, d_row, dry_run)
@@ -161,13 +167,11 @@ class MergeService:
         work.plan_rest()
         work.apply()
         ctx.db.expire_all()
-        survivor_rec = ctx.session.parties.get(s_id)  # type: ignore[union-attr]
-        duplicate_rec = ctx.session.parties.get(d_id, follow_merges=False)  # type: ignore[union-attr]
-        plugins: dict[str, Any] = {}
-        if ctx.plugins is not None:
-            plugins = ctx.plugins.collect(
-                "xrm_parties_merged", ctx, survivor=survivor_rec, duplicate=duplicate_rec
-            )
+        survivor_rec = self._parties.get(s_id)
+        duplicate_rec = self._parties.get(d_id, follow_merges=False)
+        plugins = ctx.hooks.collect(
+            "xrm_parties_merged", survivor=survivor_rec, duplicate=duplicate_rec
+        )
         work.undo["plugins"] = jsonable(plugins)
         work.event_id = ctx.record(
             Event(
@@ -215,19 +219,17 @@ class MergeService:
             undo: dict[str, Any] = merged.data["undo"]
             result = _Unmerge(ctx, s_id, d_id, merged.id, undo).apply()
             ctx.db.expire_all()
-            if ctx.plugins is not None:
-                survivor_rec = ctx.session.parties.get(s_id)  # type: ignore[union-attr]
-                duplicate_rec = ctx.session.parties.get(d_id)  # type: ignore[union-attr]
-                moved = undo.get("plugins", {})
-                ctx.plugins.call_each(
-                    "xrm_parties_unmerged",
-                    ctx,
-                    lambda name: {
-                        "survivor": survivor_rec,
-                        "duplicate": duplicate_rec,
-                        "moved": moved.get(name),
-                    },
-                )
+            survivor_rec = self._parties.get(s_id)
+            duplicate_rec = self._parties.get(d_id)
+            moved = undo.get("plugins", {})
+            ctx.hooks.call_each(
+                "xrm_parties_unmerged",
+                lambda name: {
+                    "survivor": survivor_rec,
+                    "duplicate": duplicate_rec,
+                    "moved": moved.get(name),
+                },
+            )
             event_id = ctx.record(
                 Event(
                     "party.unmerged",
@@ -278,9 +280,16 @@ class _Merge:
     ``undo`` what :class:`_Unmerge` needs to put everything back."""
 
     def __init__(
-        self, ctx: Context, s_id: int, d_id: int, now: dt.datetime, choice: Mapping[str, Side]
+        self,
+        ctx: UnitOfWork,
+        relationships: RelationshipService,
+        s_id: int,
+        d_id: int,
+        now: dt.datetime,
+        choice: Mapping[str, Side],
     ) -> None:
         self.ctx = ctx
+        self.relationships = relationships
         self.db = ctx.db
         self.s_id = s_id
         self.d_id = d_id
@@ -434,7 +443,6 @@ class _Merge:
         rows = self.db.execute(
             select(rel).where(or_(rel.from_party_id == self.d_id, rel.to_party_id == self.d_id))
         ).scalars()
-        relationships = self.ctx.session.relationships  # type: ignore[union-attr]
         for r in sorted(rows, key=lambda r: r.id):
             end = "from" if r.from_party_id == self.d_id else "to"
             other = r.to_party_id if end == "from" else r.from_party_id
@@ -445,7 +453,7 @@ class _Merge:
             source, target = (self.s_id, other) if end == "from" else (other, self.s_id)
             if rel_type is not None:
                 try:
-                    relationships._check_duplicates_and_caps(
+                    self.relationships.check_duplicates_and_caps(
                         rel_type, source, target, r.valid_from, r.valid_to
                     )
                 except Conflict as exc:

@@ -7,11 +7,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from sqlalchemy import and_, bindparam, select
 
 from xrm.core._lean import Prepared
-from xrm.core.identity.dedupe import CandidatePair, MatchRule, find_duplicates, iter_duplicates
+from xrm.core.identity.dedupe import CandidatePair, MatchRule, find_pairs, iter_pairs
 from xrm.core.identity.merge import MergePlan, MergeService, Side, Unmerged
 from xrm.core.models import InteractionRow, ParticipantRow, PartyRow
+from xrm.core.nouns.parties import PartyService
+from xrm.core.nouns.relationships import RelationshipService
 from xrm.core.records import Party
-from xrm.core.uow import Context, PartyRef
+from xrm.core.uow import PartyRef, UnitOfWork
 from xrm.errors import Conflict, ValidationError
 
 __all__ = ["IdentityService"]
@@ -36,8 +38,12 @@ _MERGED_INTO = Prepared(select(PartyRow.merged_into_id).where(PartyRow.id == bin
 class IdentityService:
     """``s.identity``: who is this, from whatever the touchpoint knows."""
 
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
+    def __init__(
+        self, uow: UnitOfWork, parties: PartyService, relationships: RelationshipService
+    ) -> None:
+        self._ctx = uow
+        self._parties = parties
+        self._merges = MergeService(uow, parties, relationships)
 
     def resolve(
         self,
@@ -59,11 +65,11 @@ class IdentityService:
         """
         if email is None and phone is None and identifier is None and external_ref is None:
             raise ValidationError.single("", "give an email, a phone, an identifier or a ref")
-        parties = self._ctx.session.parties  # type: ignore[union-attr]
+        parties = self._parties
         # the holders of the keys, each with the party it was merged into: one index look-up
         holders: dict[int, int | None] = {}
         if email is not None or phone is not None or identifier is not None:
-            holders = dict(parties._holders(email, phone, region, identifier))
+            holders = dict(parties.holders(email, phone, region, identifier))
         ids = set(holders)
         if external_ref is not None:
             conn = self._ctx.db.connection()
@@ -89,10 +95,8 @@ class IdentityService:
         """Candidate duplicate pairs, each with its score, verdict (definite, probable,
         review) and the fields that agreed or disagreed; see docs/identity.md. Rules
         default to xrm's plus every plugin's (``xrm_match_rules``)."""
-        session = self._ctx.session
-        assert session is not None
-        return find_duplicates(
-            session, kinds=kinds, rules=rules, review_threshold=review_threshold,
+        return find_pairs(
+            self._ctx, kinds=kinds, rules=rules, review_threshold=review_threshold,
             auto_threshold=auto_threshold, limit=limit,
         )  # fmt: skip
 
@@ -107,10 +111,8 @@ class IdentityService:
         """The pairs of :meth:`duplicates`, one at a time and unsorted (by the first
         party's id, then the second's), without holding them all: for a search that
         reports millions of pairs."""
-        session = self._ctx.session
-        assert session is not None
-        return iter_duplicates(
-            session, kinds=kinds, rules=rules, review_threshold=review_threshold,
+        return iter_pairs(
+            self._ctx, kinds=kinds, rules=rules, review_threshold=review_threshold,
             auto_threshold=auto_threshold,
         )  # fmt: skip
 
@@ -133,14 +135,14 @@ class IdentityService:
         field is always filled. ``dry_run=True`` returns the plan and changes nothing.
         One ``party.merged`` journal event records everything moved: see :meth:`unmerge`.
         """
-        return MergeService(self._ctx).merge(survivor, duplicate, prefer=prefer, dry_run=dry_run)
+        return self._merges.merge(survivor, duplicate, prefer=prefer, dry_run=dry_run)
 
     def unmerge(self, duplicate: PartyRef) -> Unmerged:
         """Undo the last merge of ``duplicate``, from its ``party.merged`` journal event:
         every row that moved goes back, the survivor's fields come back (unless it was
         edited since) and the duplicate is a party of its own again. What was added to the
         survivor after the merge stays with it."""
-        return MergeService(self._ctx).unmerge(duplicate)
+        return self._merges.unmerge(duplicate)
 
     def _survivor(self, party_id: int) -> int:
         """Follow ``merged_into`` to the party that holds this one's history now."""

@@ -26,9 +26,8 @@ from xrm.core._fields import (
 )
 from xrm.core._gc import collector_paused
 from xrm.core.consent.rules import consent_event
-from xrm.core.gdpr.service import suppressed_keys
-from xrm.core.imports.importer import ImportedParty, Outcome, import_party
-from xrm.core.inputs import Email, Phone
+from xrm.core.imports.importer import import_party
+from xrm.core.inputs import Email, ImportedParty, Phone
 from xrm.core.models import (
     Base,
     ConsentRecordRow,
@@ -43,26 +42,22 @@ from xrm.core.models import (
     utcnow,
 )
 from xrm.core.normalize import email_key, phone_key_and_country, text_key
-from xrm.core.records import ConsentRecord, ContactPoint, Identifier, Party, Role, RoleTransition
+from xrm.core.records import (
+    ConsentRecord,
+    ContactPoint,
+    Identifier,
+    ImportResult,
+    Party,
+    Role,
+    RoleTransition,
+)
 from xrm.core.uow import jsonable
 from xrm.errors import FieldError, PluginError, ValidationError, XRMError
 
 if TYPE_CHECKING:
-    from xrm.app import Session
+    from xrm.core.imports.service import ImportService
 
-__all__ = ["ImportResult", "import_batch"]
-
-
-@attrs.frozen
-class ImportResult:
-    """What became of one imported record (``line``: its number): ``outcome``
-    (``created``, ``updated`` or ``unchanged``) and ``party_id``, or the ``error`` that
-    kept it out."""
-
-    line: int
-    outcome: Outcome | None
-    party_id: int | None
-    error: XRMError | None = None
+__all__ = ["import_batch"]
 
 
 @attrs.define
@@ -84,7 +79,9 @@ class _New:
     slow: bool = False
 
 
-def import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) -> list[ImportResult]:
+def import_batch(
+    session: ImportService, rows: Sequence[tuple[int, ImportedParty]]
+) -> list[ImportResult]:
     """Import ``rows`` (line number, record). Each row is all or nothing; a bad row is
     returned with its error and writes nothing. New parties are inserted together.
 
@@ -95,7 +92,7 @@ def import_batch(session: Session, rows: Sequence[tuple[int, ImportedParty]]) ->
 
 
 def _import_batch(
-    session: Session, rows: Sequence[tuple[int, ImportedParty]]
+    session: ImportService, rows: Sequence[tuple[int, ImportedParty]]
 ) -> list[ImportResult]:
     s = session
     results: dict[int, ImportResult] = {}
@@ -137,7 +134,7 @@ def _import_batch(
             slow.append((new.line, new.row))
     if fresh:
         try:
-            with s.atomic():
+            with s.uow.atomic():
                 _insert(s, fresh)
         except (IntegrityError, PluginError, XRMError):
             slow = [(n.line, n.row) for n in fresh] + slow  # find the culprit row by row
@@ -154,9 +151,9 @@ def _import_batch(
     return [results[line] for line, _ in rows]
 
 
-def _check(s: Session, line: int, row: ImportedParty, now: dt.datetime) -> _New:
+def _check(s: ImportService, line: int, row: ImportedParty, now: dt.datetime) -> _New:
     """Everything the services would refuse, refused before anything is written."""
-    ctx = s._ctx
+    ctx = s.uow
     services = s.parties
     errors: list[FieldError] = []
     if row.kind not in ctx.registry.party_kinds:
@@ -176,13 +173,13 @@ def _check(s: Session, line: int, row: ImportedParty, now: dt.datetime) -> _New:
         raise ValidationError(errors)
     roles = []
     for i, wanted in enumerate(row.roles):
-        role_type = s.roles._type(wanted.type)
+        role_type = s.roles.role_type(wanted.type)
         state = wanted.state or role_type.initial
         if not role_type.may_start_in(state):
             raise ValidationError.single(f"roles.{i}.state", f"cannot start in {state!r}")
         if role_type.party_kinds is not None and row.kind not in role_type.party_kinds:
             raise ValidationError.single(f"roles.{i}.type", f"a {row.kind} cannot hold it")
-        s.roles._attributes(role_type, wanted.attributes)
+        s.roles.check_attributes(role_type, wanted.attributes)
         roles.append((wanted.type, state, dict(wanted.attributes)))
     if len({r[0] for r in roles}) != len(roles):
         raise ValidationError.single("roles", "the same role twice")
@@ -224,12 +221,12 @@ def _as_is(value: str) -> bool:
     return 0 < len(value) <= 500 and value.isascii() and value[0] > " " and value[-1] > " "
 
 
-def _normalize_points(s: Session, row: ImportedParty, errors: list[FieldError]) -> list[Any]:
+def _normalize_points(s: ImportService, row: ImportedParty, errors: list[FieldError]) -> list[Any]:
     """What ``PartyService._normalize_points`` gives for the row's emails, phones and
     contact points (same points, keys, paths and errors), without building an input model
     for each plain email and phone: those are normalised straight from the string. Whatever
     the straight way refuses goes the ordinary way, which words the refusal."""
-    ctx = s._ctx
+    ctx = s.uow
     kinds = ctx.registry.contact_kinds
     rules = ctx.settings.email_rules
     region = row.region or ctx.settings.default_region
@@ -268,13 +265,15 @@ def _normalize_points(s: Session, row: ImportedParty, errors: list[FieldError]) 
     return unique_points(normalized, "contact_points", errors)
 
 
-def _point_key(s: Session, value: str, points: list[NormalizedPoint], path: str) -> str | None:
+def _point_key(
+    s: ImportService, value: str, points: list[NormalizedPoint], path: str
+) -> str | None:
     """The key of the row's own contact point that ``value`` names, if it names one."""
     for point in points:
         if point.kind in ("email", "phone", "url"):
             try:
                 candidate = normalize_contact_point(
-                    s._ctx, {"kind": point.kind, "value": value}, path
+                    s.uow, {"kind": point.kind, "value": value}, path
                 )
             except ValidationError:
                 continue
@@ -293,7 +292,7 @@ def _keys(new: _New) -> list[tuple[str, str]]:
 _LOOKED_UP = ("contact_point", "party_identifier")
 
 
-def _fresh_statistics(s: Session) -> None:
+def _fresh_statistics(s: ImportService) -> None:
     """On PostgreSQL, ``ANALYZE`` the tables recognition reads when a fifth of their rows
     changed since their statistics were taken.
 
@@ -304,7 +303,7 @@ def _fresh_statistics(s: Session) -> None:
     One catalog query per batch (on PostgreSQL 15 and later, also a request that the
     batch's counts be reported as it commits, so the next batch reads them); an ANALYZE
     (about 0.1 s) only as often as the table grows by a fifth."""
-    conn = s.db.connection()
+    conn = s.uow.db.connection()
     if conn.dialect.name != "postgresql":
         return
     if (conn.dialect.server_version_info or (0,)) >= (15,):
@@ -328,13 +327,13 @@ def _fresh_statistics(s: Session) -> None:
             conn.execute(text(f"ANALYZE {table}"))
 
 
-def _known_keys(s: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str], set[int]]:
+def _known_keys(s: ImportService, keys: list[tuple[str, str]]) -> dict[tuple[str, str], set[int]]:
     """Who already holds each key (contact kind or ``id:scheme``, value).
 
     One ``kind = ? AND key IN (...)`` query per kind and chunk: a row-value
     ``(kind, key) IN (...)`` list is not matched to the (kind, key) index by PostgreSQL,
     which then reads the whole table for each chunk."""
-    db = s.db
+    db = s.uow.db
     _fresh_statistics(s)
     by_kind: dict[str, set[str]] = {}
     for kind, value in keys:
@@ -357,11 +356,11 @@ def _known_keys(s: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str]
     return found
 
 
-def _unchanged(s: Session, recognised: list[tuple[_New, int]]) -> set[int]:
+def _unchanged(s: ImportService, recognised: list[tuple[_New, int]]) -> set[int]:
     """The lines of the rows that add nothing to their known party: every contact point,
     identifier, tag and current role already there, and each consent already the ledger's
     latest word for its scope. A handful of queries for the whole batch."""
-    db = s.db
+    db = s.uow.db
     ids = sorted({party_id for _, party_id in recognised})
     have: dict[int, set[tuple[str, ...]]] = {i: set() for i in ids}
     latest: dict[tuple[int, str, str | None, str | None], tuple[Any, int, str]] = {}
@@ -436,9 +435,9 @@ class _Writer:
     once. Journal events are gathered and written with two statements per :meth:`flush`.
     """
 
-    def __init__(self, s: Session) -> None:
-        self.ctx = s._ctx
-        self.conn = s.db.connection()
+    def __init__(self, s: ImportService) -> None:
+        self.ctx = s.uow
+        self.conn = s.uow.db.connection()
         self.dialect = self.conn.dialect
         self._processors: dict[tuple[str, str], Callable[[Any], Any]] = {}
         self._statements: dict[tuple[str, tuple[str, ...]], str] = {}
@@ -495,7 +494,7 @@ class _Writer:
         self._events.append((type, entity, entity_id, parties, data, occurred_at))
 
     def flush(self) -> None:
-        """Write the gathered events, as :meth:`Context.record_many` does."""
+        """Write the gathered events, as :meth:`UnitOfWork.record_many` does."""
         events, self._events = self._events, []
         if not events:
             return
@@ -518,8 +517,8 @@ class _Writer:
         )  # fmt: skip
 
 
-def _insert(s: Session, fresh: list[_New]) -> None:
-    ctx = s._ctx
+def _insert(s: ImportService, fresh: list[_New]) -> None:
+    ctx = s.uow
     out = _Writer(s)
     now = utcnow()
     at = out.stamp(now)
@@ -541,7 +540,7 @@ def _insert(s: Session, fresh: list[_New]) -> None:
         party_rows,
     )  # fmt: skip
     # an erased party's address stays unreachable, whoever gives it again
-    blocked = suppressed_keys(ctx, [p for n in fresh for p in n.points])
+    blocked = s.suppressions.blocked([p for n in fresh for p in n.points])
     point_ids = iter(ctx.allocate_ids(ContactPointRow, sum(len(n.points) for n in fresh)))
     point_rows: list[tuple[Any, ...]] = []
     parties: list[Party] = []
@@ -595,8 +594,8 @@ def _insert(s: Session, fresh: list[_New]) -> None:
     _insert_consents(s, out, fresh, now)
 
 
-def _insert_roles(s: Session, out: _Writer, fresh: list[_New], now: dt.datetime) -> None:
-    ctx = s._ctx
+def _insert_roles(s: ImportService, out: _Writer, fresh: list[_New], now: dt.datetime) -> None:
+    ctx = s.uow
     wanted = [(n.party_id, *r) for n in fresh for r in n.roles]
     if not wanted:
         return
@@ -642,8 +641,8 @@ _CONSENT_COLUMNS = (
 )  # fmt: skip
 
 
-def _insert_consents(s: Session, out: _Writer, fresh: list[_New], now: dt.datetime) -> None:
-    ctx = s._ctx
+def _insert_consents(s: ImportService, out: _Writer, fresh: list[_New], now: dt.datetime) -> None:
+    ctx = s.uow
     records: list[ConsentRecord] = []
     wanted = [(n, c) for n in fresh for c in n.consents]
     if not wanted:

@@ -4,91 +4,34 @@ recognise the ones already known, so that importing the same data twice creates 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from typing import TYPE_CHECKING, Any
 
 from xrm.core._fields import normalize_contact_point
-from xrm.core.inputs import Email, Phone
+from xrm.core.inputs import Email, ImportedConsent, ImportedParty, Outcome, Phone
 from xrm.core.uow import validate_model
 from xrm.errors import ValidationError
 
 if TYPE_CHECKING:
-    from xrm.app import Session
+    from xrm.core.imports.service import ImportService
 
-__all__ = ["ImportedConsent", "ImportedParty", "ImportedRole", "import_party"]
-
-Outcome = Literal["created", "updated", "unchanged"]
+__all__ = ["import_party"]
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    return value
-
-
-#: an email or phone as written in the file: kept as given, but never blank
-Address = Annotated[str, AfterValidator(_not_blank)]
-
-
-class _Row(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ImportedRole(_Row):
-    type: str
-    state: str | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
-
-
-class ImportedConsent(_Row):
-    purpose: str
-    decision: Literal["granted", "refused", "withdrawn", "objected"] = "granted"
-    channel: str | None = None
-    contact_point: str | None = None
-    source: str = "import"
-    evidence: str | None = None
-    captured_at: dt.datetime | None = None
-    expires_at: dt.datetime | None = None
-
-
-class ImportedParty(_Row):
-    """One party to import: what a JSON Lines row holds (a CSV row is read into it)."""
-
-    kind: str = "person"
-    display_name: str | None = Field(default=None, alias="name")
-    given_name: str | None = None
-    family_name: str | None = None
-    birth_date: dt.date | None = None
-    emails: list[Address] = Field(default_factory=list)
-    phones: list[Address] = Field(default_factory=list)
-    region: str | None = Field(default=None, min_length=2, max_length=2)
-    contact_points: list[dict[str, Any]] = Field(default_factory=list)
-    identifiers: dict[str, str] = Field(default_factory=dict)
-    tags: list[str] = Field(default_factory=list)
-    roles: list[ImportedRole] = Field(default_factory=list)
-    consents: list[ImportedConsent] = Field(default_factory=list)
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-def import_party(session: Session, data: ImportedParty | Mapping[str, Any]) -> tuple[Outcome, int]:
+def import_party(s: ImportService, data: ImportedParty | Mapping[str, Any]) -> tuple[Outcome, int]:
     """Create the party, or complete the one already known by one of its emails, phones
     or identifiers: missing contact points, identifiers, tags and roles are added, and a
     consent is recorded unless the ledger's latest word for that scope is already it.
     All or nothing for the row. Returns what happened and the party id.
     """
     row = data if isinstance(data, ImportedParty) else validate_model(ImportedParty, data)
-    s = session
-    if row.kind not in s._ctx.registry.party_kinds:
-        kinds = ", ".join(sorted(s._ctx.registry.party_kinds))
+    if row.kind not in s.uow.registry.party_kinds:
+        kinds = ", ".join(sorted(s.uow.registry.party_kinds))
         raise ValidationError.single("kind", f"unknown party kind {row.kind!r} ({kinds})")
     points: list[Any] = [Email(e) for e in row.emails]
     points += [Phone(p, region=row.region) for p in row.phones]
     points += row.contact_points
-    with s.atomic():
+    with s.uow.atomic():
         known = _recognise(s, row, points)
         if known is None:
             party = s.parties.create(
@@ -101,7 +44,7 @@ def import_party(session: Session, data: ImportedParty | Mapping[str, Any]) -> t
             party = s.parties.get(known)
             outcome = "unchanged"
             held = {(c.kind, c.key) for c in party.contact_points}
-            ctx = s._ctx
+            ctx = s.uow
             for i, raw in enumerate(points):
                 point = normalize_contact_point(ctx, raw, f"contact_points.{i}")
                 if (point.kind, point.key) not in held:
@@ -133,9 +76,9 @@ def import_party(session: Session, data: ImportedParty | Mapping[str, Any]) -> t
     return outcome, party.id
 
 
-def _recognise(s: Session, row: ImportedParty, points: list[Any]) -> int | None:
+def _recognise(s: ImportService, row: ImportedParty, points: list[Any]) -> int | None:
     found: set[int] = set()
-    ctx = s._ctx
+    ctx = s.uow
     for i, raw in enumerate(points):
         point = normalize_contact_point(ctx, raw, f"contact_points.{i}")
         if point.kind == "email":
@@ -152,14 +95,14 @@ def _recognise(s: Session, row: ImportedParty, points: list[Any]) -> int | None:
     return found.pop() if found else None
 
 
-def _already_said(s: Session, party_id: int, consent: ImportedConsent) -> bool:
+def _already_said(s: ImportService, party_id: int, consent: ImportedConsent) -> bool:
     """Is the ledger's latest word for this purpose and scope already this decision?"""
     key = None
     if consent.contact_point is not None:
         for kind in ("email", "phone"):
             try:
                 point = normalize_contact_point(
-                    s._ctx, {"kind": kind, "value": consent.contact_point}, "contact_point"
+                    s.uow, {"kind": kind, "value": consent.contact_point}, "contact_point"
                 )
             except ValidationError:
                 continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import and_, or_, select
@@ -16,9 +16,9 @@ from xrm.core.inputs import ParticipantIn
 from xrm.core.models import InteractionRow, ParticipantRow, utcnow
 from xrm.core.records import Interaction, Page
 from xrm.core.uow import (
-    Context,
     Event,
     PartyRef,
+    UnitOfWork,
     as_utc,
     decode_cursor,
     encode_cursor,
@@ -28,7 +28,7 @@ from xrm.core.uow import (
 )
 from xrm.errors import FieldError, NotFound, ValidationError
 
-__all__ = ["DIRECTIONS", "InteractionService"]
+__all__ = ["DIRECTIONS", "ConsentGate", "InteractionService"]
 
 DIRECTIONS = ("inbound", "outbound", "internal")
 #: participants on the company's side: never the ones being contacted
@@ -49,11 +49,24 @@ def _text(value: Any, field: str, limit: int, errors: list[FieldError]) -> str |
     return cleaned or None
 
 
+class ConsentGate(Protocol):
+    """What the interaction service asks before recording an outbound contact: the
+    consent service (``s.consents``), given at construction."""
+
+    def require(
+        self, party_id: int, purpose: str, channel: str, point_id: int | None, at: dt.datetime
+    ) -> None:
+        """Raise :class:`~xrm.ConsentRequired` unless the ledger allows the contact."""
+
+
 class InteractionService:
     """``s.interactions``: record contacts and list them per party, newest first."""
 
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
+    def __init__(self, uow: UnitOfWork, consents: ConsentGate) -> None:
+        if not callable(getattr(consents, "require", None)):
+            raise TypeError("InteractionService needs the consent service it must ask")
+        self._ctx = uow
+        self._consents = consents
 
     def record(
         self,
@@ -238,12 +251,9 @@ class InteractionService:
         point_ids: Sequence[int | None],
         when: dt.datetime,
     ) -> None:
-        gate = self._ctx.consent_gate
-        if gate is None:
-            return
         for part, point in zip(parts, point_ids, strict=True):
             if part.role not in COMPANY_SIDE_ROLES:
-                gate(part.party, purpose, channel, point, when)
+                self._consents.require(part.party, purpose, channel, point, when)
 
     def _participants(self, raw: Sequence[Any], errors: list[FieldError]) -> list[ParticipantIn]:
         if isinstance(raw, str | bytes | Mapping) or not raw:

@@ -11,7 +11,7 @@ from sqlalchemy import Integer, Select, Table, bindparam, or_, select
 from xrm.core._lean import Prepared, _check_limit, _pending
 from xrm.core.models import JournalEventRow, JournalPartyRow
 from xrm.core.records import Page, TimelineEntry
-from xrm.core.uow import Context, PartyRef, decode_cursor, encode_cursor, ref_id
+from xrm.core.uow import PartyRef, UnitOfWork, decode_cursor, encode_cursor, ref_id
 
 __all__ = ["timeline"]
 
@@ -49,7 +49,7 @@ _PAGES = {(t, a): Prepared(_page(t, a)) for t in (False, True) for a in (False, 
 
 
 def timeline(
-    ctx: Context,
+    ctx: UnitOfWork,
     party: PartyRef,
     *,
     limit: int = 50,

@@ -7,8 +7,8 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from sqlalchemy import (
     and_,
@@ -25,7 +25,6 @@ from xrm.core._fields import (
     normalize_contact_point,
     unique_points,
 )
-from xrm.core._gc import collector_paused
 from xrm.core._lean import (
     _KEY_KINDS,
     _P,
@@ -37,10 +36,7 @@ from xrm.core._lean import (
     _pending,
     _read_parts,
 )
-from xrm.core.gdpr.service import suppressed_keys
-from xrm.core.imports.bulk import ImportResult, import_batch
-from xrm.core.imports.importer import ImportedParty
-from xrm.core.inputs import AnyContactPoint
+from xrm.core.inputs import AnyContactPoint, ImportedParty
 from xrm.core.models import (
     ContactPointRow,
     IdentifierRow,
@@ -55,11 +51,11 @@ from xrm.core.normalize import (
     phone_key,
     text_key,
 )
-from xrm.core.records import ContactPoint, Page, Party
+from xrm.core.records import ContactPoint, ImportResult, Page, Party
 from xrm.core.uow import (
-    Context,
     Event,
     PartyRef,
+    UnitOfWork,
     decode_cursor,
     encode_cursor,
     jsonable,
@@ -68,7 +64,24 @@ from xrm.core.uow import (
 )
 from xrm.errors import Conflict, FieldError, NotFound, ValidationError
 
-__all__ = ["PartyService"]
+__all__ = ["Importer", "PartyService", "Suppressions"]
+
+
+class Suppressions(Protocol):
+    """The suppression list (GDPR's, given by the unit of work's wiring)."""
+
+    def blocked(self, points: Iterable[Any]) -> set[tuple[str, str]]:
+        """The ``(kind, key)`` of the ``points`` whose address an erasure suppressed."""
+
+
+class Importer(Protocol):
+    """The import service (``s.imports``), which ``import_many`` hands its records to."""
+
+    def import_many(
+        self, records: Iterable[ImportedParty | Mapping[str, Any]], *, first_line: int = 1
+    ) -> list[ImportResult]:
+        """Create or complete many parties at once."""
+
 
 #: the statements finding the holders of match keys, one per set of key kinds
 _HOLDERS: dict[tuple[str, ...], Prepared] = {}
@@ -84,8 +97,12 @@ _PARTY_LOAD = (
 class PartyService:
     """``s.parties``: create, read, change and find parties."""
 
-    def __init__(self, ctx: Context) -> None:
-        self._ctx = ctx
+    def __init__(
+        self, uow: UnitOfWork, *, suppressions: Suppressions, importer: Callable[[], Importer]
+    ) -> None:
+        self._ctx = uow
+        self._suppressions = suppressions
+        self._importer = importer
 
     # -- creating ----------------------------------------------------------------------
     def create(
@@ -285,9 +302,9 @@ class PartyService:
         identifier: tuple[str, str] | None = None,
     ) -> builtins.list[int]:
         """Like :meth:`find`, the ids only (one index look-up, no party loaded)."""
-        return [ident for ident, _ in self._holders(email, phone, region, identifier)]
+        return [ident for ident, _ in self.holders(email, phone, region, identifier)]
 
-    def _holders(
+    def holders(
         self,
         email: str | None,
         phone: str | None,
@@ -339,45 +356,8 @@ class PartyService:
     def import_many(
         self, records: Iterable[ImportedParty | Mapping[str, Any]], *, first_line: int = 1
     ) -> builtins.list[ImportResult]:
-        """Create or complete many parties at once: the bulk path of ``xrm import``.
-
-        Each record is a mapping with the fields of an ``xrm import`` JSON Lines row
-        (docs/cli.md: ``name``, ``emails``, ``phones``, ``contact_points``, ``identifiers``,
-        ``tags``, ``roles``, ``consents``...) or an :class:`~xrm.ImportedParty`. A record
-        whose email, phone or identifier belongs to a known party completes that party;
-        the new parties are inserted together, with set-based statements. Same rules,
-        journal and plugin hooks as the one-at-a-time services.
-
-        Each record is all or nothing: a bad one comes back with its error (naming the
-        field) and writes nothing, and the others go on. One :class:`~xrm.ImportResult`
-        per record, in order, numbered from ``first_line``. Everything is written in this
-        unit of work: for a large file, call this once per batch of about a thousand
-        records, each batch in its own session, as ``xrm import`` does (memory then stays
-        flat). Python's cyclic garbage collector is paused meanwhile (docs/performance.md).
-        """
-        if isinstance(first_line, bool) or not isinstance(first_line, int):
-            raise ValidationError.single("first_line", "must be an integer")
-        if isinstance(records, str | bytes | Mapping):
-            raise ValidationError.single("records", "give an iterable of records, not one")
-        session = self._ctx.session
-        assert session is not None
-        results: dict[int, ImportResult] = {}
-        rows: builtins.list[tuple[int, ImportedParty]] = []
-        lines: builtins.list[int] = []
-        with collector_paused():
-            for line, record in enumerate(records, start=first_line):
-                lines.append(line)
-                if isinstance(record, ImportedParty):
-                    rows.append((line, record))
-                    continue
-                data = dict(record) if isinstance(record, Mapping) else record
-                try:
-                    rows.append((line, validate_model(ImportedParty, data)))
-                except ValidationError as exc:
-                    results[line] = ImportResult(line, None, None, exc)
-            for result in import_batch(session, rows):
-                results[result.line] = result
-        return [results[line] for line in lines]
+        """The bulk import: the same as ``s.imports.import_many`` (see there)."""
+        return self._importer().import_many(records, first_line=first_line)
 
     # -- changing ----------------------------------------------------------------------
     def update(
@@ -642,7 +622,7 @@ class PartyService:
     ) -> builtins.list[ContactPointRow]:
         created = []
         # an erased party's address stays unreachable, whoever gives it again
-        blocked = suppressed_keys(self._ctx, points)
+        blocked = self._suppressions.blocked(points)
         for point in points:
             has_primary = any(c.kind == point.kind and c.is_primary for c in row.contact_points)
             make_primary = point.primary or not has_primary

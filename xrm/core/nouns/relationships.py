@@ -23,7 +23,7 @@ from xrm.core._lean import Prepared, _pending
 from xrm.core.models import PartyRow, RelationshipRow, RoleRow, utcnow
 from xrm.core.records import Link, Relationship
 from xrm.core.registry import RelationshipType
-from xrm.core.uow import Context, Event, PartyRef, jsonable, ref_id, validate_model
+from xrm.core.uow import Event, PartyRef, UnitOfWork, jsonable, ref_id, validate_model
 from xrm.errors import Conflict, NotFound, ValidationError
 
 __all__ = ["RelationshipService"]
@@ -87,7 +87,7 @@ _LINKS = {(t, d): Prepared(_links(t, d)) for t in (False, True) for d in (False,
 class RelationshipService:
     """``s.relationships``: link parties, end links, and read them "as of" any day."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: UnitOfWork) -> None:
         self._ctx = ctx
 
     def create(
@@ -123,7 +123,7 @@ class RelationshipService:
                 raise ValidationError.single("to_party", "a party cannot be related to itself")
             self._check_end(rel_type, source, "from", start)
             self._check_end(rel_type, target, "to", start)
-            self._check_duplicates_and_caps(rel_type, source.id, target.id, start, end)
+            self.check_duplicates_and_caps(rel_type, source.id, target.id, start, end)
             row = RelationshipRow(
                 type=type,
                 from_party_id=source.id,
@@ -300,7 +300,7 @@ class RelationshipService:
                     f"the {end!r} end of {rel_type.name!r}",
                 )
 
-    def _check_duplicates_and_caps(
+    def check_duplicates_and_caps(
         self,
         rel_type: RelationshipType,
         source: int,

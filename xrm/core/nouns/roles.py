@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from xrm.core.models import RoleRow, RoleTransitionRow, utcnow
 from xrm.core.records import Role
 from xrm.core.registry import RoleType
-from xrm.core.uow import Context, Event, PartyRef, as_utc, ref_id, validate_model
+from xrm.core.uow import Event, PartyRef, UnitOfWork, as_utc, ref_id, validate_model
 from xrm.errors import Conflict, NotFound, ValidationError
 
 __all__ = ["RoleService"]
@@ -23,7 +23,7 @@ RoleRef = int | Role
 class RoleService:
     """``s.roles``: assign a role to a party, move it through its lifecycle, end it."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: UnitOfWork) -> None:
         self._ctx = ctx
 
     def assign(
@@ -39,7 +39,7 @@ class RoleService:
         """Give ``party`` a role of ``type`` in its initial state (or ``state``, when the role
         type allows starting there). A party holds each role type at most once at a time."""
         ctx = self._ctx
-        role_type = self._type(type)
+        role_type = self.role_type(type)
         start = state or role_type.initial
         if start not in role_type.states:
             raise ValidationError.single(
@@ -50,7 +50,7 @@ class RoleService:
             raise ValidationError.single("state", f"role {type!r} cannot start in {start!r}")
         when = as_utc(at, "at") or utcnow()
         given = attributes or {}
-        self._attributes(role_type, given)  # refuse bad input before touching anything
+        self.check_attributes(role_type, given)  # refuse bad input before touching anything
         with ctx.atomic():
             row_party = ctx.party_row(party)
             values = self.initial_attributes(role_type, row_party.id, given)
@@ -106,7 +106,7 @@ class RoleService:
         when = as_utc(at, "at") or utcnow()
         with ctx.atomic():
             row = self._row(role, version)
-            role_type = self._type(row.type)
+            role_type = self.role_type(row.type)
             if row.ended_at is not None:
                 raise ValidationError.single("role", f"role {row.id} ended; assign it again")
             if to not in role_type.states:
@@ -154,8 +154,8 @@ class RoleService:
         ctx = self._ctx
         with ctx.atomic():
             row = self._row(role, version)
-            role_type = self._type(row.type)
-            values = self._attributes(role_type, attributes)
+            role_type = self.role_type(row.type)
+            values = self.check_attributes(role_type, attributes)
             before = dict(row.attributes or {})
             if values == before:
                 return Role.of(row)
@@ -235,14 +235,18 @@ class RoleService:
         return [Role.of(r) for r in self._ctx.db.scalars(query)]
 
     # -- helpers -----------------------------------------------------------------------
-    def _type(self, name: str) -> RoleType:
+    def role_type(self, name: str) -> RoleType:
+        """The registered role type ``name``; unknown names are a ValidationError."""
         role_type = self._ctx.registry.role_types.get(name)
         if role_type is None:
             known = ", ".join(sorted(self._ctx.registry.role_types)) or "none registered"
             raise ValidationError.single("type", f"unknown role type {name!r} ({known})")
         return role_type
 
-    def _attributes(self, role_type: RoleType, attributes: Mapping[str, Any]) -> dict[str, Any]:
+    def check_attributes(
+        self, role_type: RoleType, attributes: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """``attributes`` validated by the type's schema, as JSON-ready data."""
         if not isinstance(attributes, Mapping):
             raise ValidationError.single("attributes", "must be a mapping")
         if role_type.schema is None:
@@ -257,8 +261,8 @@ class RoleService:
     ) -> dict[str, Any]:
         """The attributes a new role starts with: the type's defaults, then ``given``."""
         if role_type.defaults is None:
-            return self._attributes(role_type, given)
-        return self._attributes(role_type, {**role_type.defaults(party_id), **given})
+            return self.check_attributes(role_type, given)
+        return self.check_attributes(role_type, {**role_type.defaults(party_id), **given})
 
     def _current_row(self, party_id: int, type: str) -> RoleRow | None:
         return self._ctx.db.scalar(
