@@ -154,7 +154,7 @@ def text_key(raw: str) -> str:
     if raw.isascii():  # the same, without Unicode decomposition: ASCII has nothing to strip
         return " ".join(raw.lower().translate(_ASCII_NOT_ALNUM).split())
     # compatibility caseless matching (Unicode D146): folding again after the
-    # decomposition, which can uncover capitals ('𝝖' decomposes to 'Α')
+    # decomposition, which can uncover capitals (U+1D756, a bold alpha, gives U+0391)
     decomposed = unicodedata.normalize(
         "NFKD", unicodedata.normalize("NFKD", raw.casefold()).casefold()
     )
