@@ -162,7 +162,8 @@ class XRM:
             except ValueError as exc:
                 raise ConfigurationError(f"default_region: {exc}") from None
         self.settings = Settings(default_region=region, email_rules=email_rules)
-        self.registry = Registry.with_builtins()
+        # filled by the plugin host alone, the essential plugin's defaults first: one check
+        self.registry = Registry()
         self.plugins = PluginHost(
             plugins,
             builtins=_builtin_plugins() if builtins else (),

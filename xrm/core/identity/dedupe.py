@@ -24,7 +24,7 @@ import heapq
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Literal, Protocol, TypeAlias, get_args, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, get_args
 
 import attrs
 
@@ -335,18 +335,12 @@ class CandidatePair:
 
 
 # -- the search --------------------------------------------------------------------------
-@runtime_checkable
-class _RuleSource(Protocol):
-    def match_rules(self) -> list[MatchRule]: ...
-
-
 def _rules_of(uow: UnitOfWork, rules: Iterable[MatchRule] | None) -> list[MatchRule]:
-    if rules is not None:
-        chosen = list(rules)
-    else:
-        host = getattr(uow.hooks, "host", None)  # until the registry holds the rules
-        extra: list[MatchRule] = host.match_rules() if isinstance(host, _RuleSource) else []
-        chosen = [*DEFAULT_RULES, *extra]
+    """The rules of a search: the application's (``registry.match_rules``: xrm's defaults
+    then the plugins', each checked when registered at start), or ``rules`` as given."""
+    if rules is None:
+        return list(uow.registry.match_rules)
+    chosen = list(rules)
     seen: set[tuple[type[Any], str]] = set()
     for rule in chosen:
         if not isinstance(rule, MATCH_RULE_TYPES):
@@ -354,8 +348,7 @@ def _rules_of(uow: UnitOfWork, rules: Iterable[MatchRule] | None) -> list[MatchR
         key = (type(rule), rule.name)
         if key in seen:
             raise ConfigurationError(
-                f"two {type(rule).__name__}s are named {rule.name!r} (a plugin's rule takes "
-                "the name of a default one, or rules= names one twice)"
+                f"two {type(rule).__name__}s are named {rule.name!r} (rules= names one twice)"
             )
         seen.add(key)
     return chosen
