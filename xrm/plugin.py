@@ -582,9 +582,7 @@ class PluginHost:
                 )
         return items
 
-    def _arguments(
-        self, hook: str, session: Session, kwargs: Mapping[str, Any]
-    ) -> dict[str, Any]:
+    def _arguments(self, hook: str, session: Session, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         spec = self._caller(hook).spec
         assert spec is not None  # _caller refuses hooks without a specification
         if "session" in kwargs:
