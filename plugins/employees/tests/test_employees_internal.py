@@ -115,7 +115,7 @@ def test_the_rule_holds_for_interactions_recorded_directly_too(
             touchpoint="internal",
             participants=[(staff["ann"], "sender"), (staff["gus"], "recipient")],
         )
-    assert (err.value.plugin, err.value.hook) == ("xrm_employees", "xrm_validate_interaction")
+    assert (err.value.plugin, err.value.hook) == ("employees", "xrm_validate_interaction")
     assert str(err.value.__cause__) == (
         f"participants.1: party {staff['gus']} is not a current employee"
     )

@@ -123,7 +123,7 @@ def test_a_link_that_closes_a_reporting_loop_is_refused(
     before = rows(app)
     with pytest.raises(PluginError) as err, app.session() as s:
         report(s, top, bottom, D(2024, 3, 1))
-    assert (err.value.plugin, err.value.hook) == ("xrm_employees", "xrm_validate_relationship")
+    assert (err.value.plugin, err.value.hook) == ("employees", "xrm_validate_relationship")
     cause = err.value.__cause__
     assert isinstance(cause, ValidationError)
     assert cause.fields == ["to_party"]

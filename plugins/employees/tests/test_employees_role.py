@@ -173,7 +173,7 @@ def test_two_current_employees_cannot_share_a_number(app: XRM) -> None:
     before = rows(app)
     with pytest.raises(PluginError) as err, app.session() as s:
         s.roles.assign(paul, "employee", attributes={"employee_number": " E1"})
-    assert (err.value.plugin, err.value.hook) == ("xrm_employees", "xrm_validate_role_transition")
+    assert (err.value.plugin, err.value.hook) == ("employees", "xrm_validate_role_transition")
     cause = err.value.__cause__
     assert isinstance(cause, Conflict)
     assert cause.field == "attributes.employee_number"

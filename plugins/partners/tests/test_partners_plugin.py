@@ -50,7 +50,7 @@ def test_it_registers_the_role_the_relationships_the_purpose_and_the_touchpoint(
     assert {
         name: (t.forward_label, t.inverse_label)
         for name, t in registry.relationship_types.items()
-        if registry.source_of(t) == "xrm_partners"
+        if registry.source_of(t) == "partners"
     } == {
         "referred": ("referred", "was referred by"),
         "resells_for": ("resells for", "is resold by"),

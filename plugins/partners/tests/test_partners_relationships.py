@@ -21,7 +21,7 @@ def app(xrm_factory: Callable[..., XRM]) -> XRM:
 
 
 def refused_by_the_plugin(err: pytest.ExceptionInfo[PluginError], field: str, text: str) -> None:
-    assert (err.value.plugin, err.value.hook) == ("xrm_partners", "xrm_validate_relationship")
+    assert (err.value.plugin, err.value.hook) == ("partners", "xrm_validate_relationship")
     cause = err.value.__cause__
     assert isinstance(cause, ValidationError)
     assert cause.fields == [field]

@@ -52,7 +52,7 @@ def test_the_plugin_registers_its_role_relationship_touchpoint_and_purpose(
     purchasing = registry.purposes["purchasing"]
     assert (purchasing.basis, purchasing.requires_role) == (LawfulBasis.CONTRACT, "supplier")
     assert {registry.role_types.sources["supplier"], registry.purposes.sources["purchasing"]} == {
-        "xrm_suppliers"
+        "suppliers"
     }
 
 
