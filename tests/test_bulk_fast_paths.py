@@ -70,7 +70,9 @@ def slow_phone(raw: str, region: str | None) -> tuple[str, str | None]:
 
 
 def slow_text_key(raw: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", raw.casefold())
+    # compatibility caseless matching, as Unicode's D146 states it
+    folded = unicodedata.normalize("NFKD", raw.casefold()).casefold()
+    decomposed = unicodedata.normalize("NFKD", folded)
     kept = "".join(
         ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch)
     )

@@ -38,7 +38,7 @@ def state(app: XRM) -> list[tuple[Any, ...]]:
                     party.kind,
                     party.tags,
                     tuple(sorted((c.kind, c.key, c.primary) for c in party.contact_points)),
-                    party.identifiers,
+                    tuple((i.scheme, i.value) for i in party.identifiers),
                     roles,
                     consents,
                     events,

@@ -12,6 +12,7 @@ the party's permission.
 
 from xrm.app import XRM, Session
 from xrm.core.consent.audience import AudienceMember
+from xrm.core.events import JournalEvent, personal
 from xrm.core.gdpr.service import ErasureReport
 from xrm.core.identity.dedupe import (
     BlockingRule,
@@ -99,6 +100,7 @@ __all__ = [
     "ImportResult",
     "ImportedParty",
     "Interaction",
+    "JournalEvent",
     "KeyPart",
     "LawfulBasis",
     "Link",
@@ -130,4 +132,5 @@ __all__ = [
     "XRMError",
     "__version__",
     "hookimpl",
+    "personal",
 ]

@@ -15,6 +15,7 @@ from sqlalchemy.orm import sessionmaker
 
 from xrm import db as _db
 from xrm.core.consent.service import ConsentService
+from xrm.core.events import JournalEvent
 from xrm.core.gdpr import GdprService, Suppressions
 from xrm.core.identity.service import IdentityService
 from xrm.core.imports.service import ImportService
@@ -106,14 +107,39 @@ class Session:
         of work; it appears in the timeline of every party in ``parties``.
 
         ``type`` is dotted and prefixed with its owner (``employees.left``); ``data`` must be
-        JSON-serialisable (dates are written as ISO text). Returns the event id.
+        JSON-serialisable (dates are written as ISO text). When a plugin registered the
+        type (``xrm_event_types``), ``data`` must have exactly its fields, and the event is
+        written as :meth:`journal` writes it (with the class's ``ENTITY``). Returns the
+        event id.
         """
         if not isinstance(type, str) or not _EVENT_TYPE.fullmatch(type):
             raise ValidationError.single("type", "a dotted lower-case name, such as 'shop.order'")
         ids = tuple(ref_id(p, "parties") for p in parties)
-        self._uow.require_existing(ids, "parties")
         when = as_utc(occurred_at, "occurred_at")
+        declared = self._uow.registry.event_types.get(type)
+        if declared is not None:
+            try:
+                typed = declared.from_data(
+                    dict(data or {}), entity_id=entity_id, parties=ids, occurred_at=when
+                )
+            except TypeError as exc:
+                raise ValidationError.single("data", f"not the fields of {type}: {exc}") from None
+            return self.journal(typed)
+        self._uow.require_existing(ids, "parties")
         return self._uow.record(Event(type, entity, entity_id, ids, dict(data or {}), when))
+
+    def journal(self, event: JournalEvent) -> int:
+        """Write a typed event (a :class:`~xrm.JournalEvent` of a registered type) to the
+        journal, in this unit of work; it appears in the timeline of each of its
+        ``parties``. Returns the event id."""
+        if not isinstance(event, JournalEvent):
+            raise ValidationError.single("event", "must be a JournalEvent")
+        if self._uow.registry.event_types.get(event.TYPE) is not type(event):
+            raise ValidationError.single(
+                "event", f"{event.TYPE} is not registered (xrm_event_types) as this class"
+            )
+        self._uow.require_existing(event.parties, "parties")
+        return self._uow.record(event)
 
     @property
     def db(self) -> OrmSession:

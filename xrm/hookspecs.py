@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import pluggy
 
+from xrm.core.events import JournalEvent
 from xrm.core.identity.dedupe import MatchRule
 from xrm.core.records import ConsentRecord, Interaction, Party, Relationship, Role
 from xrm.core.registry import (
@@ -62,6 +63,7 @@ __all__ = [
     "xrm_cli_commands",
     "xrm_consent_changed",
     "xrm_contact_kinds",
+    "xrm_event_types",
     "xrm_identifier_schemes",
     "xrm_interaction_recorded",
     "xrm_match_rules",
@@ -534,6 +536,29 @@ def xrm_parties_unmerged(session: Session, survivor: Party, duplicate: Party, mo
 
     **Raising** vetoes the unmerge: nothing changes and the caller gets
     ``PluginError(plugin, "xrm_parties_unmerged")`` chained to the error.
+    """
+
+
+@hookspec
+def xrm_event_types() -> Iterable[type[JournalEvent]]:
+    """Declare the plugin's journal event types: one :class:`xrm.JournalEvent` subclass
+    per type, with a dotted ``TYPE`` prefixed by the plugin (``loyalty.card_issued``), an
+    ``ENTITY``, a docstring saying when it is written, and its fields, those holding
+    personal data marked with :func:`xrm.personal` (see docs/events.md).
+
+    **Called** once, when the application starts: the types go into
+    ``app.registry.event_types``. ``s.record_event(type, data=...)`` then checks ``data``
+    against the class, ``s.journal(event)`` writes an instance, and erasure scrubs what
+    the marks call personal.
+
+    :returns: An iterable of ``JournalEvent`` subclasses.
+
+    **Results** are collected from every plugin, after the core's types (which the
+    essential plugin ``xrm`` gives through this hook). A ``TYPE`` already registered, a
+    class that is not a ``JournalEvent`` subclass, an undotted ``TYPE`` or a missing
+    docstring stops the start with :class:`~xrm.ConfigurationError` naming the plugin.
+
+    **Raising** stops the start with ``PluginError(plugin, "xrm_event_types")``.
     """
 
 

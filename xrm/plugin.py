@@ -272,6 +272,7 @@ class PluginHost:
         hooks: list[tuple[str, type[Any] | tuple[type[Any], ...], Callable[..., None]]] = [
             *((hook, kind, registry.add) for hook, kind in _REGISTRATION_HOOKS),
             ("xrm_match_rules", MATCH_RULE_TYPES, registry.add_match_rule),
+            ("xrm_event_types", type, registry.add_event_type),
         ]
         for hook, kind, add in hooks:
             for name, impl in self._registration_order(hook):

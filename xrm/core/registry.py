@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 from pydantic import BaseModel
 
+from xrm.core.events import CORE_EVENTS, JournalEvent, check_event_type
 from xrm.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -307,6 +308,9 @@ class Registry:
             RelationshipType: self.relationship_types,
             Purpose: self.purposes,
         }
+        #: the journal event types, by ``TYPE``: the core's and the plugins'
+        self.event_types: dict[str, type[JournalEvent]] = {}
+        self._event_sources: dict[str, str] = {}
         self._rules: list[MatchRule] = []
         #: (rule class name, rule name) -> source: two rules of one class may not share a
         #: name, a fuzzy and a blocking rule may (``birth_date``)
@@ -345,6 +349,19 @@ class Registry:
         self._rules.append(rule)
         self._rule_sources[key] = source
 
+    def add_event_type(self, event_type: type[JournalEvent], source: str = BUILTIN_SOURCE) -> None:
+        """Register a journal event type (a :class:`~xrm.JournalEvent` subclass with a
+        dotted ``TYPE`` and a docstring); a ``TYPE`` already registered raises
+        :class:`ConfigurationError` naming both sources."""
+        checked = check_event_type(event_type, source)
+        if checked.TYPE in self._event_sources:
+            raise ConfigurationError(
+                f"duplicate event type {checked.TYPE!r}: registered by "
+                f"{self._event_sources[checked.TYPE]!r} and again by {source!r}"
+            )
+        self.event_types[checked.TYPE] = checked
+        self._event_sources[checked.TYPE] = source
+
     def source_of(self, item: Registered | MatchRule) -> str:
         """The name of the plugin (or ``app``, ``xrm``...) that registered ``item``."""
         table = self._tables.get(type(item))
@@ -352,8 +369,11 @@ class Registry:
             return table.sources[item.name]
         return self._rule_sources[(type(item).__name__, item.name)]
 
-    def holds(self, item: Registered | MatchRule, source: str) -> bool:
+    def holds(self, item: Registered | MatchRule | type[JournalEvent], source: str) -> bool:
         """Whether ``source`` registered ``item`` (or an equal one) here."""
+        if isinstance(item, type):
+            known = self.event_types.get(item.TYPE)
+            return known is item and self._event_sources[item.TYPE] == source
         table = self._tables.get(type(item))
         if table is not None:
             return table.get(item.name) == item and table.sources[item.name] == source
@@ -376,6 +396,8 @@ class Registry:
             registry.add(item, BUILTIN_SOURCE)
         for rule in DEFAULT_RULES:
             registry.add_match_rule(rule, BUILTIN_SOURCE)
+        for event_type in CORE_EVENTS:
+            registry.add_event_type(event_type, BUILTIN_SOURCE)
         return registry
 
 

@@ -24,6 +24,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 
+from xrm.core.events import JournalEvent
 from xrm.core.models import Base, JournalEventRow, JournalPartyRow, PartyRow, utcnow
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules
 from xrm.core.registry import Registry
@@ -91,6 +92,15 @@ class Event:
     parties: tuple[int, ...]
     data: Mapping[str, Any] = attrs.field(factory=dict)
     occurred_at: dt.datetime | None = None
+
+
+def as_envelope(event: Event | JournalEvent) -> Event:
+    """What the journal stores of an event: its type, entity, parties and data."""
+    if isinstance(event, Event):
+        return event
+    return Event(
+        event.TYPE, event.ENTITY, event.entity_id, event.parties, event.data(), event.occurred_at
+    )
 
 
 def jsonable(value: Any) -> Any:
@@ -251,8 +261,9 @@ class UnitOfWork:
             if instance in self.db:
                 self.db.expunge(instance)
 
-    def record(self, event: Event) -> int:
+    def record(self, event: Event | JournalEvent) -> int:
         """Write ``event`` to the journal, linked to every party it concerns."""
+        event = as_envelope(event)
         now = self.clock()
         occurred = event.occurred_at or now
         event_id = self.db.execute(
@@ -306,10 +317,11 @@ class UnitOfWork:
             self.db.connection().execute(insert(model), rows)
         return ids
 
-    def record_many(self, events: Sequence[Event]) -> list[int]:
+    def record_many(self, typed: Sequence[Event | JournalEvent]) -> list[int]:
         """Write many events at once (the bulk paths): two statements, whatever the count."""
-        if not events:
+        if not typed:
             return []
+        events = [as_envelope(e) for e in typed]
         now = self.clock()
         rows = [
             {

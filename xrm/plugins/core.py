@@ -10,7 +10,8 @@ the plugin.
 
 It registers the party kinds, contact kinds, channels, touchpoints and purposes of
 :mod:`xrm.core.registry` (``DEFAULT_*``) and the default duplicate-detection rules
-(:data:`xrm.core.identity.dedupe.DEFAULT_RULES`). It gives no identifier scheme: the
+(:data:`xrm.core.identity.dedupe.DEFAULT_RULES`), and the core's journal event types
+(:data:`xrm.core.events.CORE_EVENTS`). It gives no identifier scheme: the
 schemes python-stdnum knows need no registration.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from xrm.core.events import CORE_EVENTS, JournalEvent
 from xrm.core.identity.dedupe import DEFAULT_RULES, MatchRule
 from xrm.core.registry import (
     BUILTIN_SOURCE,
@@ -37,6 +39,7 @@ from xrm.plugin import hookimpl
 __all__ = [
     "xrm_channels",
     "xrm_contact_kinds",
+    "xrm_event_types",
     "xrm_match_rules",
     "xrm_party_kinds",
     "xrm_purposes",
@@ -75,3 +78,8 @@ def xrm_purposes() -> Iterable[Purpose]:
 @hookimpl
 def xrm_match_rules() -> Iterable[MatchRule]:
     return DEFAULT_RULES
+
+
+@hookimpl
+def xrm_event_types() -> Iterable[type[JournalEvent]]:
+    return CORE_EVENTS

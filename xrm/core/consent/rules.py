@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 import attrs
 
+from xrm.core.events import JournalEvent, consent_event_of
 from xrm.core.models import ConsentRecordRow
 from xrm.core.records import ConsentRecord
 from xrm.core.registry import LawfulBasis, Purpose
-from xrm.core.uow import Event
 
 __all__ = [
     "DECISIONS",
@@ -113,24 +113,9 @@ def decide(
     return True, "granted", f"granted {when} ({scope})", deciding
 
 
-def consent_event(record: ConsentRecord) -> Event:
+def consent_event(record: ConsentRecord) -> JournalEvent:
     """The journal event of a new ledger record, with its evidence."""
-    return Event(
-        f"consent.{record.decision}",
-        "consent_record",
-        record.id,
-        (record.party_id,),
-        {
-            "purpose": record.purpose,
-            "scope": _scope_text(record),
-            "source": record.source,
-            "evidence": record.evidence,
-            "effective_from": record.effective_from,
-            "expires_at": record.expires_at,
-            "confirmed_at": record.confirmed_at,
-        },
-        occurred_at=record.captured_at,
-    )
+    return consent_event_of(record, _scope_text(record))
 
 
 def _scope_text(record: ConsentRecord) -> str:

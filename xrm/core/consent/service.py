@@ -23,10 +23,11 @@ from xrm.core.consent.rules import (
     decide,
     record_from_row,
 )
+from xrm.core.events import ContactPointSuppressed, ContactPointUnsuppressed
 from xrm.core.models import ConsentLedgerRow, ConsentRecordRow, utcnow
 from xrm.core.records import ConsentDecision, ConsentRecord
 from xrm.core.registry import Channel, Purpose
-from xrm.core.uow import Event, PartyRef, UnitOfWork, as_utc, ref_id
+from xrm.core.uow import PartyRef, UnitOfWork, as_utc, ref_id
 from xrm.errors import ConsentRequired, ValidationError
 
 __all__ = ["ConsentService"]
@@ -379,11 +380,11 @@ class ConsentService:
             party_row.updated_at = utcnow()
             ctx.db.flush()
             ctx.record(
-                Event(
-                    "contact_point.suppressed" if value else "contact_point.unsuppressed",
-                    "contact_point",
-                    point.id,
-                    (party_row.id,),
-                    {"kind": point.kind, "value": point.value, "reason": reason.strip()},
+                (ContactPointSuppressed if value else ContactPointUnsuppressed)(
+                    entity_id=point.id,
+                    parties=(party_row.id,),
+                    kind=point.kind,
+                    value=point.value,
+                    reason=reason.strip(),
                 )
             )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
 import phonenumbers
 
+from xrm.core.events import JournalEvent, PersonalKeys, all_personal_keys, personal_keys
 from xrm.errors import ValidationError
 
 #: what replaces an erased text
@@ -20,19 +21,20 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+
 _NAME_KEYS = frozenset({"display_name", "given_name", "family_name"})
 #: below these keys, every text is the party's (``changes.display_name.from``...)
 _STICKY_KEYS = _NAME_KEYS | {"birth_date", "identifiers"}
-#: keys of journal event data whose text is about the party itself
-_PERSONAL_KEYS = _NAME_KEYS | {
-    "birth_date",
-    "value",
-    "tags",
-    "subject",
-    "content",
-    "outcome",
-    "note",
-    "evidence",
-    "reason",
-    "external_ref",
-}
+#: what an event of a type no one declared keeps back besides the declared types' marks:
+#: the free texts applications and plugins write about a party
+_UNDECLARED_TEXTS = frozenset({"content", "external_ref", "comment"})
+
+
+def marks_by_type(event_types: Iterable[type[JournalEvent]]) -> Callable[[str], PersonalKeys]:
+    """Where each event type holds personal data (its marks, :mod:`xrm.core.events`); an
+    event of a type nobody declared is read with every declared mark, and free texts."""
+    known = {t.TYPE: personal_keys(t) for t in event_types}
+    union = all_personal_keys(t for t in event_types)
+    fallback = PersonalKeys(union.whole | _UNDECLARED_TEXTS, union.facts)
+    return lambda name: known.get(name, fallback)
+
+
 _DROP = object()
 
 
@@ -114,23 +116,24 @@ def _keep_facts(value: Any, traces: _Traces) -> Any:
     return value
 
 
-def _scrub(value: Any, traces: _Traces, *, personal: bool = False) -> Any:
-    """Journal data of an erased party's event: text under a personal key, or holding one
-    of the erased values, becomes ``[erased]``; attributes keep only their facts."""
+def _scrub(value: Any, traces: _Traces, marks: PersonalKeys, *, personal: bool = False) -> Any:
+    """Journal data of an erased party's event: text under a key its type marks personal,
+    or holding one of the erased values, becomes ``[erased]``; attributes (and what the
+    marks call facts) keep only their facts."""
     if isinstance(value, Mapping):
         result = {}
         for k, v in value.items():
             key = str(k)
             if traces.matches(key):
                 continue
-            if key == "attributes":
+            if key == "attributes" or key in marks.facts:
                 kept = _keep_facts(v, traces)
                 result[key] = {} if kept is _DROP else kept
             else:
-                result[key] = _scrub(v, traces, personal=personal or key in _PERSONAL_KEYS)
+                result[key] = _scrub(v, traces, marks, personal=personal or key in marks.whole)
         return result
     if isinstance(value, list):
-        return [_scrub(v, traces, personal=personal) for v in value]
+        return [_scrub(v, traces, marks, personal=personal) for v in value]
     if isinstance(value, str):
         return ERASED if personal or traces.matches(value) else value
     return value

@@ -23,6 +23,7 @@ import attrs
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from xrm.core.events import ContactPointSuppressed, PartyErased
 from xrm.core.gdpr._document import (
     EXPORT_FORMAT,
     SCHEMA_ID,
@@ -56,6 +57,7 @@ from xrm.core.gdpr._traces import (
     _redact,
     _scrub,
     _Traces,
+    marks_by_type,
 )
 from xrm.core.models import (
     ConsentLedgerRow,
@@ -73,7 +75,7 @@ from xrm.core.models import (
 )
 from xrm.core.normalize import email_key, phone_key, text_key
 from xrm.core.records import Interaction, Party, Role, TimelineEntry
-from xrm.core.uow import Event, PartyRef, UnitOfWork, jsonable, ref_id
+from xrm.core.uow import PartyRef, UnitOfWork, jsonable, ref_id
 from xrm.errors import Conflict, PluginError, ValidationError
 
 __all__ = [
@@ -355,17 +357,13 @@ class GdprService:
             counts["journal_events"] = self._erase_journal(cluster, traces)
             ctx.db.flush()
             event_id = ctx.record(
-                Event(
-                    "party.erased",
-                    "party",
-                    row.id,
-                    tuple(cluster),
-                    {
-                        "reason": why,
-                        "parties": cluster,
-                        "counts": {**counts, "suppressions": suppressions},
-                    },
+                PartyErased(
+                    entity_id=row.id,
+                    parties=tuple(cluster),
                     occurred_at=now,
+                    reason=why,
+                    parties_erased=cluster,
+                    counts={**counts, "suppressions": suppressions},
                 )
             )
             self._erase_actor(traces)  # its own event too, when the party erased itself
@@ -542,12 +540,11 @@ class GdprService:
                 if not point.suppressed:
                     point.suppressed = True
                     ctx.record(
-                        Event(
-                            "contact_point.suppressed",
-                            "contact_point",
-                            point.id,
-                            (point.party_id,),
-                            {"kind": kind, "reason": "the address of an erased party"},
+                        ContactPointSuppressed(
+                            entity_id=point.id,
+                            parties=(point.party_id,),
+                            kind=kind,
+                            reason="the address of an erased party",
                         )
                     )
         ctx.db.flush()
@@ -651,12 +648,13 @@ class GdprService:
             for ident, direction, role in self._ctx.db.execute(query):
                 sides[ident] = sides.get(ident, True) and _company_side(direction, role)
         count = 0
+        marks = marks_by_type(self._ctx.registry.event_types.values())
         for event in events:
             data = dict(event.data or {})
             if event.entity == "interaction" and sides.get(event.entity_id or 0, False):
                 scrubbed = _redact(data, traces)
             else:
-                scrubbed = _scrub(data, traces)
+                scrubbed = _scrub(data, traces, marks(event.type))
             if scrubbed != data:
                 event.data = scrubbed
                 count += 1

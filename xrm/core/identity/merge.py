@@ -22,6 +22,7 @@ from typing import Any, Literal, cast
 import attrs
 from sqlalchemy import Table, delete, func, insert, literal, or_, select, update
 
+from xrm.core.events import PartyMerged, PartyUnmerged
 from xrm.core.identity._unmerge import _move, _Unmerge
 from xrm.core.models import (
     ConsentLedgerRow,
@@ -40,7 +41,7 @@ from xrm.core.models import (
 from xrm.core.normalize import text_key
 from xrm.core.nouns.parties import PartyService
 from xrm.core.nouns.relationships import RelationshipService
-from xrm.core.uow import Event, PartyRef, UnitOfWork, jsonable, ref_id
+from xrm.core.uow import PartyRef, UnitOfWork, jsonable, ref_id
 from xrm.errors import Conflict, ValidationError
 
 __all__ = ["PREFERABLE", "MergePlan", "MergeService", "Unmerged"]
@@ -174,13 +175,12 @@ class MergeService:
         )
         work.undo["plugins"] = jsonable(plugins)
         work.event_id = ctx.record(
-            Event(
-                "party.merged",
-                "party",
-                d_id,
-                (s_id, d_id),
-                {"summary": work.summary(), "undo": work.undo},
+            PartyMerged(
+                entity_id=d_id,
+                parties=(s_id, d_id),
                 occurred_at=now,
+                summary=work.summary(),
+                undo=work.undo,
             )
         )
         ctx.db.expire_all()
@@ -231,17 +231,13 @@ class MergeService:
                 },
             )
             event_id = ctx.record(
-                Event(
-                    "party.unmerged",
-                    "party",
-                    d_id,
-                    (s_id, d_id),
-                    {
-                        "merge_event": merged.id,
-                        "moved_back": result["moved_back"],
-                        "gone": result["gone"],
-                        "fields_restored": result["fields_restored"],
-                    },
+                PartyUnmerged(
+                    entity_id=d_id,
+                    parties=(s_id, d_id),
+                    merge_event=merged.id,
+                    moved_back=result["moved_back"],
+                    gone=result["gone"],
+                    fields_restored=result["fields_restored"],
                 )
             )
             ctx.db.expire_all()

@@ -26,6 +26,7 @@ from xrm.core._fields import (
 )
 from xrm.core._gc import collector_paused
 from xrm.core.consent.rules import consent_event
+from xrm.core.events import JournalEvent, PartyCreated, RoleAssigned
 from xrm.core.imports.importer import import_party
 from xrm.core.inputs import Email, ImportedParty, Phone
 from xrm.core.models import (
@@ -486,12 +487,13 @@ class _Writer:
             self._statements[(table.name, columns)] = statement
         self.conn.exec_driver_sql(statement, rows)
 
-    def event(
-        self, type: str, entity: str, entity_id: int, parties: tuple[int, ...], data: Any,
-        occurred_at: dt.datetime,
-    ) -> None:  # fmt: skip
-        """A journal event; ``data`` as JSON takes it (what :func:`jsonable` returns)."""
-        self._events.append((type, entity, entity_id, parties, data, occurred_at))
+    def event(self, event: JournalEvent, now: dt.datetime) -> None:
+        """A journal event, written at the next :meth:`flush` (``now`` unless it says when
+        it happened): the same typed event the one-at-a-time services write."""
+        self._events.append((
+            event.TYPE, event.ENTITY, event.entity_id or 0, event.parties,
+            _json_ready(event.data()), event.occurred_at or now,
+        ))  # fmt: skip
 
     def flush(self) -> None:
         """Write the gathered events, as :meth:`UnitOfWork.record_many` does."""
@@ -581,12 +583,7 @@ def _insert(s: ImportService, fresh: list[_New]) -> None:
     for party in parties:
         ctx.notify("xrm_validate_party", party=party, action="create")
     for made in parties:
-        out.event("party.created", "party", made.id, (made.id,), {
-            "kind": made.kind, "display_name": made.display_name,
-            "contact_points": [{"kind": c.kind, "value": c.value} for c in made.contact_points],
-            "identifiers": [[i.scheme, i.value] for i in made.identifiers],
-            "tags": list(made.tags),
-        }, now)  # fmt: skip
+        out.event(PartyCreated.of(made), now)
     out.flush()
     for party in parties:
         ctx.notify("xrm_party_created", party=party)
@@ -626,9 +623,10 @@ def _insert_roles(s: ImportService, out: _Writer, fresh: list[_New], now: dt.dat
     for role in roles:
         ctx.notify("xrm_validate_role_transition", role=role, from_state=None, to_state=role.state)
     for r in roles:
-        out.event("role.assigned", "role", r.id, (r.party_id,),
-                  {"type": r.type, "state": r.state, "attributes": _json_ready(r.attributes),
-                   "note": None}, now)  # fmt: skip
+        out.event(RoleAssigned(
+            entity_id=r.id, parties=(r.party_id,), type=r.type, state=r.state,
+            attributes=_json_ready(r.attributes), note=None,
+        ), now)  # fmt: skip
     out.flush()
     for role in roles:
         ctx.notify("xrm_role_changed", role=role, from_state=None)
@@ -673,9 +671,7 @@ def _insert_consents(s: ImportService, out: _Writer, fresh: list[_New], now: dt.
          for r in records],
     )  # fmt: skip
     for record in records:
-        event = consent_event(record)
-        out.event(event.type, event.entity, record.id, event.parties, _json_ready(event.data),
-                  event.occurred_at or now)  # fmt: skip
+        out.event(consent_event(record), now)
     out.flush()
     for record in records:
         ctx.notify("xrm_consent_changed", record=record)

@@ -12,11 +12,11 @@ from sqlalchemy.orm import selectinload
 
 from xrm.core._fields import primary_contact_point, resolve_contact_point
 from xrm.core._lean import _check_limit
+from xrm.core.events import InteractionRecorded
 from xrm.core.inputs import ParticipantIn
 from xrm.core.models import InteractionRow, ParticipantRow, utcnow
 from xrm.core.records import Interaction, Page
 from xrm.core.uow import (
-    Event,
     PartyRef,
     UnitOfWork,
     as_utc,
@@ -163,21 +163,17 @@ class InteractionService:
             interaction = Interaction.of(row)
             ctx.notify("xrm_validate_interaction", interaction=interaction)
             ctx.record(
-                Event(
-                    "interaction.recorded",
-                    "interaction",
-                    row.id,
-                    tuple(p.party for p in parts),
-                    {
-                        "channel": channel,
-                        "direction": direction,
-                        "touchpoint": touchpoint,
-                        "purpose": purpose,
-                        "subject": subject_,
-                        "outcome": outcome_,
-                        "participants": [[p.party, p.role] for p in parts],
-                    },
+                InteractionRecorded(
+                    entity_id=row.id,
+                    parties=tuple(p.party for p in parts),
                     occurred_at=when,
+                    channel=channel,
+                    direction=direction,
+                    touchpoint=touchpoint,
+                    purpose=purpose,
+                    subject=subject_,
+                    outcome=outcome_,
+                    participants=[[p.party, p.role] for p in parts],
                 )
             )
             ctx.notify("xrm_interaction_recorded", interaction=interaction)

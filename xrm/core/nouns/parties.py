@@ -36,6 +36,16 @@ from xrm.core._lean import (
     _pending,
     _read_parts,
 )
+from xrm.core.events import (
+    ContactPointAdded,
+    ContactPointPrimary,
+    ContactPointRemoved,
+    IdentifierAdded,
+    PartyCreated,
+    PartyTagged,
+    PartyUntagged,
+    PartyUpdated,
+)
 from xrm.core.inputs import AnyContactPoint, ImportedParty
 from xrm.core.models import (
     ContactPointRow,
@@ -53,7 +63,6 @@ from xrm.core.normalize import (
 )
 from xrm.core.records import ContactPoint, ImportResult, Page, Party
 from xrm.core.uow import (
-    Event,
     PartyRef,
     UnitOfWork,
     decode_cursor,
@@ -174,23 +183,7 @@ class PartyService:
             ctx.db.flush()
             party = Party.of(row)
             ctx.notify("xrm_validate_party", party=party, action="create")
-            ctx.record(
-                Event(
-                    "party.created",
-                    "party",
-                    row.id,
-                    (row.id,),
-                    {
-                        "kind": kind,
-                        "display_name": name,
-                        "contact_points": [
-                            {"kind": c.kind, "value": c.value} for c in party.contact_points
-                        ],
-                        "identifiers": [[i.scheme, i.value] for i in party.identifiers],
-                        "tags": list(party.tags),
-                    },
-                )
-            )
+            ctx.record(PartyCreated.of(party))
             ctx.notify("xrm_party_created", party=party)
         return party
 
@@ -415,16 +408,12 @@ class PartyService:
             party_rec = Party.of(row)
             ctx.notify("xrm_validate_party", party=party_rec, action="update")
             ctx.record(
-                Event(
-                    "party.updated",
-                    "party",
-                    row.id,
-                    (row.id,),
-                    {
-                        "changes": {
-                            k: {"from": jsonable(before[k]), "to": jsonable(v)}
-                            for k, v in changed.items()
-                        }
+                PartyUpdated(
+                    entity_id=row.id,
+                    parties=(row.id,),
+                    changes={
+                        k: {"from": jsonable(before[k]), "to": jsonable(v)}
+                        for k, v in changed.items()
                     },
                 )
             )
@@ -450,12 +439,12 @@ class PartyService:
             row.updated_at = now
             ctx.db.flush()
             ctx.record(
-                Event(
-                    "contact_point.added",
-                    "contact_point",
-                    created.id,
-                    (row.id,),
-                    {"kind": created.kind, "value": created.value, "primary": created.is_primary},
+                ContactPointAdded(
+                    entity_id=created.id,
+                    parties=(row.id,),
+                    kind=created.kind,
+                    value=created.value,
+                    primary=created.is_primary,
                 )
             )
             ctx.notify("xrm_validate_party", party=Party.of(row), action="update")
@@ -478,12 +467,8 @@ class PartyService:
                     successor.is_primary = True
             row.updated_at = utcnow()
             ctx.record(
-                Event(
-                    "contact_point.removed",
-                    "contact_point",
-                    point_id,
-                    (row.id,),
-                    {"kind": point.kind, "value": point.value},
+                ContactPointRemoved(
+                    entity_id=point_id, parties=(row.id,), kind=point.kind, value=point.value
                 )
             )
 
@@ -504,12 +489,8 @@ class PartyService:
                 point.is_primary = True
                 row.updated_at = utcnow()
                 ctx.record(
-                    Event(
-                        "contact_point.primary",
-                        "contact_point",
-                        point.id,
-                        (row.id,),
-                        {"kind": point.kind, "value": point.value},
+                    ContactPointPrimary(
+                        entity_id=point.id, parties=(row.id,), kind=point.kind, value=point.value
                     )
                 )
             ctx.db.flush()
@@ -529,12 +510,8 @@ class PartyService:
             row.updated_at = utcnow()
             ctx.db.flush()
             ctx.record(
-                Event(
-                    "identifier.added",
-                    "party",
-                    row.id,
-                    (row.id,),
-                    {"scheme": scheme_, "value": canonical},
+                IdentifierAdded(
+                    entity_id=row.id, parties=(row.id,), scheme=scheme_, value=canonical
                 )
             )
             return Party.of(row)
@@ -563,12 +540,8 @@ class PartyService:
             row.updated_at = utcnow()
             ctx.db.flush()
             ctx.record(
-                Event(
-                    "party.tagged" if add else "party.untagged",
-                    "party",
-                    row.id,
-                    (row.id,),
-                    {"tags": changed},
+                (PartyTagged if add else PartyUntagged)(
+                    entity_id=row.id, parties=(row.id,), tags=changed
                 )
             )
             return Party.of(row)

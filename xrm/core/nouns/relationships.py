@@ -20,10 +20,11 @@ from sqlalchemy import (
 )
 
 from xrm.core._lean import Prepared, _pending
+from xrm.core.events import RelationshipCreated, RelationshipEnded
 from xrm.core.models import PartyRow, RelationshipRow, RoleRow, utcnow
 from xrm.core.records import Link, Relationship
 from xrm.core.registry import RelationshipType
-from xrm.core.uow import Event, PartyRef, UnitOfWork, jsonable, ref_id, validate_model
+from xrm.core.uow import PartyRef, UnitOfWork, jsonable, ref_id, validate_model
 from xrm.errors import Conflict, NotFound, ValidationError
 
 __all__ = ["RelationshipService"]
@@ -138,20 +139,16 @@ class RelationshipService:
             rel = Relationship.of(row)
             ctx.notify("xrm_validate_relationship", relationship=rel, action="create")
             ctx.record(
-                Event(
-                    "relationship.created",
-                    "relationship",
-                    row.id,
-                    (source.id, target.id),
-                    {
-                        "type": type,
-                        "from_party": source.id,
-                        "to_party": target.id,
-                        "label": rel_type.forward_label,
-                        "valid_from": start,
-                        "valid_to": end,
-                        "attributes": values,
-                    },
+                RelationshipCreated(
+                    entity_id=row.id,
+                    parties=(source.id, target.id),
+                    type=type,
+                    from_party=source.id,
+                    to_party=target.id,
+                    label=rel_type.forward_label,
+                    valid_from=start,
+                    valid_to=end,
+                    attributes=values,
                 )
             )
             return rel
@@ -175,17 +172,13 @@ class RelationshipService:
             rel = Relationship.of(row)
             ctx.notify("xrm_validate_relationship", relationship=rel, action="end")
             ctx.record(
-                Event(
-                    "relationship.ended",
-                    "relationship",
-                    row.id,
-                    (row.from_party_id, row.to_party_id),
-                    {
-                        "type": row.type,
-                        "from_party": row.from_party_id,
-                        "to_party": row.to_party_id,
-                        "valid_to": day,
-                    },
+                RelationshipEnded(
+                    entity_id=row.id,
+                    parties=(row.from_party_id, row.to_party_id),
+                    type=row.type,
+                    from_party=row.from_party_id,
+                    to_party=row.to_party_id,
+                    valid_to=day,
                 )
             )
             return rel

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from xrm.core.events import RoleAssigned, RoleEnded, RoleTransitioned, RoleUpdated
 from xrm.core.models import RoleRow, RoleTransitionRow, utcnow
 from xrm.core.records import Role
 from xrm.core.registry import RoleType
-from xrm.core.uow import Event, PartyRef, UnitOfWork, as_utc, ref_id, validate_model
+from xrm.core.uow import PartyRef, UnitOfWork, as_utc, ref_id, validate_model
 from xrm.errors import Conflict, NotFound, ValidationError
 
 __all__ = ["RoleService"]
@@ -79,13 +80,14 @@ class RoleService:
             role = Role.of(row)
             ctx.notify("xrm_validate_role_transition", role=role, from_state=None, to_state=start)
             ctx.record(
-                Event(
-                    "role.assigned",
-                    "role",
-                    row.id,
-                    (row.party_id,),
-                    {"type": type, "state": start, "attributes": values, "note": note},
+                RoleAssigned(
+                    entity_id=row.id,
+                    parties=(row.party_id,),
                     occurred_at=when,
+                    type=type,
+                    state=start,
+                    attributes=values,
+                    note=note,
                 )
             )
             ctx.notify("xrm_role_changed", role=role, from_state=None)
@@ -132,13 +134,14 @@ class RoleService:
             result = Role.of(row)
             ctx.notify("xrm_validate_role_transition", role=result, from_state=before, to_state=to)
             ctx.record(
-                Event(
-                    "role.transitioned",
-                    "role",
-                    row.id,
-                    (row.party_id,),
-                    {"type": row.type, "from": before, "to": to, "note": note},
+                RoleTransitioned(
+                    entity_id=row.id,
+                    parties=(row.party_id,),
                     occurred_at=when,
+                    type=row.type,
+                    from_state=before,
+                    to_state=to,
+                    note=note,
                 )
             )
             ctx.notify("xrm_role_changed", role=result, from_state=before)
@@ -163,12 +166,12 @@ class RoleService:
             ctx.db.flush()
             ctx.notify("xrm_validate_role_update", role=Role.of(row), before=before, after=values)
             ctx.record(
-                Event(
-                    "role.updated",
-                    "role",
-                    row.id,
-                    (row.party_id,),
-                    {"type": row.type, "from": before, "to": values},
+                RoleUpdated(
+                    entity_id=row.id,
+                    parties=(row.party_id,),
+                    type=row.type,
+                    before=before,
+                    after=values,
                 )
             )
             return Role.of(row)
@@ -198,13 +201,13 @@ class RoleService:
         result = Role.of(row)
         ctx.notify("xrm_validate_role_transition", role=result, from_state=row.state, to_state=None)
         ctx.record(
-            Event(
-                "role.ended",
-                "role",
-                row.id,
-                (row.party_id,),
-                {"type": row.type, "state": row.state, "note": note},
+            RoleEnded(
+                entity_id=row.id,
+                parties=(row.party_id,),
                 occurred_at=when,
+                type=row.type,
+                state=row.state,
+                note=note,
             )
         )
         ctx.notify("xrm_role_changed", role=result, from_state=row.state)
