@@ -154,6 +154,18 @@ def test_roles_may_swap_once_the_old_line_has_ended(app: XRM, ids: dict[str, int
         old = report(s, ids["cat"], ids["dan"], D(2023, 1, 1))
         s.relationships.end(old, on=D(2024, 6, 1))
         report(s, ids["dan"], ids["cat"], D(2024, 6, 1))
+    with app.session() as s:
+
+        def managers(who: str, day: dt.date) -> set[int]:
+            links = s.relationships.of(ids[who], type="reports_to", direction="outgoing", as_of=day)
+            return {link.other_id for link in links}
+
+        assert managers("ann", D(2023, 6, 1)) == {ids["bob"]}
+        assert managers("bob", D(2024, 6, 1)) == {ids["ann"]}
+        assert managers("ann", D(2024, 6, 1)) == set()
+        assert managers("cat", D(2024, 5, 31)) == {ids["dan"]}
+        assert managers("dan", D(2024, 6, 1)) == {ids["cat"]}
+        assert managers("cat", D(2024, 6, 1)) == set()
 
 
 def test_a_loop_that_a_later_link_would_close_is_refused_too(app: XRM, ids: dict[str, int]) -> None:
