@@ -1,21 +1,26 @@
-"""The layers hold: a contract over the import graph, read from the source with ``ast``.
+"""The layers hold: a contract over the import graph, read from the source with ``ast``
+(the rules of docs/architecture.md, "What may import what").
 
-- The CLI, the built-in plugins and the plugin distributions import only the public faces
-  of xrm (``xrm``, ``xrm.tables``, ``xrm.hookspecs``, ``xrm.testing``, ``xrm.errors``),
-  their own package, and nothing else of xrm: if a plugin needs to reach inside the core,
-  the core is missing an extension point.
+- The CLI, the built-in customers plugin and the plugin distributions import only the
+  public faces of xrm (``xrm``, ``xrm.tables``, ``xrm.hookspecs``, ``xrm.testing``,
+  ``xrm.errors``) and their own package: if a plugin needs to reach inside the core, the
+  core is missing an extension point.
+- The app, the plugin host and the essential plugin import neither the CLI nor a plugin.
 - The core (``xrm/core/``) imports none of what is built on it: the app, the plugin host,
   the CLI, the plugins, the web layer, the demo.
+- The nouns (``xrm/core/nouns/``) import neither imports, GDPR nor identity: a noun that
+  needs one of them receives it.
 
 Every import counts: at module level, inside functions, under ``if TYPE_CHECKING:``,
 relative ones, and ``importlib.import_module("...")`` with a literal name. A known
-exception is named below, file by file, with the reason; any other import breaks the test.
+exception is named below, file by file, with its reason; any other import breaks a test,
+and so does an exception the code no longer needs.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,20 +31,22 @@ ROOT = Path(__file__).resolve().parent.parent
 #: what apps, plugins and the CLI may import from xrm
 PUBLIC = frozenset({"xrm", "xrm.errors", "xrm.hookspecs", "xrm.tables", "xrm.testing"})
 
+#: the app, the plugin host and the essential plugin (the core's defaults as a plugin)
+HOST = ("xrm/app.py", "xrm/plugin.py", "xrm/plugins/core.py")
+
 #: what the core may not import: everything built on it
 ABOVE_THE_CORE = ("xrm.app", "xrm.cli", "xrm.demo", "xrm.plugin", "xrm.plugins", "xrm.web")
+
+#: what the nouns may not import
+BESIDE_THE_NOUNS = ("xrm.core.gdpr", "xrm.core.identity", "xrm.core.imports")
 
 #: (importing file, imported module) -> why it is allowed, for now
 EXCEPTIONS: dict[tuple[str, str], str] = {
     ("xrm/cli/db.py", "xrm.db"): "TODO(core): XRM methods for the schema's revisions",
     ("xrm/cli/__init__.py", "xrm.plugin"): "TODO(core): plugins' commands without a database",
     ("xrm/cli/__init__.py", "xrm.demo"): "`xrm demo` runs the demo, an app on the public API",
-    # the essential plugin gives the core's own defaults (xrm.core.registry.DEFAULT_*,
-    # xrm.core.identity.dedupe.DEFAULT_RULES) through the public hooks, as pytest's
-    # essential plugins use pytest's internals
-    ("xrm/plugins/core.py", "xrm.core.identity.dedupe"): "the essential plugin: core defaults",
-    ("xrm/plugins/core.py", "xrm.core.registry"): "the essential plugin: core defaults",
-    ("xrm/plugins/core.py", "xrm.plugin"): "the essential plugin: hookimpl",
+    ("xrm/app.py", "xrm.plugins.customers"): "the app registers its built-in plugin",
+    ("xrm/plugin.py", "xrm.plugins.core"): "the host registers the essential plugin first",
 }
 
 
@@ -55,8 +62,7 @@ class Import(NamedTuple):
 def module_name(path: Path) -> str:
     """``xrm/cli/db.py`` -> ``xrm.cli.db``; ``plugins/partners/xrm_partners/__init__.py``
     -> ``xrm_partners``."""
-    relative = path.relative_to(ROOT)
-    parts = list(relative.parts)
+    parts = list(path.relative_to(ROOT).parts)
     if parts[0] == "plugins":
         parts = parts[2:]
     parts[-1] = parts[-1].removesuffix(".py")
@@ -74,26 +80,30 @@ FILES = source_files()
 MODULES = frozenset(module_name(f) for f in FILES)
 
 
+def where(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
 def imports_of(path: Path, source: str | None = None) -> Iterator[Import]:
     """Every module ``path`` (or ``source``, read as if it were there) imports, wherever
     the import statement is."""
     name = module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    where = path.relative_to(ROOT).as_posix()
     text = path.read_text(encoding="utf-8") if source is None else source
     for node in ast.walk(ast.parse(text, str(path))):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield Import(where, node.lineno, alias.name)
+                yield Import(where(path), node.lineno, alias.name)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                parts = package.split(".")
+                anchor = parts[: len(parts) - (node.level - 1)]
                 base = ".".join([*anchor, *([base] if base else [])])
-            for alias in node.names:
-                # ``from xrm import db`` imports the module xrm.db
-                submodule = f"{base}.{alias.name}"
-                yield Import(where, node.lineno, submodule if submodule in MODULES else base)
+            # ``from xrm import db`` imports the module xrm.db; ``from xrm import Party``, xrm
+            named = [f"{base}.{alias.name}" for alias in node.names]
+            modules = dict.fromkeys(m if m in MODULES else base for m in named)
+            yield from (Import(where(path), node.lineno, m) for m in modules)
         elif (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute | ast.Name)
@@ -103,15 +113,19 @@ def imports_of(path: Path, source: str | None = None) -> Iterator[Import]:
             and isinstance(node.args[0], ast.Constant)
             and isinstance(node.args[0].value, str)
         ):
-            yield Import(where, node.lineno, node.args[0].value)
+            yield Import(where(path), node.lineno, node.args[0].value)
+
+
+def within(module: str, *packages: str) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in packages)
 
 
 def is_xrm(module: str) -> bool:
-    return module == "xrm" or module.startswith("xrm.")
+    return within(module, "xrm")
 
 
-def within(module: str, package: str) -> bool:
-    return module == package or module.startswith(package + ".")
+def is_distribution(module: str) -> bool:
+    return module.startswith("xrm_")
 
 
 def own_package(path: Path) -> str:
@@ -125,74 +139,90 @@ def own_package(path: Path) -> str:
     return name.split(".")[0]
 
 
-def on_the_public_side(path: Path) -> bool:
-    where = path.relative_to(ROOT).as_posix()
-    return where.startswith(("xrm/cli/", "xrm/plugins/", "plugins/"))
-
-
-def is_private_for(path: Path, module: str) -> bool:
-    """May the CLI or plugin module at ``path`` not import ``module``?"""
-    if not is_xrm(module) or module in PUBLIC or within(module, own_package(path)):
-        return False
-    return (path.relative_to(ROOT).as_posix(), module) not in EXCEPTIONS
-
-
-def is_above_the_core(module: str) -> bool:
-    return any(within(module, m) for m in ABOVE_THE_CORE) or module.startswith("xrm_")
-
-
-def private_imports() -> list[Import]:
-    """Imports of a private xrm module by the CLI or a plugin, exceptions left out."""
-    return [
-        imp
-        for path in filter(on_the_public_side, FILES)
-        for imp in imports_of(path)
-        if is_private_for(path, imp.module)
-    ]
-
-
-def upward_imports() -> list[Import]:
-    """Imports by the core of what is built on it."""
-    core = [f for f in FILES if f.relative_to(ROOT).as_posix().startswith("xrm/core/")]
-    return [imp for path in core for imp in imports_of(path) if is_above_the_core(imp.module)]
-
-
-def report(found: list[Import], rule: str) -> str:
-    return f"{rule}:\n" + "\n".join(f"  {imp}" for imp in found)
-
-
 # -- the rules ----------------------------------------------------------------------------
-def test_the_cli_and_the_plugins_import_only_public_modules() -> None:
-    found = private_imports()
+class Rule(NamedTuple):
+    says: str
+    #: the files it governs, by path relative to the repository
+    governs: Callable[[str], bool]
+    #: does it forbid the module at this path to import that module?
+    forbids: Callable[[Path, str], bool]
+
+
+def on_the_public_side(path: str) -> bool:
+    return path.startswith(("xrm/cli/", "xrm/plugins/", "plugins/")) and path not in HOST
+
+
+def private_for(path: Path, module: str) -> bool:
+    return is_xrm(module) and module not in PUBLIC and not within(module, own_package(path))
+
+
+PUBLIC_ONLY = Rule(
+    "the CLI and the plugins import only xrm, xrm.tables, xrm.hookspecs, xrm.testing, "
+    "xrm.errors and their own package (docs/tables.md; or ask the core for a public way)",
+    on_the_public_side,
+    private_for,
+)
+HOST_BELOW_CLI_AND_PLUGINS = Rule(
+    "the app, the plugin host and the essential plugin import neither the CLI nor a plugin",
+    lambda path: path in HOST,
+    lambda _, module: within(module, "xrm.cli", "xrm.plugins") or is_distribution(module),
+)
+CORE_BELOW_ALL = Rule(
+    "xrm/core imports neither the app, the plugin host, the CLI, the plugins, the web layer, "
+    "the demo nor a plugin distribution (not even under TYPE_CHECKING)",
+    lambda path: path.startswith("xrm/core/"),
+    lambda _, module: within(module, *ABOVE_THE_CORE) or is_distribution(module),
+)
+NOUNS_APART = Rule(
+    "xrm/core/nouns imports neither imports, gdpr nor identity: a noun that needs one "
+    "receives it (docs/architecture.md)",
+    lambda path: path.startswith("xrm/core/nouns/"),
+    lambda _, module: within(module, *BESIDE_THE_NOUNS),
+)
+RULES = (PUBLIC_ONLY, HOST_BELOW_CLI_AND_PLUGINS, CORE_BELOW_ALL, NOUNS_APART)
+
+
+def forbidden(rule: Rule) -> Iterator[Import]:
+    """The imports ``rule`` forbids, exceptions included."""
+    for path in FILES:
+        if rule.governs(where(path)):
+            yield from (imp for imp in imports_of(path) if rule.forbids(path, imp.module))
+
+
+def breaking(rule: Rule) -> list[Import]:
+    return [imp for imp in forbidden(rule) if (imp.path, imp.module) not in EXCEPTIONS]
+
+
+def check(rule: Rule) -> None:
+    found = breaking(rule)
     if found:
-        rule = (
-            "the CLI and the plugins import only xrm, xrm.tables, xrm.hookspecs, xrm.testing, "
-            "xrm.errors and their own package (docs/tables.md; or ask the core for a public way)"
-        )
-        pytest.fail(report(found, rule), pytrace=False)
+        pytest.fail(f"{rule.says}:\n" + "\n".join(f"  {imp}" for imp in found), pytrace=False)
+
+
+def test_the_cli_and_the_plugins_import_only_public_modules() -> None:
+    check(PUBLIC_ONLY)
+
+
+def test_the_app_and_the_plugin_host_import_neither_the_cli_nor_a_plugin() -> None:
+    check(HOST_BELOW_CLI_AND_PLUGINS)
 
 
 def test_the_core_imports_nothing_built_on_it() -> None:
-    found = upward_imports()
-    if found:
-        rule = (
-            "xrm/core imports neither the app, the plugin host, the CLI, the plugins, the web "
-            "layer, the demo nor a plugin distribution (not even under TYPE_CHECKING)"
-        )
-        pytest.fail(report(found, rule), pytrace=False)
+    check(CORE_BELOW_ALL)
+
+
+def test_the_nouns_import_neither_imports_gdpr_nor_identity() -> None:
+    check(NOUNS_APART)
 
 
 def test_every_exception_is_still_needed() -> None:
-    """An exception the code no longer needs is removed, so it cannot hide a new import."""
-    used = {
-        (imp.path, imp.module)
-        for path in filter(on_the_public_side, FILES)
-        for imp in imports_of(path)
-    }
-    assert sorted(set(EXCEPTIONS) - used) == []
+    """An exception that no rule needs any more is removed, so it cannot hide a new
+    import."""
+    needed = {(imp.path, imp.module) for rule in RULES for imp in forbidden(rule)}
+    assert sorted(set(EXCEPTIONS) - needed) == []
 
 
-# -- the reader of the import graph, on samples --------------------------------------------
+# -- the reader of the import graph and the rules, on samples --------------------------------
 SAMPLE = """
 from __future__ import annotations
 import os.path
@@ -231,37 +261,48 @@ def test_every_kind_of_import_is_found() -> None:
     ]
 
 
-def test_a_plugin_distribution_may_import_its_own_private_modules() -> None:
-    path = ROOT / "plugins" / "partners" / "xrm_partners" / "__init__.py"
-    assert own_package(path) == "xrm_partners"
+def test_the_contract_reads_every_source_file() -> None:
+    paths = {where(f) for f in FILES}
+    assert {"xrm/cli/db.py", "xrm/core/models.py", "xrm/plugins/customers/reports.py"} <= paths
+    assert any(p.startswith("plugins/partners/xrm_partners/") for p in paths)
+
+
+def test_each_package_may_import_its_own_modules() -> None:
+    assert own_package(ROOT / "plugins" / "partners" / "xrm_partners" / "_reports.py") == (
+        "xrm_partners"
+    )
     assert own_package(ROOT / "xrm" / "plugins" / "customers" / "reports.py") == (
         "xrm.plugins.customers"
     )
     assert own_package(ROOT / "xrm" / "cli" / "db.py") == "xrm.cli"
 
 
-def test_the_contract_reads_every_source_file() -> None:
-    where = {f.relative_to(ROOT).as_posix() for f in FILES}
-    assert {"xrm/cli/db.py", "xrm/core/models.py", "xrm/plugins/customers/reports.py"} <= where
-    assert any(w.startswith("plugins/partners/xrm_partners/") for w in where)
-
-
-def test_what_each_side_may_import() -> None:
+def test_what_each_rule_forbids() -> None:
     cli = ROOT / "xrm" / "cli" / "parties.py"
     customers = ROOT / "xrm" / "plugins" / "customers" / "reports.py"
     partners = ROOT / "plugins" / "partners" / "xrm_partners" / "_reports.py"
     for path in (cli, customers, partners):
+        assert PUBLIC_ONLY.governs(where(path))
         for module in ("xrm", "xrm.tables", "xrm.errors", "xrm.hookspecs", "sqlalchemy"):
-            assert not is_private_for(path, module), (path, module)
+            assert not PUBLIC_ONLY.forbids(path, module), (path, module)
         for module in ("xrm.core.models", "xrm.core", "xrm.app", "xrm.plugin", "xrm.db"):
-            assert is_private_for(path, module), (path, module)
-    assert not is_private_for(cli, "xrm.cli._common")
-    assert not is_private_for(customers, "xrm.plugins.customers.reports")
-    assert is_private_for(customers, "xrm.plugins.other")
-    assert not is_private_for(partners, "xrm_partners._types")
-    assert not is_private_for(ROOT / "xrm" / "cli" / "db.py", "xrm.db")  # a named exception
+            assert PUBLIC_ONLY.forbids(path, module), (path, module)
+    assert not PUBLIC_ONLY.forbids(cli, "xrm.cli._common")
+    assert not PUBLIC_ONLY.forbids(customers, "xrm.plugins.customers.reports")
+    assert PUBLIC_ONLY.forbids(customers, "xrm.plugins.other")
+    assert not PUBLIC_ONLY.forbids(partners, "xrm_partners._types")
+    assert not PUBLIC_ONLY.governs("xrm/plugins/core.py")  # the essential plugin: host side
+    host = ROOT / "xrm" / "plugins" / "core.py"
+    for module in ("xrm.cli", "xrm.plugins.customers", "xrm_partners"):
+        assert HOST_BELOW_CLI_AND_PLUGINS.forbids(host, module), module
+    for module in ("xrm.core.registry", "xrm.plugin", "xrm.errors"):
+        assert not HOST_BELOW_CLI_AND_PLUGINS.forbids(host, module), module
+    core = ROOT / "xrm" / "core" / "uow.py"
     for module in ("xrm.app", "xrm.cli._common", "xrm.plugins.customers", "xrm.plugin",
                    "xrm.web", "xrm.demo", "xrm_partners"):  # fmt: skip
-        assert is_above_the_core(module), module
+        assert CORE_BELOW_ALL.forbids(core, module), module
     for module in ("xrm.core.models", "xrm.errors", "xrm.plugin_x", "sqlalchemy"):
-        assert not is_above_the_core(module), module
+        assert not CORE_BELOW_ALL.forbids(core, module), module
+    noun = ROOT / "xrm" / "core" / "nouns" / "parties.py"
+    assert NOUNS_APART.forbids(noun, "xrm.core.imports.bulk")
+    assert not NOUNS_APART.forbids(noun, "xrm.core.uow")
