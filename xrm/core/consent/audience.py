@@ -30,9 +30,9 @@ from xrm.core.models import (
     ConsentRecordRow,
     ContactPointRow,
     PartyRow,
-    RoleRow,
-    RoleTransitionRow,
 )
+from xrm.core.predicates import role_held as held
+from xrm.core.predicates import unmerged_party
 from xrm.core.registry import Channel, LawfulBasis, Purpose
 
 __all__ = ["AudienceMember", "audience_query", "role_held"]
@@ -49,31 +49,20 @@ class AudienceMember(NamedTuple):
 
 def role_held(purpose: Purpose, party_id: Any, at: dt.datetime) -> ColumnElement[bool]:
     """The party held the purpose's required role at ``at`` (in one of its required
-    states, when the purpose names some): the state at ``at`` is the latest transition's."""
-    r = RoleRow
-    when = literal(at, r.started_at.type)
-    conds: list[ColumnElement[bool]] = [
-        r.party_id == party_id,
-        r.type == purpose.requires_role,
-        r.started_at <= when,
-        or_(r.ended_at.is_(None), r.ended_at > when),
-    ]
-    if purpose.requires_states:
-        t = RoleTransitionRow
-        state = (
-            select(t.to_state)
-            .where(t.role_id == r.id, t.at <= when)
-            .order_by(t.at.desc(), t.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        conds.append(state.in_(purpose.requires_states))
-    return exists().where(*conds)
+    states, when the purpose names some): the state at ``at`` is the latest transition's.
+    The public predicate :func:`xrm.tables.role_held`, for a purpose."""
+    assert purpose.requires_role is not None
+    return held(
+        purpose.requires_role,
+        party_id=party_id,
+        as_of=at,
+        states=purpose.requires_states or None,
+    )
 
 
 def audience_query(purpose: Purpose, channel: Channel, at: dt.datetime) -> Select[Any]:
     kind = channel.contact_kind
-    party_live = PartyRow.merged_into_id.is_(None)
+    party_live = unmerged_party()
     if kind is not None:
         base: FromClause = ContactPointRow.__table__.join(
             PartyRow.__table__, PartyRow.id == ContactPointRow.party_id

@@ -29,13 +29,14 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Executable
 
 from xrm.core.models import ContactPointRow, IdentifierRow, PartyRow, RelationshipRow
 from xrm.core.normalize import text_key
+from xrm.core.predicates import relationship_valid, unmerged_party
 
 if TYPE_CHECKING:
     from xrm.core.identity.dedupe import BlockingRule, ExactRule, FuzzyRule, KeyPart
@@ -213,7 +214,7 @@ def load(db: Connection, fields: set[str], kinds: frozenset[str] | None) -> Tabl
     ]  # fmt: skip
     if attributes:
         columns.append(PartyRow.attributes)
-    query = select(*columns).where(PartyRow.merged_into_id.is_(None)).order_by(PartyRow.id)
+    query = select(*columns).where(unmerged_party()).order_by(PartyRow.id)
     if kinds is not None:
         query = query.where(PartyRow.kind.in_(sorted(kinds)))
     vals = table.values = {f: [] for f in fields}
@@ -325,8 +326,7 @@ def _load_organisations(db: Connection, table: Table) -> None:
             .join(other, other.id == theirs)
             .where(
                 other.kind == "organization",
-                RelationshipRow.valid_from <= today,
-                or_(RelationshipRow.valid_to.is_(None), RelationshipRow.valid_to > today),
+                relationship_valid(today),
             )
         )
         for party_id, org_id in _stream(db, query):

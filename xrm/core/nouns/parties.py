@@ -61,6 +61,7 @@ from xrm.core.normalize import (
     phone_key,
     text_key,
 )
+from xrm.core.predicates import role_current, unmerged_party
 from xrm.core.records import ContactPoint, ImportResult, Page, Party
 from xrm.core.uow import (
     PartyRef,
@@ -246,7 +247,7 @@ class PartyService:
         """Parties in id order, filtered; ``name`` matches words of the display name
         whatever their case and accents; ``role`` keeps holders of a current role."""
         _check_limit(limit)
-        query = select(PartyRow.id).where(PartyRow.merged_into_id.is_(None))
+        query = select(PartyRow.id).where(unmerged_party())
         if kind is not None:
             query = query.where(PartyRow.kind == kind)
         if tag is not None:
@@ -256,7 +257,7 @@ class PartyService:
                 )
             )
         if role is not None or role_state is not None:
-            conds = [RoleRow.party_id == PartyRow.id, RoleRow.ended_at.is_(None)]
+            conds = [RoleRow.party_id == PartyRow.id, role_current()]
             if role is not None:
                 conds.append(RoleRow.type == role)
             if role_state is not None:
@@ -340,7 +341,7 @@ class PartyService:
         return tuple(k for k in _KEY_KINDS if k in params), params
 
     def count(self, *, kind: str | None = None) -> int:
-        query = select(func.count()).select_from(PartyRow).where(PartyRow.merged_into_id.is_(None))
+        query = select(func.count()).select_from(PartyRow).where(unmerged_party())
         if kind is not None:
             query = query.where(PartyRow.kind == kind)
         return int(self._ctx.db.scalar(query) or 0)

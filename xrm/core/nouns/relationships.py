@@ -22,6 +22,7 @@ from sqlalchemy import (
 from xrm.core._lean import Prepared, _pending
 from xrm.core.events import RelationshipCreated, RelationshipEnded
 from xrm.core.models import PartyRow, RelationshipRow, RoleRow, utcnow
+from xrm.core.predicates import relationship_valid
 from xrm.core.records import Link, Relationship
 from xrm.core.registry import RelationshipType
 from xrm.core.uow import PartyRef, UnitOfWork, jsonable, ref_id, validate_model
@@ -52,10 +53,7 @@ def _overlaps(start: dt.date, end: dt.date | None) -> ColumnElement[bool]:
 
 def holds_on(day: dt.date) -> ColumnElement[bool]:
     """Relationships valid on ``day`` (ranges are ``[valid_from, valid_to)``)."""
-    return and_(
-        RelationshipRow.valid_from <= day,
-        or_(RelationshipRow.valid_to.is_(None), RelationshipRow.valid_to > day),
-    )
+    return relationship_valid(day)
 
 
 _R = cast(Table, RelationshipRow.__table__).c

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from xrm.core.events import RoleAssigned, RoleEnded, RoleTransitioned, RoleUpdated
 from xrm.core.models import RoleRow, RoleTransitionRow, utcnow
+from xrm.core.predicates import role_current
 from xrm.core.records import Role
 from xrm.core.registry import RoleType
 from xrm.core.uow import PartyRef, UnitOfWork, as_utc, ref_id, validate_model
@@ -234,7 +235,7 @@ class RoleService:
         if type is not None:
             query = query.where(RoleRow.type == type)
         if not include_ended:
-            query = query.where(RoleRow.ended_at.is_(None))
+            query = query.where(role_current())
         return [Role.of(r) for r in self._ctx.db.scalars(query)]
 
     # -- helpers -----------------------------------------------------------------------
@@ -270,7 +271,7 @@ class RoleService:
     def _current_row(self, party_id: int, type: str) -> RoleRow | None:
         return self._ctx.db.scalar(
             select(RoleRow).where(
-                RoleRow.party_id == party_id, RoleRow.type == type, RoleRow.ended_at.is_(None)
+                RoleRow.party_id == party_id, RoleRow.type == type, role_current()
             )
         )
 
