@@ -58,6 +58,7 @@ SUPPLIER = RoleType(
 ESSENTIAL_HOOKS = (
     "xrm_channels",
     "xrm_contact_kinds",
+    "xrm_event_types",
     "xrm_match_rules",
     "xrm_party_kinds",
     "xrm_purposes",
