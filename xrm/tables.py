@@ -61,7 +61,7 @@ from xrm.core.predicates import (
 )
 
 if TYPE_CHECKING:
-    from xrm.app import Session
+    from xrm import Session
 
 __all__ = [
     "Base",
