@@ -158,6 +158,7 @@ def test_role_held_in_a_state_now_or_then(app: XRM) -> None:
         assert party_ids(s, role_held("supplier", states=["candidate"], as_of=T0 + DAY)) == [acme]
         assert party_ids(s, approved) == [acme]
         assert party_ids(s, role_held("supplier", states=["approved"], as_of=T0 + DAY)) == []
+        assert party_ids(s, role_held("supplier", states=[], as_of=T0 + DAY)) == [acme]  # any
 
 
 def test_role_held_stays_right_in_a_query_over_roles(app: XRM) -> None:

@@ -78,9 +78,10 @@ def role_held(
     any of several), by :func:`role_current`'s rules for ``as_of``.
 
     ``party_id`` is the column (or id) naming the party; default ``PartyRow.id``, for a
-    query over parties. ``states`` keeps roles in one of those states: the state the role
-    has now without ``as_of``, and the state it was in at ``as_of`` otherwise (its latest
-    transition at or before then), as the consent rules read ``Purpose.requires_states``.
+    query over parties. ``states`` keeps roles in one of those states (``None`` or empty:
+    any state): the state the role has now without ``as_of``, and the state it was in at
+    ``as_of`` otherwise (its latest transition at or before then), as the consent rules
+    read ``Purpose.requires_states``.
 
     The roles are read through an alias of their table, so the condition stays correct in
     a query that also reads ``RoleRow``.
@@ -93,7 +94,7 @@ def role_held(
         of_type,
         role_current(as_of, role),
     ]
-    if states is not None:
+    if states:
         wanted = sorted(states)
         when = as_utc(as_of, "as_of")
         if when is None:
