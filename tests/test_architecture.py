@@ -42,8 +42,6 @@ BESIDE_THE_NOUNS = ("xrm.core.gdpr", "xrm.core.identity", "xrm.core.imports")
 
 #: (importing file, imported module) -> why it is allowed, for now
 EXCEPTIONS: dict[tuple[str, str], str] = {
-    ("xrm/cli/db.py", "xrm.db"): "TODO(core): XRM methods for the schema's revisions",
-    ("xrm/cli/__init__.py", "xrm.plugin"): "TODO(core): plugins' commands without a database",
     ("xrm/cli/__init__.py", "xrm.demo"): "`xrm demo` runs the demo, an app on the public API",
     ("xrm/app.py", "xrm.plugins.customers"): "the app registers its built-in plugin",
     ("xrm/plugin.py", "xrm.plugins.core"): "the host registers the essential plugin first",

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import click
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
@@ -230,11 +231,23 @@ class XRM:
         """Create or migrate the schema to the latest revision of the core (and plugins)."""
         _db.upgrade(self.engine, self._migration_locations)
 
+    def current_revisions(self) -> set[str]:
+        """The schema revisions the database is at (empty for a new database)."""
+        return set(_db.current_heads(self.engine, self._migration_locations))
+
+    def head_revisions(self) -> set[str]:
+        """The latest revisions known: the core's and each plugin's branch head."""
+        return set(_db.head_revisions(self.engine, self._migration_locations))
+
+    @staticmethod
+    def add_plugin_commands(group: click.Group) -> None:
+        """Let every installed plugin add its commands to ``group`` (the ``xrm`` command
+        line does this at start, before any database is opened)."""
+        PluginHost().cli_commands(group)
+
     def schema_is_current(self) -> bool:
         """True when the database is at every head revision."""
-        return _db.current_heads(self.engine, self._migration_locations) == _db.head_revisions(
-            self.engine, self._migration_locations
-        )
+        return self.current_revisions() == self.head_revisions()
 
     def plugin_info(self) -> list[PluginInfo]:
         """Every plugin met at start: name, version, hooks, loaded / broken / disabled."""

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from xrm import XRM
 from xrm.cli._common import CliState, XRMGroup
 from xrm.cli.consent import consent
 from xrm.cli.db import db
@@ -67,12 +68,8 @@ for command in (db, party, role, relate, relationships, interact, consent, timel
 
 def main(argv: list[str] | None = None) -> Any:
     """The console script: the CLI plus every plugin's commands."""
-    # TODO(core): a public way to add the plugins' commands without a database (for example
-    # a static XRM.cli_commands(group)); then drop this private import
-    from xrm.plugin import PluginHost
-
     try:
-        PluginHost().cli_commands(cli)
+        XRM.add_plugin_commands(cli)
     except Exception as exc:  # a plugin's command hook must not brick the CLI
         click.echo(f"warning: plugin commands not loaded: {exc}", err=True)
     return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="xrm")

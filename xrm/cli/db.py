@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import click
 
-# TODO(core): XRM methods for the revisions in the database and the latest known (for
-# example XRM.current_revisions() and XRM.head_revisions()); then drop this private import
-from xrm import db as _db
 from xrm.cli._common import CliState, json_option, print_json
 
 
@@ -30,7 +27,7 @@ def upgrade(state: CliState) -> None:
 def current(state: CliState, as_json: bool) -> None:
     """Show the schema revisions in the database and the latest ones known."""
     app = state.app(require_current=False)
-    now = sorted(_db.current_heads(app.engine, app.migration_locations))
+    now = sorted(app.current_revisions())
     heads = sorted(_heads(state))
     ok = app.schema_is_current()
     if as_json:
@@ -53,5 +50,4 @@ def check(state: CliState) -> None:
 
 
 def _heads(state: CliState) -> set[str]:
-    app = state.app(require_current=False)
-    return _db.head_revisions(app.engine, app.migration_locations)
+    return state.app(require_current=False).head_revisions()
