@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 from sqlalchemy import func, select
 
-from xrm import XRM, ConsentRequired, Email, Phone, Purpose, ValidationError
+from xrm import XRM, ConsentRequired, Email, Phone, Purpose, RoleType, ValidationError
 
 T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -371,9 +371,19 @@ def test_one_refused_recipient_refuses_the_whole_interaction(app_c: XRM, marie: 
             )
 
 
+STAFF = RoleType(
+    "staff",
+    states=["active", "gone"],
+    transitions={"active": ["gone"]},
+    internal_states=["active"],
+)
+
+
 def test_the_company_side_is_not_checked(app_c: XRM, marie: int) -> None:
+    app_c.register(STAFF, source="tests")
     with app_c.session() as s:
         agent = s.parties.create("person", "Agent")
+        s.roles.assign(agent, "staff")
         s.consents.grant(marie, "marketing", source="call")
         call = s.interactions.record(
             channel="phone",
@@ -643,6 +653,7 @@ class ConsentMachine(RuleBasedStateMachine):
     @rule(address=st.sampled_from([HOME, WORK]))
     def send_marketing_email(self, address: str) -> None:
         self.clock += dt.timedelta(minutes=1)
+        # the machine's clock is in the past: as the ledger stood then (a record of history)
         allowed = reference("marketing", "email", address, False, self.ledger, self.clock)
         try:
             with self.app.session() as s:
@@ -652,6 +663,7 @@ class ConsentMachine(RuleBasedStateMachine):
                     purpose="marketing",
                     occurred_at=self.clock,
                     participants=[(self.party, "recipient", address)],
+                    historical=True,
                 )
         except ConsentRequired:
             assert not allowed
@@ -729,3 +741,55 @@ def test_no_way_of_building_the_services_records_a_contact_without_the_consent_d
                 participants=[(marie, "recipient")],
             )
         db.rollback()
+
+
+def test_a_company_side_part_given_to_an_outside_party_is_refused(
+    app_c: XRM, marie: int, unchanged: Any
+) -> None:
+    """The consent check skips the company's own parties only: an outside party made the
+    ``sender`` or ``agent`` of a marketing email is refused, and a former member of staff is
+    an outside party."""
+    app_c.register(STAFF, source="tests")
+    with app_c.session() as s:
+        ex = s.parties.create("person", "Former", contact_points=[Email("ex@example.com")])
+        role = s.roles.assign(ex, "staff")
+        s.roles.transition(role.id, "gone")
+    email = {"channel": "email", "direction": "outbound", "purpose": "marketing"}
+    refused = r"participants\.0\.role"
+    for part in ("sender", "agent", "organizer", "author"):
+        with unchanged(), pytest.raises(ValidationError, match=refused), app_c.session() as s:
+            s.interactions.record(**email, participants=[(marie, part)])
+    own = "not one of the company's own"
+    with unchanged(), pytest.raises(ValidationError, match=own), app_c.session() as s:
+        s.interactions.record(**email, participants=[(ex, "sender"), (marie, "recipient")])
+
+
+def test_every_outside_participant_is_checked_whatever_their_part(
+    app_c: XRM, marie: int, unchanged: Any
+) -> None:
+    with unchanged(), pytest.raises(ConsentRequired), app_c.session() as s:
+        s.interactions.record(
+            channel="email",
+            direction="outbound",
+            purpose="marketing",
+            participants=[(marie, "cc")],
+        )
+
+
+def test_a_back_dated_contact_is_checked_then_and_now_unless_it_is_history(
+    app_c: XRM, marie: int, unchanged: Any
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    with app_c.session() as s:
+        s.consents.grant(marie, "marketing", source="web_form", captured_at=now - 30 * DAY)
+        s.consents.withdraw(marie, "marketing", source="unsubscribe_link")
+    last_week = now - 7 * DAY  # allowed as the ledger stood then, refused as it stands
+    email = {"channel": "email", "direction": "outbound", "purpose": "marketing"}
+    with unchanged(), pytest.raises(ConsentRequired, match="withdrawn"), app_c.session() as s:
+        s.interactions.record(**email, occurred_at=last_week, participants=[(marie, "recipient")])
+    with app_c.session() as s:
+        past = s.interactions.record(
+            **email, occurred_at=last_week, participants=[(marie, "recipient")], historical=True
+        )
+        (entry,) = s.timeline(marie, types=["interaction.recorded"]).items
+    assert entry.entity_id == past.id and entry.data["historical"] is True

@@ -382,6 +382,9 @@ class InteractionRecorded(JournalEvent):
     subject: str | None = personal()
     outcome: str | None = personal()
     participants: list[list[Any]]
+    #: recorded as a record of the past (an import of history): consent was checked only
+    #: as the ledger stood then
+    historical: bool = False
 
 
 # -- consent --------------------------------------------------------------------------------

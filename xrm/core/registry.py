@@ -139,7 +139,11 @@ class RoleType:
     ``defaults(party_id)`` gives attributes computed when the role is assigned (a
     customer number), which the caller's attributes override. ``ending_states`` are final
     states that end the role when it reaches them (``lost`` for a lead): the party no longer
-    holds it, and may be given the role again.
+    holds it, and may be given the role again. ``internal_states`` makes the role the
+    company's own: a party holding it in one of those states (an ``employee`` who is
+    ``active``) is one of the company's own parties, which alone may take a company-side
+    part (``sender``, ``agent``, ``organizer``, ``author``) in an outbound interaction and
+    whose consent is not asked.
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -151,6 +155,7 @@ class RoleType:
     initial_states: frozenset[str] | None = attrs.field(default=None, converter=_frozenset)
     defaults: Callable[[int], Mapping[str, Any]] | None = None
     ending_states: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    internal_states: frozenset[str] | None = attrs.field(default=None, converter=_frozenset)
 
     def __attrs_post_init__(self) -> None:
         if not self.states:
@@ -168,6 +173,12 @@ class RoleType:
             raise ValueError(f"role type {self.name!r}: initial_states must be known states")
         if not self.ending_states <= known:
             raise ValueError(f"role type {self.name!r}: ending_states must be known states")
+        if self.internal_states is not None and not (
+            self.internal_states and self.internal_states <= known
+        ):
+            raise ValueError(
+                f"role type {self.name!r}: internal_states must be known states, at least one"
+            )
         for state in self.ending_states:
             if self.transitions.get(state) or self.may_start_in(state):
                 raise ValueError(

@@ -50,6 +50,10 @@ class EmployeeAttributes(BaseModel):
         return self
 
 
+#: The states in which a held (not ended) employee role makes its party a current
+#: employee: every state but ``left``.
+CURRENT_STATES: tuple[str, ...] = ("candidate", "active", "on_leave")
+
 EMPLOYEE = RoleType(
     "employee",
     label="Employee",
@@ -64,11 +68,11 @@ EMPLOYEE = RoleType(
     initial_states=["candidate", "active"],
     party_kinds=["person"],
     schema=EmployeeAttributes,
+    # a current employee is one of the company's own parties: it may send, call and
+    # organise for the company, and its consent is not asked for what it does there
+    internal_states=CURRENT_STATES,
 )
 
-#: The states in which a held (not ended) employee role makes its party a current
-#: employee: every state but ``left``.
-CURRENT_STATES: tuple[str, ...] = ("candidate", "active", "on_leave")
 
 EMPLOYED_BY = RelationshipType(
     "employed_by",

@@ -14,7 +14,8 @@ from xrm.core._fields import primary_contact_point, resolve_contact_point
 from xrm.core._lean import _check_limit
 from xrm.core.events import InteractionRecorded
 from xrm.core.inputs import ParticipantIn
-from xrm.core.models import InteractionRow, ParticipantRow, utcnow
+from xrm.core.models import InteractionRow, ParticipantRow, PartyRow, utcnow
+from xrm.core.predicates import role_held
 from xrm.core.records import Interaction, Page
 from xrm.core.uow import (
     PartyRef,
@@ -33,6 +34,9 @@ __all__ = ["DIRECTIONS", "ConsentGate", "InteractionService"]
 DIRECTIONS = ("inbound", "outbound", "internal")
 #: participants on the company's side: never the ones being contacted
 COMPANY_SIDE_ROLES = frozenset({"sender", "agent", "organizer", "author"})
+#: how far in the past an outbound contact may be dated and still be checked only as of
+#: its own time (the clock of the caller and the database's may differ a little)
+_LATE = dt.timedelta(minutes=5)
 
 ParticipantLike = ParticipantIn | tuple[PartyRef, str] | tuple[PartyRef, str, int | str | None]
 
@@ -82,13 +86,20 @@ class InteractionService:
         outcome: str | None = None,
         external_ref: str | None = None,
         attributes: Mapping[str, Any] | None = None,
+        historical: bool = False,
     ) -> Interaction:
         """Record one interaction.
 
         ``participants`` are :class:`~xrm.ParticipantIn` objects, mappings, or tuples
         ``(party, role)`` / ``(party, role, contact_point)``. An *outbound* interaction
-        needs a ``purpose`` and is checked against the consent ledger for every contacted
-        participant (those not on the company's side: sender, agent, organizer, author).
+        needs a ``purpose`` and is checked against the consent ledger for every
+        participant who is not one of the company's own parties (a holder of a role type
+        with ``internal_states``, such as a current employee), whatever their part in it;
+        a company-side part (sender, agent, organizer, author) given to another party is
+        refused. An outbound interaction dated in the past is checked against the ledger
+        as it stood then *and* as it stands now, unless ``historical=True`` says it is a
+        record of the past being imported (then only as it stood then; the journal says
+        so).
         """
         ctx = self._ctx
         registry = ctx.registry
@@ -140,7 +151,7 @@ class InteractionService:
             point_ids = self._contact_points(parts, channel, direction == "outbound")
             if direction == "outbound":
                 assert purpose is not None
-                self._check_consent(channel, purpose, parts, point_ids, when)
+                self._check_consent(channel, purpose, parts, point_ids, when, historical)
             row = InteractionRow(
                 channel=channel,
                 direction=direction,
@@ -174,6 +185,7 @@ class InteractionService:
                     subject=subject_,
                     outcome=outcome_,
                     participants=[[p.party, p.role] for p in parts],
+                    historical=bool(historical),
                 )
             )
             ctx.notify("xrm_interaction_recorded", interaction=interaction)
@@ -246,10 +258,42 @@ class InteractionService:
         parts: Sequence[ParticipantIn],
         point_ids: Sequence[int | None],
         when: dt.datetime,
+        historical: bool,
     ) -> None:
+        own = self._company_own([p.party for p in parts], when)
+        refused = [
+            FieldError(
+                f"participants.{i}.role",
+                f"{part.role!r} is the company's part, and party {part.party} is not one of "
+                "the company's own parties (a current holder of an internal role, such as "
+                "an employee)",
+            )
+            for i, part in enumerate(parts)
+            if part.role in COMPANY_SIDE_ROLES and part.party not in own
+        ]
+        if refused:
+            raise ValidationError(refused)
+        now = self._ctx.now()
+        # the ledger as it stood then, and, for a contact dated in the past, as it stands
+        # now: a withdrawal recorded since is not passed by back-dating
+        moments = [when] if historical or when >= now - _LATE else [when, now]
         for part, point in zip(parts, point_ids, strict=True):
-            if part.role not in COMPANY_SIDE_ROLES:
-                self._consents.require(part.party, purpose, channel, point, when)
+            if part.party in own:
+                continue
+            for at in moments:
+                self._consents.require(part.party, purpose, channel, point, at)
+
+    def _company_own(self, party_ids: Sequence[int], at: dt.datetime) -> set[int]:
+        """Which of ``party_ids`` are the company's own parties at ``at``: holders of a
+        role type with ``internal_states``, in one of those states then."""
+        internal = [
+            t for t in self._ctx.registry.role_types.values() if t.internal_states is not None
+        ]
+        if not internal:
+            return set()
+        held = or_(*(role_held(t.name, as_of=at, states=t.internal_states or ()) for t in internal))
+        query = select(PartyRow.id).where(PartyRow.id.in_(set(party_ids)), held)
+        return set(self._ctx.db.scalars(query))
 
     def _participants(self, raw: Sequence[Any], errors: list[FieldError]) -> list[ParticipantIn]:
         if isinstance(raw, str | bytes | Mapping) or not raw:
