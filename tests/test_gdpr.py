@@ -856,3 +856,31 @@ def test_parties_erased_before_the_erased_at_column_are_frozen_after_the_upgrade
         with pytest.raises(Conflict, match="was erased"):
             s.parties.update(1, display_name="Back")
     app.dispose()
+
+
+def test_an_erased_gmail_address_is_suppressed_however_its_mailbox_is_written(
+    app: XRM,
+) -> None:
+    """Gmail delivers m.a.r.i.e+promo@googlemail.com to marie@gmail.com, and every
+    provider a +tag to the address without it: the match-key rules (off by default) do not
+    decide what erasure suppresses."""
+    with app.session() as s:
+        marie = s.parties.create(
+            "person", "Marie", contact_points=[Email("marie.dupont@gmail.com"), Email("jo@x.org")]
+        )
+        s.gdpr.erase(marie, reason="request 21")
+    written = [
+        "mariedupont@gmail.com",
+        "Marie.Dupont+promo@gmail.com",
+        "m.a.r.i.e.d.u.p.o.n.t@googlemail.com",
+        "jo+news@x.org",
+    ]
+    with app.session() as s:
+        rows = [{"name": f"Again {i}", "emails": [e]} for i, e in enumerate(written)]
+        rows.append({"name": "Other", "emails": ["mariedupont@example.org"]})
+        results = s.imports.import_many(rows)
+        flags = [s.parties.get(r.party_id or 0).contact_points[0].suppressed for r in results]
+        assert flags == [True, True, True, True, False]
+        again = s.parties.create("person", "X", contact_points=[Email("MarieDupont+x@gmail.com")])
+        assert again.contact_points[0].suppressed
+        assert s.gdpr.suppressed(email="marie.dupont+y@googlemail.com")

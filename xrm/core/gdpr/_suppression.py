@@ -16,7 +16,7 @@ from xrm.core.models import (
     SuppressionRow,
     utcnow,
 )
-from xrm.core.normalize import DEFAULT_EMAIL_RULES, email_key
+from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules, email_key
 from xrm.core.uow import UnitOfWork
 
 #: contact kinds whose addresses get suppression entries
@@ -62,10 +62,29 @@ def _keyed_hash(secret: bytes, kind: str, key: str) -> str:
     return hmac.new(secret, f"{kind}:{key}".encode(), hashlib.sha256).hexdigest()
 
 
+#: what mail providers deliver to one mailbox: a ``+tag`` anywhere, dots at Gmail
+_MAILBOX_RULES = EmailRules(
+    strip_plus_tags=True, dotless_domains=frozenset({"gmail.com", "googlemail.com"})
+)
+
+
+def mailbox_key(value: str) -> str:
+    """The mailbox an email address reaches, whatever the match-key rules: without its
+    ``+tag``, and at Gmail without dots and with ``googlemail.com`` read as ``gmail.com``.
+
+    >>> mailbox_key("Marie.Dupont+promo@GoogleMail.com")
+    'mariedupont@gmail.com'
+    """
+    local, _, domain = email_key(value, _MAILBOX_RULES).rpartition("@")
+    return f"{local}@{'gmail.com' if domain == 'googlemail.com' else domain}"
+
+
 def _variants(ctx: UnitOfWork, kind: str, key: str, value: str) -> set[str]:
     """The match keys an address may have: the stored key, and for an email the key
     under the default rules and under the configured ones, so that suppression survives a
-    change of ``email_rules``."""
+    change of ``email_rules``, and the mailbox it reaches (:func:`mailbox_key`), so that
+    an erased address given again with a ``+tag`` or, at Gmail, without its dots is
+    suppressed too."""
     keys = {key}
     if kind == "email":
         for rules in (DEFAULT_EMAIL_RULES, ctx.settings.email_rules):
@@ -73,6 +92,10 @@ def _variants(ctx: UnitOfWork, kind: str, key: str, value: str) -> set[str]:
                 keys.add(email_key(value, rules))
             except ValueError:
                 continue
+        try:
+            keys.add(mailbox_key(value))
+        except ValueError:
+            pass
     return keys
 
 
