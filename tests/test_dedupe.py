@@ -433,25 +433,24 @@ def test_a_plugin_rule_must_be_a_rule_and_its_errors_name_the_plugin(xrm_factory
         def xrm_match_rules(self) -> list[MatchRule]:
             return [FuzzyRule("given_name", "given_name", "exact", 1.0)]
 
-    app = xrm_factory(plugins=[NotARule()], discover=False, builtins=False)
-    with app.session() as s, pytest.raises(ConfigurationError, match="NotARule"):
-        find_duplicates(s)
-    app = xrm_factory(plugins=[Broken()], discover=False, builtins=False)
-    with app.session() as s, pytest.raises(PluginError) as err:
-        find_duplicates(s)
+    # refused when the application starts, as every registration is
+    with pytest.raises(ConfigurationError, match="NotARule"):
+        xrm_factory(plugins=[NotARule()], discover=False, builtins=False)
+    with pytest.raises(PluginError) as err:
+        xrm_factory(plugins=[Broken()], discover=False, builtins=False)
     assert (err.value.plugin, err.value.hook) == ("Broken", "xrm_match_rules")
-    app = xrm_factory(plugins=[Clash(), MemberNumbers()], discover=False, builtins=False)
-    with app.session() as s, pytest.raises(ConfigurationError, match="given_name"):
-        find_duplicates(s)
+    with pytest.raises(
+        ConfigurationError, match="'given_name': registered by 'xrm' and again by 'Clash'"
+    ):
+        xrm_factory(plugins=[Clash(), MemberNumbers()], discover=False, builtins=False)
 
 
 def test_two_plugins_giving_one_rule_name_are_refused_naming_both(xrm_factory: Factory) -> None:
     class Copy(MemberNumbers):
         __xrm_name__ = "copy"
 
-    app = xrm_factory(plugins=[MemberNumbers(), Copy()], discover=False, builtins=False)
     with pytest.raises(ConfigurationError, match=r"by 'copy' and again by 'members'"):
-        app.plugins.match_rules()
+        xrm_factory(plugins=[MemberNumbers(), Copy()], discover=False, builtins=False)
 
 
 # -- properties --------------------------------------------------------------------------

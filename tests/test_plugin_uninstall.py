@@ -50,7 +50,7 @@ def test_a_database_migrated_with_a_plugin_still_works_once_it_is_gone(tmp_path:
     with_plugin.upgrade()
     assert with_plugin.schema_is_current()
     assert "gadgets_item" in inspect(with_plugin.engine).get_table_names()
-    assert [i.name for i in with_plugin.plugin_info()] == ["customers", "gadgets"]
+    assert [i.name for i in with_plugin.plugin_info()] == ["xrm", "customers", "gadgets"]
     with_plugin.dispose()
 
     without = XRM(url, discover=False)  # the plugin package was uninstalled

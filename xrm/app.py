@@ -164,10 +164,11 @@ class XRM:
     ``default_region`` (or ``XRM_DEFAULT_REGION``) reads phone numbers written without
     a country code. Call :meth:`upgrade` once to create or migrate the schema.
 
-    Plugins, in this order: xrm's built-in ones (``builtins=False`` leaves them out), the
-    installed distributions registered under the ``xrm`` entry-point group
-    (``discover=False`` leaves them out), then ``plugins`` given here. See
-    docs/plugins.md for the ``XRM_*_PLUGINS`` switches.
+    Plugins, in this order: the essential plugin ``xrm`` (the core's defaults, always
+    there), xrm's built-in ones (``builtins=False`` leaves them out), the installed
+    distributions registered under the ``xrm`` entry-point group (``discover=False``
+    leaves them out), then ``plugins`` given here. See docs/plugins.md for the
+    ``XRM_*_PLUGINS`` switches.
     """
 
     def __init__(
