@@ -319,7 +319,7 @@ def test_a_document_missing_a_section_or_with_a_foreign_field_is_refused(
 
 
 def test_the_published_schema_is_the_models_and_is_in_the_docs() -> None:
-    fix = '.venv/bin/python -c "import xrm.core.gdpr.service as g; g.write_schema()"'
+    fix = '.venv/bin/python -c "import xrm.core.gdpr as g; g.write_schema()"'
     assert published_schema() == party_export_schema(), f"regenerate it: {fix}"
     path = ROOT / "xrm" / "schemas" / "party-export.schema.json"
     assert path.read_text(encoding="utf-8") == schema_text(), f"regenerate it: {fix}"
@@ -884,3 +884,50 @@ def test_an_erased_gmail_address_is_suppressed_however_its_mailbox_is_written(
         again = s.parties.create("person", "X", contact_points=[Email("MarieDupont+x@gmail.com")])
         assert again.contact_points[0].suppressed
         assert s.gdpr.suppressed(email="marie.dupont+y@googlemail.com")
+
+
+def test_the_core_declares_its_personal_data_and_erasure_leaves_none(
+    app: XRM, people: dict[str, int]
+) -> None:
+    """xrm.testing.erasure_leftovers, the check plugin authors run, on the core's own
+    tables: every text column naming a party is marked, and what is marked personal is
+    gone after erasure, whatever was written there."""
+    from xrm.testing import erasure_leftovers
+
+    assert erasure_leftovers(app, people["marie"]) == []
+
+
+def test_the_erasure_check_reports_a_text_column_with_no_mark(app: XRM) -> None:
+    from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, insert
+
+    from xrm.core.gdpr import _declared
+    from xrm.testing import erasure_leftovers
+
+    with app.session() as s:
+        ann = s.parties.create("person", "Ann").id
+    # a table the erasure knows nothing of, as a plugin with no marks would have
+    meta = MetaData()
+    Table("party", meta, Column("id", Integer, primary_key=True))
+    notes = Table(
+        "careless_note",
+        meta,
+        Column("id", Integer, primary_key=True),
+        Column("party_id", Integer, ForeignKey("party.id")),
+        Column("text", String(200)),
+    )
+    meta.create_all(app.engine, tables=[notes])
+    with app.engine.begin() as conn:
+        conn.execute(insert(notes).values(id=1, party_id=ann, text="Ann likes jazz"))
+    real = _declared.party_tables
+
+    def with_notes() -> Iterator[Any]:
+        yield from real()
+        yield from (t for t in real(meta) if t.table.name == "careless_note")
+
+    _declared.party_tables = with_notes  # type: ignore[assignment]
+    try:
+        problems = erasure_leftovers(app, ann)
+    finally:
+        _declared.party_tables = real  # type: ignore[assignment]
+        notes.drop(app.engine)
+    assert problems == ["careless_note.text: no personal-data mark (info=PERSONAL or NOT_PERSONAL)"]

@@ -9,6 +9,9 @@ public ground for such queries (docs/tables.md):
   join a plugin's own tables to;
 - :class:`Base`, the declarative base a plugin declares its own tables on, and
   :func:`utcnow`, the clock of the ``created_at`` columns;
+- :data:`PERSONAL` and :data:`NOT_PERSONAL`, the marks every text column of a table that
+  names a party carries (``mapped_column(Text, info=PERSONAL)``): the GDPR export and
+  erasure read them, so a plugin writes no hook for its own rows (docs/gdpr.md);
 - the core's predicates as SQL expressions, so a report keeps the rows the services keep:
   :func:`live_party` and :func:`unmerged_party`, :func:`role_current`, :func:`role_held`,
   :func:`relationship_valid`, and :func:`contactable`, the consent audience.
@@ -36,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select
 
 from xrm.core.models import (
+    NOT_PERSONAL,
+    PERSONAL,
     Base,
     ConsentRecordRow,
     ContactPointRow,
@@ -64,6 +69,8 @@ if TYPE_CHECKING:
     from xrm import Session
 
 __all__ = [
+    "NOT_PERSONAL",
+    "PERSONAL",
     "Base",
     "ConsentRecordRow",
     "ContactPointRow",

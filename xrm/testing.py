@@ -26,7 +26,14 @@ from sqlalchemy import inspect, text
 from xrm.app import XRM
 from xrm.core.models import Base
 
-__all__ = ["snapshot", "unchanged", "wipe", "xrm_backend", "xrm_factory"]
+__all__ = [
+    "erasure_leftovers",
+    "snapshot",
+    "unchanged",
+    "wipe",
+    "xrm_backend",
+    "xrm_factory",
+]
 
 _PG_URL = os.environ.get("XRM_TEST_DATABASE_URL")
 
@@ -61,6 +68,64 @@ def unchanged(app: XRM) -> Iterator[None]:
         yield
     finally:
         assert snapshot(app) == before, "the database changed"
+
+
+def erasure_leftovers(app: XRM, party: int, *, reason: str = "erasure check") -> list[str]:
+    """Prove that erasing ``party`` leaves none of its personal data: what a plugin author
+    runs on a party their plugin wrote rows for (``assert not erasure_leftovers(app, p)``).
+
+    In every table that names a party (a foreign key to ``party.id``), the core's and the
+    plugins', each text column must carry a mark (``info=PERSONAL`` or
+    ``info=NOT_PERSONAL``, from :mod:`xrm.tables`): an unmarked one is reported. Every
+    column marked personal is then given a distinctive value in each row naming
+    ``party``, the party is erased (``s.gdpr.erase``), and every column of every table is
+    scanned: a distinctive value still there is reported with its table and column.
+    Returns the problems, one line each; empty when erasure is complete.
+    """
+    from sqlalchemy import JSON, MetaData, Table, select, update
+
+    from xrm.core.gdpr._declared import party_tables
+
+    problems: list[str] = []
+    seeds: dict[str, str] = {}
+    with app.session() as s:
+        for linked in party_tables():
+            table = linked.table
+            problems += [
+                f"{table.name}.{c.name}: no personal-data mark (info=PERSONAL or NOT_PERSONAL)"
+                for c in linked.undeclared
+            ]
+            personal = linked.personal
+            if not personal:
+                continue
+            keys = list(table.primary_key.columns)
+            query = select(*keys, *personal).where(linked.rows_of([party]))
+            for row in s.db.execute(query).all():
+                values: dict[str, Any] = {}
+                # what the row holds (an empty cell stays empty: a constraint may say so)
+                for column, cell in zip(personal, row[len(keys) :], strict=True):
+                    if cell is None:
+                        continue
+                    seed = f"xrmseed{len(seeds):06d}"
+                    seeds[seed] = f"{table.name}.{column.name}"
+                    values[column.name] = {"note": seed} if isinstance(column.type, JSON) else seed
+                match = [k == v for k, v in zip(keys, row[: len(keys)], strict=True)]
+                if values:
+                    s.db.execute(update(table).where(*match).values(values))
+        s.db.expire_all()
+        s.gdpr.erase(party, reason=reason)
+    with app.engine.connect() as conn:
+        for name in sorted(inspect(conn).get_table_names()):
+            table = Table(name, MetaData(), autoload_with=conn)
+            for row in conn.execute(select(table)):
+                for column, cell in zip(table.c, row, strict=True):
+                    text_ = str(cell) if cell is not None else ""
+                    problems += [
+                        f"{name}.{column.name}: {seed} (seeded in {where}) is still there"
+                        for seed, where in seeds.items()
+                        if seed in text_
+                    ]
+    return problems
 
 
 def wipe(app: XRM) -> None:

@@ -141,6 +141,16 @@ class Base(DeclarativeBase):
     }
 
 
+#: ``mapped_column(..., info=PERSONAL)``: the column holds personal data. Erasure replaces
+#: it in every row that names the erased party (a foreign key to ``party.id``), the
+#: export includes it, and ``xrm.testing.erasure_leftovers`` checks both.
+PERSONAL: dict[str, Any] = {"personal": True}
+#: ``mapped_column(..., info=NOT_PERSONAL)``: a text column that says nothing about a
+#: person (a type, a state, a code), kept by erasure. Every text column of a table that
+#: names a party carries one of the two marks.
+NOT_PERSONAL: dict[str, Any] = {"personal": False}
+
+
 def party_fk(**kw: Any) -> Any:
     return mapped_column(BigId, ForeignKey("party.id", ondelete="CASCADE"), **kw)
 
@@ -149,14 +159,14 @@ class PartyRow(Base):
     __tablename__ = "party"
 
     id: Mapped[pk]
-    kind: Mapped[name40]
-    display_name: Mapped[str]
+    kind: Mapped[name40] = mapped_column(info=NOT_PERSONAL)
+    display_name: Mapped[str] = mapped_column(info=PERSONAL)
     #: text_key(display_name): accent- and case-free, for search and duplicate blocking
-    name_key: Mapped[str] = mapped_column(index=True)
-    given_name: Mapped[str | None]
-    family_name: Mapped[str | None]
+    name_key: Mapped[str] = mapped_column(index=True, info=PERSONAL)
+    given_name: Mapped[str | None] = mapped_column(info=PERSONAL)
+    family_name: Mapped[str | None] = mapped_column(info=PERSONAL)
     birth_date: Mapped[dt.date | None]
-    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict, info=PERSONAL)
     merged_into_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("party.id", ondelete="SET NULL"), index=True
     )
@@ -184,7 +194,7 @@ class PartyTagRow(Base):
     __tablename__ = "party_tag"
 
     party_id: Mapped[int] = party_fk(primary_key=True)
-    tag: Mapped[name60] = mapped_column(primary_key=True)
+    tag: Mapped[name60] = mapped_column(primary_key=True, info=PERSONAL)
 
     __table_args__ = (Index("ix_party_tag_tag", "tag", "party_id"),)
 
@@ -194,14 +204,14 @@ class ContactPointRow(Base):
 
     id: Mapped[pk]
     party_id: Mapped[int] = party_fk()
-    kind: Mapped[name40]
+    kind: Mapped[name40] = mapped_column(info=NOT_PERSONAL)
     #: the value as given, used to send and to show
-    value: Mapped[str500]
+    value: Mapped[str500] = mapped_column(info=PERSONAL)
     #: the normalised match key (email case-folded, phone in E.164, ...)
-    key: Mapped[str500]
-    label: Mapped[name40 | None]
-    country: Mapped[str | None] = mapped_column(String(2))
-    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    key: Mapped[str500] = mapped_column(info=PERSONAL)
+    label: Mapped[name40 | None] = mapped_column(info=PERSONAL)
+    country: Mapped[str | None] = mapped_column(String(2), info=NOT_PERSONAL)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict, info=PERSONAL)
     is_primary: Mapped[bool] = mapped_column(default=False)
     #: never contactable (bounced, reported, erased): consent rules read this
     suppressed: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
@@ -229,8 +239,8 @@ class IdentifierRow(Base):
 
     id: Mapped[pk]
     party_id: Mapped[int] = party_fk(index=True)
-    scheme: Mapped[name60]
-    value: Mapped[str200]
+    scheme: Mapped[name60] = mapped_column(info=NOT_PERSONAL)
+    value: Mapped[str200] = mapped_column(info=PERSONAL)
 
     party: Mapped[PartyRow] = relationship(back_populates="identifiers")
 
@@ -242,9 +252,9 @@ class RoleRow(Base):
 
     id: Mapped[pk]
     party_id: Mapped[int] = party_fk()
-    type: Mapped[name60]
-    state: Mapped[name40]
-    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    type: Mapped[name60] = mapped_column(info=NOT_PERSONAL)
+    state: Mapped[name40] = mapped_column(info=NOT_PERSONAL)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict, info=PERSONAL)
     started_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -286,13 +296,13 @@ class RelationshipRow(Base):
     __tablename__ = "relationship"
 
     id: Mapped[pk]
-    type: Mapped[name60]
+    type: Mapped[name60] = mapped_column(info=NOT_PERSONAL)
     from_party_id: Mapped[int] = party_fk()
     to_party_id: Mapped[int] = party_fk()
     valid_from: Mapped[dt.date]
     #: exclusive: the first day the relationship no longer holds
     valid_to: Mapped[dt.date | None]
-    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict, info=PERSONAL)
     created_at: Mapped[dt.datetime]
 
     __table_args__ = (
@@ -332,7 +342,7 @@ class ParticipantRow(Base):
         BigId, ForeignKey("interaction.id", ondelete="CASCADE"), index=True
     )
     party_id: Mapped[int] = party_fk()
-    role: Mapped[name40]
+    role: Mapped[name40] = mapped_column(info=NOT_PERSONAL)
     contact_point_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("contact_point.id", ondelete="SET NULL"), index=True
     )
@@ -383,22 +393,22 @@ class ConsentRecordRow(Base):
 
     id: Mapped[pk]
     party_id: Mapped[int] = party_fk()
-    purpose: Mapped[name40]
-    scope: Mapped[str] = mapped_column(String(16))
-    channel: Mapped[name40 | None]
-    contact_kind: Mapped[name40 | None]
-    contact_key: Mapped[str500 | None]
+    purpose: Mapped[name40] = mapped_column(info=NOT_PERSONAL)
+    scope: Mapped[str] = mapped_column(String(16), info=NOT_PERSONAL)
+    channel: Mapped[name40 | None] = mapped_column(info=NOT_PERSONAL)
+    contact_kind: Mapped[name40 | None] = mapped_column(info=NOT_PERSONAL)
+    contact_key: Mapped[str500 | None] = mapped_column(info=PERSONAL)
     contact_point_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("contact_point.id", ondelete="SET NULL")
     )
-    decision: Mapped[str] = mapped_column(String(16))
+    decision: Mapped[str] = mapped_column(String(16), info=NOT_PERSONAL)
     captured_at: Mapped[dt.datetime]
     effective_from: Mapped[dt.datetime]
     expires_at: Mapped[dt.datetime | None]
     confirmed_at: Mapped[dt.datetime | None]
-    source: Mapped[name40]
-    recorded_by: Mapped[str | None]
-    evidence: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[name40] = mapped_column(info=NOT_PERSONAL)
+    recorded_by: Mapped[str | None] = mapped_column(info=NOT_PERSONAL)
+    evidence: Mapped[str | None] = mapped_column(Text, info=PERSONAL)
     recorded_at: Mapped[dt.datetime]
 
     __table_args__ = (
@@ -438,8 +448,8 @@ class ConsentLedgerRow(Base):
     id: Mapped[pk]
     #: the party holding the contact point now
     party_id: Mapped[int] = party_fk()
-    contact_kind: Mapped[name40]
-    contact_key: Mapped[str500]
+    contact_kind: Mapped[name40] = mapped_column(info=NOT_PERSONAL)
+    contact_key: Mapped[str500] = mapped_column(info=PERSONAL)
     #: one group per ledger; the point is allowed only if every group allows it
     grp: Mapped[int] = mapped_column(Integer)
     #: whose consent records count in this group
@@ -487,3 +497,8 @@ class SuppressionKeyRow(Base):
     created_at: Mapped[dt.datetime]
 
     __table_args__ = (CheckConstraint("id = 1", name="single"),)
+
+
+CORE_TABLES: frozenset[str] = frozenset(Base.metadata.tables)
+"""The tables of the core (what the core's own erasure and export read); any other table
+on :class:`Base` is a plugin's."""

@@ -391,3 +391,11 @@ def test_numbers_stay_unique_among_current_employees(app: XRM, ops: list[tuple[A
         ]
         assert len(current) == len(set(current))
         assert sorted(current) == sorted(n for state, n in held.values() if state != "left")
+
+
+def test_erasing_an_employee_leaves_none_of_their_personal_data(app: XRM) -> None:
+    from xrm.testing import erasure_leftovers
+
+    with app.session() as s:
+        ann = hire(s, "Ann Lee", "E-0042")
+    assert erasure_leftovers(app, ann.id) == []

@@ -251,3 +251,11 @@ def test_the_schema_accepts_an_agreement_exactly_when_it_ends_after_it_starts(
         with pytest.raises(pydantic.ValidationError, match="must be after agreement_start") as err:
             PartnerAttributes.model_validate(data)
         assert [e["loc"] for e in err.value.errors()] == [("agreement_end",)]
+
+
+def test_erasing_a_partner_leaves_none_of_its_personal_data(app: XRM) -> None:
+    from xrm.testing import erasure_leftovers
+
+    with app.session() as s:
+        acme, _ = partner(s, "ACME")
+    assert erasure_leftovers(app, acme.id) == []

@@ -354,3 +354,23 @@ def test_the_report_is_the_mean_of_each_suppliers_ratings(
             assert row.last_evaluated_on == max(day for _, day in counted)
         else:
             assert (row.average_rating, row.last_evaluated_on) == (None, None)
+
+
+def test_an_erased_supplier_keeps_no_comment_and_its_evaluations_are_exported(app: XRM) -> None:
+    """The comment column is marked personal (a sole trader is a person): export and
+    erasure read the mark, with no hook of the plugin's."""
+    from xrm.testing import erasure_leftovers
+
+    acme = supplier(app)
+    with app.session() as s:
+        evaluate(s, acme, 2, "Jean Martin was rude on the phone")
+        tables = s.gdpr.export(acme)["tables"]
+    assert [r["comment"] for r in tables["suppliers_evaluation"]] == [
+        "Jean Martin was rude on the phone"
+    ]
+    assert erasure_leftovers(app, acme.id) == []
+    with app.session() as s:
+        (row,) = s.gdpr.export(acme)["tables"]["suppliers_evaluation"]
+        events = s.timeline(acme, types=["suppliers.evaluated"]).items
+    assert (row["comment"], row["rating"]) == ("[erased]", 2)
+    assert all("rude" not in str(e.data) for e in events)

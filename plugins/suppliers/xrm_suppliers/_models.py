@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from xrm.tables import Base
+from xrm.tables import NOT_PERSONAL, PERSONAL, Base
 
 __all__ = ["SupplierEvaluationRow"]
 
@@ -21,8 +21,10 @@ class SupplierEvaluationRow(Base):
     party_id: Mapped[int] = mapped_column(ForeignKey("party.id", ondelete="CASCADE"))
     evaluated_on: Mapped[dt.date]
     rating: Mapped[int] = mapped_column(SmallInteger)
-    comment: Mapped[str | None] = mapped_column(Text)
-    evaluator: Mapped[str | None] = mapped_column(String(200))
+    #: free text about the supplier (a sole trader is a person): personal data
+    comment: Mapped[str | None] = mapped_column(Text, info=PERSONAL)
+    #: who evaluated: kept, as the company's record of its own staff's work
+    evaluator: Mapped[str | None] = mapped_column(String(200), info=NOT_PERSONAL)
     created_at: Mapped[dt.datetime]
 
     __table_args__ = (

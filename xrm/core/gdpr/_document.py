@@ -183,6 +183,11 @@ class PartyExport(_Out):
     plugins: dict[str, dict[str, Any]] = Field(
         description="each plugin's xrm_party_export contribution, by plugin name"
     )
+    tables: dict[str, list[dict[str, Any]]] = Field(
+        description="the rows of plugins' tables that name the party (a foreign key to "
+        "the party), every column, by table: what the plugins declared, exported without a "
+        "hook"
+    )
 
 
 def party_export_schema() -> dict[str, Any]:
@@ -209,7 +214,7 @@ def schema_text() -> str:
 
 def write_schema(path: Path | None = None) -> Path:
     """Write the schema generated from the models to ``path`` (default: the package's file)."""
-    target = path or Path(__file__).resolve().parent.parent / _SCHEMA_FILE
+    target = path or Path(str(resources.files("xrm").joinpath(_SCHEMA_FILE)))
     target.write_text(schema_text(), encoding="utf-8")
     return target
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -92,10 +93,8 @@ def _variants(ctx: UnitOfWork, kind: str, key: str, value: str) -> set[str]:
                 keys.add(email_key(value, rules))
             except ValueError:
                 continue
-        try:
+        with contextlib.suppress(ValueError):  # not an address a mailbox is read from
             keys.add(mailbox_key(value))
-        except ValueError:
-            pass
     return keys
 
 

@@ -24,6 +24,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from xrm.core.events import ContactPointSuppressed, PartyErased
+from xrm.core.gdpr._declared import erase_plugin_rows, export_plugin_rows
 from xrm.core.gdpr._document import (
     EXPORT_FORMAT,
     SCHEMA_ID,
@@ -136,6 +137,8 @@ class ErasureReport:
     suppressions: int
     #: other parties holding one of the erased addresses: their points were suppressed too
     also_held_by: tuple[int, ...]
+    #: rows of plugins' tables naming the party whose personal columns were replaced
+    plugin_rows: int = 0
 
 
 class GdprService:
@@ -204,6 +207,7 @@ class GdprService:
         yield "consents", self._consents(cluster)
         yield "timeline", self._timeline(cluster)
         yield "plugins", self._plugin_exports(main)
+        yield "tables", export_plugin_rows(ctx, cluster)
 
     def _roles(self, cluster: list[int]) -> Iterator[dict[str, Any]]:
         query = (
@@ -355,6 +359,7 @@ class GdprService:
             counts.update(self._erase_interactions(cluster, traces))
             counts["consent_records"] = self._erase_consents(cluster, secret)
             counts["journal_events"] = self._erase_journal(cluster, traces)
+            counts["plugin_rows"] = erase_plugin_rows(ctx, cluster)
             ctx.db.flush()
             event_id = ctx.record(
                 PartyErased(
