@@ -100,6 +100,24 @@ class TestIdentifiers:
         with pytest.raises(ValueError, match=r"fr\.siren"):
             identifier_value("fr.siren", "732 829 321")
 
+    @pytest.mark.parametrize(
+        ("scheme", "good", "bad"),
+        [
+            ("fr.vat", "FR 40 303 265 045", "FR00303265045"),
+            ("es.vat", "ES12345678Z", "ES12345678A"),
+            ("nl.vat", "NL004495445B01", "NL123"),
+            ("it.vat", "IT00743110157", "IT00743110158"),
+        ],
+    )
+    def test_a_country_vat_scheme_is_checked_like_its_national_scheme(
+        self, scheme: str, good: str, bad: str
+    ) -> None:
+        """fr.vat is python-stdnum's fr.tva, es.vat its es.nif...: checked, not stored
+        unchecked because the module has another name."""
+        identifier_value(scheme, good)
+        with pytest.raises(ValueError, match=f"not a valid {scheme}"):
+            identifier_value(scheme, bad)
+
     def test_other_schemes_keep_the_trimmed_value(self) -> None:
         assert identifier_value("legacy_crm", "  A-17 ") == "A-17"
 

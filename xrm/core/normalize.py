@@ -14,10 +14,12 @@ import unicodedata
 from collections.abc import Callable
 from functools import lru_cache
 from types import ModuleType
+from typing import Any
 
 import attrs
 import phonenumbers
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from stdnum.util import get_cc_module
 
 __all__ = [
     "COUNTRY_CODES",
@@ -200,7 +202,18 @@ def _stdnum_module(scheme: str) -> ModuleType | None:
     try:
         module = importlib.import_module(f"stdnum.{scheme}")
     except ImportError:
-        return None
+        # "<country>.vat" (or another generic name) for a country whose module has a
+        # national name (fr.tva, es.nif, nl.btw): python-stdnum's own aliases find it
+        country, _, name = scheme.partition(".")
+        if len(country) != 2 or not name or "." in name:
+            return None
+        try:
+            national: Any = get_cc_module(country, name)
+        except ImportError:
+            return None
+        if not isinstance(national, ModuleType):
+            return None
+        module = national
     return module if callable(getattr(module, "validate", None)) else None
 
 
