@@ -140,3 +140,32 @@ def test_a_veto_hook_leaves_the_database_as_before_and_names_the_plugin(
     with app.session() as s:
         assert [p.display_name for p in s.parties.list()] == ["Allowed"]
         assert s.parties.find(email="f@example.com") == []
+
+
+def test_a_customer_number_names_one_party(app: XRM) -> None:
+    """Given by hand, on assignment or by an update, a number another party's customer
+    role holds (even an ended one) is refused; a party coming back keeps its own."""
+    with app.session() as s:
+        ann = s.parties.create("person", "Ann")
+        bob = s.parties.create("person", "Bob")
+        first = s.roles.assign(ann, "customer", attributes={"customer_number": "C-1"})
+        s.roles.end(first)
+    taken = "customer number 'C-1' already belongs to party"
+    with pytest.raises(PluginError, match=taken), app.session() as s:
+        s.roles.assign(bob, "customer", attributes={"customer_number": "C-1"})
+    with app.session() as s:
+        role = s.roles.assign(bob, "customer", attributes={"customer_number": "C-2"})
+        again = s.roles.assign(ann, "customer", attributes={"customer_number": "C-1"})
+        assert again.attributes["customer_number"] == "C-1"
+    with pytest.raises(PluginError, match=r"attributes\.customer_number"), app.session() as s:
+        s.roles.update(role, {"customer_number": "C-1"})
+    with app.session() as s:
+        (imported,) = s.imports.import_many(
+            [
+                {
+                    "name": "Cy",
+                    "roles": [{"type": "customer", "attributes": {"customer_number": "C-2"}}],
+                }
+            ]
+        )
+    assert imported.error is not None and "C-2" in str(imported.error)

@@ -12,10 +12,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
-from xrm import RelationshipType, RoleType, hookimpl
+from xrm import Conflict, RelationshipType, Role, RoleType, hookimpl
+from xrm.tables import RoleRow
+
+if TYPE_CHECKING:
+    from xrm import Session
+
 from xrm.plugins.customers.reports import (
     ContactCount,
     CustomerActivity,
@@ -83,3 +90,42 @@ def xrm_role_types() -> Iterable[RoleType]:
 @hookimpl
 def xrm_relationship_types() -> Iterable[RelationshipType]:
     return [ACCOUNT_MANAGER]
+
+
+def _require_number_free(session: Session, role: Role, number: Any) -> None:
+    """A customer number names one party: refuse it when another party's customer role
+    (current or ended) already has it. The same party may hold it again (it keeps its
+    number when it comes back)."""
+    if not isinstance(number, str):
+        return
+    holder = session.db.scalar(
+        select(RoleRow.party_id)
+        .where(
+            RoleRow.type == CUSTOMER.name,
+            RoleRow.attributes["customer_number"].as_string() == number,
+            RoleRow.party_id != role.party_id,
+        )
+        .limit(1)
+    )
+    if holder is not None:
+        raise Conflict(
+            f"customer number {number!r} already belongs to party {holder}",
+            field="attributes.customer_number",
+        )
+
+
+@hookimpl
+def xrm_validate_role_transition(
+    session: Session, role: Role, from_state: str | None, to_state: str | None
+) -> None:
+    if role.type == CUSTOMER.name and from_state is None:  # assigned
+        _require_number_free(session, role, role.attributes.get("customer_number"))
+
+
+@hookimpl
+def xrm_validate_role_update(
+    session: Session, role: Role, before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    number = after.get("customer_number")
+    if role.type == CUSTOMER.name and number != before.get("customer_number"):
+        _require_number_free(session, role, number)
