@@ -1,7 +1,8 @@
 """The ``xrm`` command line: one module per command group.
 
-Exit codes: 0 success; 1 a user error, printed as one line (``error: ...``) with no
-traceback; 2 a usage error (click's own).
+Exit codes: 0 success; 1 a user error, printed as one line (``Error: ...``) with no
+traceback, whatever the exception (:class:`~xrm.cli._common.XRMGroup`; ``XRM_DEBUG=1``
+shows the traceback); 2 a usage error (click's own).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def cli(ctx: click.Context, database: str | None, region: str | None) -> None:
     sqlite:///xrm.db. Run `xrm db upgrade` once to create it.
     """
     ctx.obj = CliState(database, region)
+    ctx.call_on_close(ctx.obj.close)
 
 
 @cli.command("demo")

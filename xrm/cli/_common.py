@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -13,35 +14,155 @@ from typing import Any
 import attrs
 import click
 import pydantic
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
 from xrm import XRM, Session
 from xrm.errors import NotFound, ValidationError, XRMError
 
 __all__ = [
+    "ID",
+    "VERSION",
     "CliState",
     "XRMGroup",
+    "clip",
+    "debug_mode",
+    "describe",
     "json_option",
     "open_session",
     "print_json",
     "print_table",
     "resolve_party",
+    "spreadsheet_safe",
     "to_data",
 ]
 
+#: how much of a value an error message quotes
+QUOTE_LIMIT = 80
+#: how long an error message may be, whatever it lists
+MESSAGE_LIMIT = 600
+#: the largest id a database stores (a signed 64-bit integer)
+MAX_ID = 2**63 - 1
+
+_LONG_QUOTED = re.compile(f"'[^'\\n]{{{QUOTE_LIMIT - 1},}}'|\"[^\"\\n]{{{QUOTE_LIMIT - 1},}}\"")
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_LONG_WORD = re.compile(f"[^\\s'\"]{{{QUOTE_LIMIT + 1},}}")
+
+
+def clip(message: object) -> str:
+    """``message`` on one line, quoting at most ~80 characters of any value (a quoted
+    value or a run of characters without a space is cut with ``…``), and the whole at
+    most 600 characters; control characters and lone surrogates escaped."""
+    text = str(message)[: MESSAGE_LIMIT * 8]
+    text = " ".join(text.split())
+    # what a terminal would act on or cannot print: control characters, lone surrogates
+    text = _UNPRINTABLE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
+    text = _LONG_QUOTED.sub(lambda m: f"{m[0][: QUOTE_LIMIT - 2]}…{m[0][-1]}", text)
+    text = _LONG_WORD.sub(lambda m: f"{m[0][: QUOTE_LIMIT - 1]}…", text)
+    return text if len(text) <= MESSAGE_LIMIT else f"{text[: MESSAGE_LIMIT - 1]}…"
+
+
+def describe(exc: BaseException) -> str:
+    """An error as one short line: xrm's own message; a database driver's first line
+    (never the statement and its parameters); otherwise the exception's type and text."""
+    if isinstance(exc, XRMError):
+        return clip(exc)
+    if isinstance(exc, pydantic.ValidationError):
+        return clip("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        first = (str(exc.orig).strip().splitlines() or [""])[0]
+        return clip(f"{type(exc.orig).__name__}: {first}")
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename is not None else ""
+        return clip(f"{exc.strerror}{where}")
+    if isinstance(exc, RecursionError):
+        return "the input is nested too deeply"
+    text = str(exc)
+    return clip(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+def debug_mode() -> bool:
+    """``XRM_DEBUG=1``: let exceptions through, with their traceback (developers)."""
+    return os.environ.get("XRM_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+
 
 class XRMGroup(click.Group):
-    """The root group: an :class:`~xrm.XRMError` ends the command with its message on one
-    line and exit code 1, never a traceback."""
+    """The root group, where every error of every command becomes one line.
+
+    An :class:`~xrm.XRMError` ends the command with its message and exit code 1; a
+    database that cannot be opened or used, a file that cannot be read, any other
+    exception, with a one-line message naming it; click's usage errors keep exit code 2.
+    Never a traceback, unless ``XRM_DEBUG=1`` asks for one (developers). Messages quote
+    at most ~80 characters of a value.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except XRMError as exc:
-            raise click.ClickException(" ".join(str(exc).split())) from None
-        except OperationalError as exc:
-            reason = " ".join(str(exc.orig).split())
-            raise click.ClickException(f"cannot use the database: {reason}") from None
+        except click.ClickException as exc:  # click's own (usage errors: exit code 2)
+            setattr(exc, "message", clip(exc.message))  # noqa: B010 (typed Final, set by click)
+            raise
+        except (click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if debug_mode():
+                raise
+            if isinstance(exc, XRMError):
+                raise click.ClickException(describe(exc)) from None
+            if isinstance(exc, OperationalError):
+                reason = (str(exc.orig).strip().splitlines() or ["?"])[0]
+                raise click.ClickException(f"cannot use the database: {clip(reason)}") from None
+            if isinstance(exc, OSError | UnicodeError | RecursionError | pydantic.ValidationError):
+                raise click.ClickException(describe(exc)) from None
+            raise click.ClickException(
+                f"unexpected {describe(exc)} (XRM_DEBUG=1 shows the traceback)"
+            ) from None
+
+
+class _Whole(click.ParamType[int, Any]):
+    """A whole number from ``low`` up to the largest a database stores (64 bits): digits
+    only, so ``²`` or ``1e3`` is refused as a usage error, not a traceback."""
+
+    def __init__(self, name: str, low: int) -> None:
+        self.name = name
+        self.low = low
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        else:
+            text = str(value).strip()
+            if not (text.isascii() and text.isdigit()):
+                self.fail(f"{clip(repr(value))} is not a whole number", param, ctx)
+            digits = text.lstrip("0") or "0"
+            number = int(digits) if len(digits) <= 19 else MAX_ID + 1
+        if not self.low <= number <= MAX_ID:
+            self.fail(f"{clip(value)} is not between {self.low} and {MAX_ID}", param, ctx)
+        return number
+
+
+#: click parameter types: an id (a row's), a version (what a read returned)
+ID = _Whole("id", 1)
+VERSION = _Whole("integer", 0)
+
+
+def _database_error(url: str | None, exc: Exception) -> click.ClickException:
+    """Why the database URL cannot be used, without its password."""
+    try:
+        shown = make_url(url or os.environ.get("XRM_DATABASE_URL") or "sqlite:///xrm.db")
+    except Exception:
+        return click.ClickException(
+            "--database: not a database URL (dialect[+driver]://user:password@host/database, "
+            "or sqlite:///file.db)"
+        )
+    where = clip(repr(shown.render_as_string(hide_password=True)))
+    if isinstance(exc, NoSuchModuleError | ImportError):
+        driver = shown.drivername
+        hint = " (pip install 'xrm[postgresql]')" if driver.startswith("postgres") else ""
+        return click.ClickException(
+            f"--database {where}: no database driver {clip(repr(driver))} installed{hint}"
+        )
+    return click.ClickException(f"--database {where}: {describe(exc)}")
 
 
 @attrs.define
@@ -52,12 +173,21 @@ class CliState:
 
     def app(self, *, require_current: bool = True) -> XRM:
         if self._app is None:
-            self._app = XRM(self.url, default_region=self.region)
+            try:
+                self._app = XRM(self.url, default_region=self.region)
+            except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
+                raise _database_error(self.url, exc) from None
             if require_current and not self._app.schema_is_current():
                 raise click.ClickException(
                     "the database schema is not up to date: run `xrm db upgrade`"
                 )
         return self._app
+
+    def close(self) -> None:
+        """Close the database connections the command opened."""
+        if self._app is not None:
+            self._app.dispose()
+            self._app = None
 
     @property
     def display_url(self) -> str:
@@ -135,6 +265,24 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
+#: what a spreadsheet reads as the start of a formula (OWASP, CSV injection)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> str:
+    """``value`` as one cell of CSV or TSV output that a spreadsheet shows as text: a value
+    starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is prefixed with
+    ``'`` (so ``=HYPERLINK(...)`` is not run, ``+33 6...`` reads ``'+33 6...``), and the
+    tabs and line breaks inside it become spaces (one row stays one line)."""
+    text = str(value)
+    if text.startswith(_FORMULA_START):
+        text = "'" + text
+    return text.translate(_FLATTEN)
+
+
+_FLATTEN = str.maketrans({"\t": " ", "\r": " ", "\n": " "})
+
+
 _PHONE = re.compile(r"[+0-9][0-9 ().-]{5,}")
 
 
@@ -142,8 +290,11 @@ def resolve_party(s: Session, ref: str) -> int:
     """A party from the command line: an id, an email, a phone number or
     ``scheme:value`` (an identifier)."""
     text = ref.strip()
-    if text.isdigit():
-        return s.parties.get(int(text)).id
+    if text.isascii() and text.isdigit():
+        digits = text.lstrip("0") or "0"
+        if len(digits) > 19 or int(digits) > MAX_ID:  # beyond any id a database stores
+            raise NotFound("party", int(digits) if len(digits) <= QUOTE_LIMIT else clip(text))
+        return s.parties.get(int(digits)).id
     if "@" in text:
         ids = s.parties.find_ids(email=text)
     elif _PHONE.fullmatch(text):
@@ -153,13 +304,13 @@ def resolve_party(s: Session, ref: str) -> int:
         ids = s.parties.find_ids(identifier=(scheme, value))
     else:
         raise ValidationError.single(
-            "party", f"{ref!r} is not an id, an email, a phone or scheme:value"
+            "party", f"{clip(repr(ref))} is not an id, an email, a phone or scheme:value"
         )
     if not ids:
-        raise NotFound("party", ref)
+        raise NotFound("party", clip(ref))
     if len(ids) > 1:
         raise ValidationError.single(
-            "party", f"{ref!r} matches parties {', '.join(map(str, ids))}: give an id"
+            "party", f"{clip(repr(ref))} matches parties {', '.join(map(str, ids))}: give an id"
         )
     return ids[0]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from xrm.cli._common import (
+    ID,
     json_option,
     open_session,
     print_json,
@@ -112,7 +113,7 @@ def merge(
 
 
 @click.command("unmerge")
-@click.argument("duplicate", type=click.IntRange(1), metavar="DUPLICATE_ID")
+@click.argument("duplicate", type=ID, metavar="DUPLICATE_ID")
 @json_option
 @click.pass_context
 def unmerge(ctx: click.Context, duplicate: int, as_json: bool) -> None:

@@ -8,6 +8,7 @@ import click
 
 from xrm import Email, Party, Phone
 from xrm.cli._common import (
+    VERSION,
     json_option,
     key_values,
     open_session,
@@ -146,7 +147,7 @@ def list_parties(
 @click.option("--name", "display_name", help="New display name.")
 @click.option("--given", "given_name", help="New given name.")
 @click.option("--family", "family_name", help="New family name.")
-@click.option("--version", type=int, help="The version you read: refuse if it changed since.")
+@click.option("--version", type=VERSION, help="The version you read: refuse if it changed since.")
 @json_option
 @click.pass_context
 def update(

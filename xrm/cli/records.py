@@ -8,6 +8,7 @@ import click
 
 from xrm import Role
 from xrm.cli._common import (
+    ID,
     json_option,
     key_values,
     open_session,
@@ -60,7 +61,7 @@ def assign(
 
 
 @role.command("move")
-@click.argument("role_id", type=int, metavar="ROLE")
+@click.argument("role_id", type=ID, metavar="ROLE")
 @click.argument("state")
 @click.option("--note", help="Why.")
 @click.option("--at", type=WHEN, help="When (UTC) [default: now].")
@@ -77,7 +78,7 @@ def move(
 
 
 @role.command("end")
-@click.argument("role_id", type=int, metavar="ROLE")
+@click.argument("role_id", type=ID, metavar="ROLE")
 @click.option("--note", help="Why.")
 @click.option("--at", type=WHEN, help="When (UTC) [default: now].")
 @json_option
