@@ -8,7 +8,13 @@ from typing import Any
 
 import click
 
-from xrm.cli._common import json_option, open_session, print_json, resolve_party
+from xrm.cli._common import (
+    json_option,
+    open_session,
+    print_json,
+    resolve_party,
+    spreadsheet_safe,
+)
 from xrm.cli.records import WHEN, _utc
 
 
@@ -109,7 +115,12 @@ def audience(
     ctx: click.Context, purpose: str, channel: str, at: dt.datetime | None, as_json: bool
 ) -> None:
     """Everyone who may be contacted for PURPOSE on CHANNEL, streamed (JSON Lines with
-    --json, else tab-separated party id, contact point id, value)."""
+    --json, else tab-separated party id, contact point id, value).
+
+    In the tab-separated output a value that a spreadsheet would read as a formula
+    (starting with =, +, -, @) is written with a ' before it: +33612345678 comes out as
+    '+33612345678. JSON keeps every value as stored.
+    """
     with open_session(ctx) as s:
         count = 0
         for member in s.consents.audience(purpose, channel, at=_utc(at)):
@@ -117,7 +128,7 @@ def audience(
             if as_json:
                 click.echo(json.dumps(member._asdict()))
             else:
-                click.echo(f"{member.party_id}\t{member.contact_point_id or '-'}\t"
-                           f"{member.value or '-'}")  # fmt: skip
+                value = spreadsheet_safe(member.value) if member.value else "-"
+                click.echo(f"{member.party_id}\t{member.contact_point_id or '-'}\t{value}")
     if not as_json:
         click.echo(f"{count} contactable", err=True)
