@@ -1,4 +1,4 @@
-"""``xrm db``: create, migrate and check the database schema."""
+"""``xrm db``: create, migrate and check the database schema; vacuum it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from xrm.cli._common import CliState, json_option, print_json
 
 @click.group()
 def db() -> None:
-    """Create, migrate and check the database schema."""
+    """Create, migrate and check the database schema; vacuum it."""
 
 
 @db.command()
@@ -47,6 +47,23 @@ def check(state: CliState) -> None:
     if not state.app(require_current=False).schema_is_current():
         raise click.ClickException("the database schema is not up to date: run `xrm db upgrade`")
     click.echo("schema is up to date")
+
+
+@db.command()
+@click.pass_obj
+def vacuum(state: CliState) -> None:
+    """Reclaim the space of deleted rows, so erased data leaves the database files.
+
+    SQLite rewrites its file (VACUUM) and empties its write-ahead log; PostgreSQL runs
+    VACUUM on every table, so the dead row versions an erasure left behind can be
+    overwritten. Backups and replicas keep their own copies: see docs/gdpr.md. Run it
+    after erasures, at a quiet time: it takes a lock and a while on a large database.
+    """
+    vacuum_database = getattr(state.app(), "vacuum", None)  # XRM.vacuum: new in the core
+    if vacuum_database is None:
+        raise click.ClickException("this version of xrm cannot vacuum: upgrade it")
+    vacuum_database()
+    click.echo(f"{state.display_url}: vacuumed")
 
 
 def _heads(state: CliState) -> set[str]:
