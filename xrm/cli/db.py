@@ -54,10 +54,10 @@ def check(state: CliState) -> None:
 def vacuum(state: CliState) -> None:
     """Reclaim the space of deleted rows, so erased data leaves the database files.
 
-    SQLite rewrites its file (VACUUM) and empties its write-ahead log; PostgreSQL runs
-    VACUUM on every table, so the dead row versions an erasure left behind can be
-    overwritten. Backups and replicas keep their own copies: see docs/gdpr.md. Run it
-    after erasures, at a quiet time: it takes a lock and a while on a large database.
+    SQLite rewrites its file without the free pages (VACUUM); PostgreSQL runs VACUUM, so
+    the dead row versions an erasure left behind can be overwritten. Backups and replicas
+    keep their own copies: see docs/gdpr.md. Run it after erasures, at a quiet time: it
+    takes a lock and a while on a large database.
     """
     vacuum_database = getattr(state.app(), "vacuum", None)  # XRM.vacuum: new in the core
     if vacuum_database is None:
