@@ -99,8 +99,10 @@ class XRMGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except click.ClickException as exc:  # click's own (usage errors: exit code 2)
+        except click.UsageError as exc:  # exit code 2; a bad value is quoted in it
             setattr(exc, "message", clip(exc.message))  # noqa: B010 (typed Final, set by click)
+            raise
+        except click.ClickException:  # a command's own message (file paths kept whole)
             raise
         except (click.exceptions.Exit, click.exceptions.Abort):
             raise
