@@ -395,6 +395,15 @@ def test_db_vacuum_leaves_no_erased_value_in_the_sqlite_file(tmp_path: Path) -> 
     assert files and not any(b"Quaggaface" in p.read_bytes() for p in files)
 
 
+@pytest.mark.skipif(not hasattr(XRM, "vacuum"), reason="XRM.vacuum is not in the core yet")
+def test_db_vacuum_runs_on_each_database_and_changes_no_row(seeded: tuple[str, XRM]) -> None:
+    url, app = seeded
+    before = snapshot(app)
+    result = CliRunner().invoke(cli, ["--database", url, "db", "vacuum"])
+    assert result.exit_code == 0 and result.stdout.endswith(": vacuumed\n"), result.output
+    assert snapshot(app) == before
+
+
 def test_db_vacuum_is_a_command(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         cli, ["--database", f"sqlite:///{tmp_path / 'v.db'}", "db", "vacuum", "--help"]
