@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -168,6 +169,13 @@ CASES: dict[str, Case] = {
     "a URL that is no URL": Case(("--database", "not a url", "party", "list")),
     "an unknown dialect": Case(("--database", "foo://x/y", "party", "list")),
     "a missing driver": Case(("--database", "postgresql+nodriver://u:pw@h/db", "party", "list")),
+    "a driver not installed": Case(("--database", "postgresql+psycopg2://u@h/db", "party", "list")),
+    "a dialect whose driver is not installed": Case(
+        ("--database", "mysql://u@h/db", "party", "list")
+    ),
+    "a port out of range": Case(
+        ("--database", "postgresql://u@127.0.0.1:99999/db", "party", "list")
+    ),
     "a directory that is not there": Case(
         ("--database", "sqlite:////nonexistent/dir/x.db", "party", "list")
     ),
@@ -310,6 +318,19 @@ def test_database_errors_name_the_option_and_hide_the_password(
     result = CliRunner().invoke(cli, ["-d", "no url://me:s3cret@h", "party", "list"])
     assert "not a database URL" in assert_one_line_refusal(result)
     assert "s3cret" not in result.output
+
+
+def test_postgresql_without_its_driver_installed_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if xrm[postgresql] were missing
+    result = CliRunner().invoke(
+        cli, ["-d", "postgresql://me:s3cret@db.example/crm", "party", "list"]
+    )
+    assert assert_one_line_refusal(result) == (
+        "Error: --database 'postgresql://me:***@db.example/crm': no database driver "
+        "'postgresql' installed (pip install 'xrm[postgresql]')"
+    )
 
 
 def test_an_unreadable_file_is_one_line(seeded: tuple[str, XRM], tmp_path: Path) -> None:

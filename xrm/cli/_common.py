@@ -160,7 +160,11 @@ def _database_error(url: str | None, exc: Exception) -> click.ClickException:
     where = clip(repr(shown.render_as_string(hide_password=True)))
     if isinstance(exc, NoSuchModuleError | ImportError):
         driver = shown.drivername
-        hint = " (pip install 'xrm[postgresql]')" if driver.startswith("postgres") else ""
+        hint = ""
+        if driver in ("postgresql", "postgresql+psycopg"):
+            hint = " (pip install 'xrm[postgresql]')"
+        elif driver.startswith("postgres"):
+            hint = " (postgresql:// is read with psycopg 3: pip install 'xrm[postgresql]')"
         return click.ClickException(
             f"--database {where}: no database driver {clip(repr(driver))} installed{hint}"
         )
