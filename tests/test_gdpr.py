@@ -931,3 +931,40 @@ def test_the_erasure_check_reports_a_text_column_with_no_mark(app: XRM) -> None:
         _declared.party_tables = real  # type: ignore[assignment]
         notes.drop(app.engine)
     assert problems == ["careless_note.text: no personal-data mark (info=PERSONAL or NOT_PERSONAL)"]
+
+
+def test_an_erased_partys_values_are_not_in_the_sqlite_files_even_while_open(
+    tmp_path: Path,
+) -> None:
+    """The bytes on disk, not just the rows: free space zeroed (secure_delete) and the
+    write-ahead log, which holds pages as they were, checkpointed and emptied at commit."""
+    app = XRM(f"sqlite:///{tmp_path / 'erase.db'}", builtins=True, discover=False)
+    app.upgrade()
+    values = ["Zebulon Quixotic", "zebulon.quixotic@example.org", "+33687654321", "xylophonist"]
+    with app.session() as s:
+        z = s.parties.create(
+            "person",
+            "Zebulon Quixotic",
+            contact_points=[Email("Zebulon.Quixotic@example.org"), Phone("+33 6 87 65 43 21")],
+            tags=["xylophonist"],
+        )
+        s.roles.assign(z, "customer", attributes={"segment": "xylophonist"})
+        s.interactions.record(
+            channel="phone",
+            direction="inbound",
+            participants=[(z, "caller")],
+            subject="Zebulon Quixotic asks about xylophonist lessons",
+        )
+    with app.session() as s:
+        s.gdpr.erase(z, reason="request 99")
+    files = [p for p in tmp_path.iterdir() if p.name.startswith("erase.db")]
+    assert files  # the database, and its -wal / -shm while connections are open
+    found = {
+        (p.name, v)
+        for p in files
+        for v in values
+        for form in {v, v.lower(), v.casefold()}
+        if form.encode() in p.read_bytes()
+    }
+    app.dispose()
+    assert found == set()

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TextIO, TypeVar
 
 import attrs
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Engine, Select, func, or_, select, text, update
 from sqlalchemy.orm import selectinload
 
 from xrm.core.events import ContactPointSuppressed, PartyErased
@@ -99,6 +99,32 @@ _PARTY_LOAD = (
     selectinload(PartyRow.identifiers),
     selectinload(PartyRow.tags),
 )
+
+
+def _wipe_on_sqlite(uow: UnitOfWork) -> None:
+    """On SQLite, what the erasure overwrites or deletes must not stay on disk: free space
+    is zeroed (``secure_delete``), and once the unit of work has ended the write-ahead
+    log, which still holds the pages as they were, is checkpointed into the file and
+    emptied (:func:`checkpoint`, called by ``XRM.session`` when ``db.info`` asks for it).
+    PostgreSQL's part is ``XRM.vacuum()`` (docs/gdpr.md)."""
+    db = uow.db
+    if db.get_bind().dialect.name != "sqlite":
+        return
+    db.execute(text("PRAGMA secure_delete = ON"))
+    db.info[CHECKPOINT_AFTER] = True
+
+
+#: ``OrmSession.info`` key: checkpoint the SQLite write-ahead log once the unit of work ends
+CHECKPOINT_AFTER = "xrm.checkpoint_after"
+
+
+def checkpoint(engine: Engine) -> bool:
+    """Checkpoint an SQLite database's write-ahead log into the file and empty it; False
+    when another connection's open read kept it from completing (the erased pages then
+    leave the log at its next checkpoint)."""
+    with engine.connect() as conn:
+        busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+    return not busy
 
 
 # -- the erasure report -------------------------------------------------------------------
@@ -337,6 +363,7 @@ class GdprService:
         """
         ctx = self._ctx
         why = _check_reason(reason)
+        _wipe_on_sqlite(ctx)
         with ctx.atomic():
             if self.is_erased(ref_id(party)):
                 raise Conflict(f"party {ref_id(party)} was already erased", field="party")
