@@ -159,6 +159,10 @@ def test_a_customer_number_names_one_party(app: XRM) -> None:
         assert again.attributes["customer_number"] == "C-1"
     with pytest.raises(PluginError, match=r"attributes\.customer_number"), app.session() as s:
         s.roles.update(role, {"customer_number": "C-1"})
+    theirs = f"C{ann.id:07d}"  # the form of the default numbers: ann's own
+    given = f"is the number party {ann.id} is given"
+    with pytest.raises(PluginError, match=given), app.session() as s:
+        s.roles.update(role, {"customer_number": theirs})
     with app.session() as s:
         (imported,) = s.imports.import_many(
             [

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -92,12 +93,27 @@ def xrm_relationship_types() -> Iterable[RelationshipType]:
     return [ACCOUNT_MANAGER]
 
 
+#: the form of the numbers the role gives by default: ``C`` and the party id
+_DEFAULT_NUMBER = re.compile(r"C(\d{7,})")
+
+
 def _require_number_free(session: Session, role: Role, number: Any) -> None:
     """A customer number names one party: refuse it when another party's customer role
     (current or ended) already has it. The same party may hold it again (it keeps its
-    number when it comes back)."""
+    number when it comes back). A number of the default form (``C0000042``) belongs to
+    the party it names: checked without a query, so the bulk import stays set-based; a
+    number given by hand is looked up among the customer roles."""
     if not isinstance(number, str):
         return
+    given = _DEFAULT_NUMBER.fullmatch(number)
+    if given is not None:  # the form of the default numbers: each is its party's alone
+        owner = int(given.group(1))
+        if owner != role.party_id:
+            raise Conflict(
+                f"customer number {number!r} is the number party {owner} is given",
+                field="attributes.customer_number",
+            )
+        return  # the party's own default number: unique by construction, no query
     holder = session.db.scalar(
         select(RoleRow.party_id)
         .where(
