@@ -8,7 +8,19 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
-from sqlalchemy import JSON, Column, MetaData, String, Table, case, literal, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    MetaData,
+    String,
+    Table,
+    case,
+    inspect,
+    literal,
+    or_,
+    select,
+    update,
+)
 
 from xrm.core.models import CORE_TABLES, Base
 from xrm.core.uow import UnitOfWork, jsonable
@@ -64,14 +76,20 @@ def party_tables(metadata: MetaData = Base.metadata) -> Iterator[PartyTable]:
         yield PartyTable(table, links, texts)
 
 
-def plugin_tables() -> list[PartyTable]:
-    return [t for t in party_tables() if t.table.name not in CORE_TABLES]
+def plugin_tables(uow: UnitOfWork) -> list[PartyTable]:
+    """The plugins' tables that name a party and exist in this database: ``Base``'s
+    metadata holds the tables of every plugin imported in the process, loaded in this
+    application or not."""
+    present = set(inspect(uow.db.connection()).get_table_names())
+    return [
+        t for t in party_tables() if t.table.name not in CORE_TABLES and t.table.name in present
+    ]
 
 
 def export_plugin_rows(uow: UnitOfWork, cluster: Sequence[int]) -> dict[str, list[Any]]:
     """The rows of the plugins' tables that name the parties, every column, by table."""
     found: dict[str, list[Any]] = {}
-    for linked in plugin_tables():
+    for linked in plugin_tables(uow):
         query = select(linked.table).where(linked.rows_of(cluster))
         rows = [jsonable(dict(r._mapping)) for r in uow.db.execute(query)]
         if rows:
@@ -83,7 +101,7 @@ def erase_plugin_rows(uow: UnitOfWork, cluster: Sequence[int]) -> int:
     """Replace the personal columns of the plugins' rows that name the parties: a text by
     ``[erased]`` (or null where it does not fit), a JSON value by an empty object."""
     count = 0
-    for linked in plugin_tables():
+    for linked in plugin_tables(uow):
         values: dict[str, Any] = {}
         for column in linked.personal:
             if isinstance(column.type, JSON):
