@@ -187,6 +187,15 @@ class Explicit:
         return [PartyKind("trust")]
 
 
+#: the built-in customers plugin's hooks: its types, and the customer number's uniqueness
+CUSTOMERS_HOOKS = (
+    "xrm_relationship_types",
+    "xrm_role_types",
+    "xrm_validate_role_transition",
+    "xrm_validate_role_update",
+)
+
+
 def test_plugins_load_essential_then_built_ins_then_entry_points_then_explicit(
     installed: Site, start: Callable[..., XRM]
 ) -> None:
@@ -194,7 +203,7 @@ def test_plugins_load_essential_then_built_ins_then_entry_points_then_explicit(
     loaded = [info for info in app.plugin_info() if info.status == "loaded"]
     assert loaded == [
         PluginInfo("xrm", None, ESSENTIAL_HOOKS, "loaded", essential=True),
-        PluginInfo("customers", None, ("xrm_relationship_types", "xrm_role_types"), "loaded"),
+        PluginInfo("customers", None, CUSTOMERS_HOOKS, "loaded"),
         PluginInfo("pigeon", "1.2.3", ("xrm_channels",), "loaded"),
         PluginInfo("Explicit", None, ("xrm_party_kinds", "xrm_role_types"), "loaded"),
     ]
