@@ -68,6 +68,7 @@ from xrm.errors import (
     ConsentRequired,
     NotFound,
     PluginError,
+    SessionClosed,
     ValidationError,
     XRMError,
 )
@@ -123,6 +124,7 @@ __all__ = [
     "RoleTransition",
     "RoleType",
     "Session",
+    "SessionClosed",
     "Social",
     "TimelineEntry",
     "Touchpoint",

@@ -18,6 +18,7 @@ __all__ = [
     "FieldError",
     "NotFound",
     "PluginError",
+    "SessionClosed",
     "ValidationError",
     "XRMError",
 ]
@@ -77,6 +78,14 @@ class Conflict(XRMError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         self.field = field
         super().__init__(f"{field}: {message}" if field else message)
+
+
+class SessionClosed(XRMError):
+    """A unit of work (``with app.session() as s``) was used after its block ended: it
+    can neither read nor write any more; open a new one."""
+
+    def __init__(self) -> None:
+        super().__init__("this unit of work has ended: open a new one with app.session()")
 
 
 class ConsentRequired(XRMError):
