@@ -15,9 +15,22 @@ if TYPE_CHECKING:  # Alembic is imported when migrations run, not when xrm is im
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-__all__ = ["DEFAULT_URL", "create_xrm_engine", "current_heads", "head_revisions", "upgrade"]
+__all__ = [
+    "DEFAULT_URL",
+    "WRITER_LOCK",
+    "create_xrm_engine",
+    "current_heads",
+    "head_revisions",
+    "upgrade",
+]
 
 DEFAULT_URL = "sqlite:///xrm.db"
+#: how long a SQLite transaction waits for the writer lock, in seconds (the driver's
+#: ``timeout``)
+BUSY_TIMEOUT = 5.0
+#: the execution options of a connection whose transactions take SQLite's writer lock
+#: as they begin (``BEGIN IMMEDIATE``): a unit of work's (``XRM.session``)
+WRITER_LOCK = {"xrm_writer_lock": True}
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -33,14 +46,23 @@ def resolve_url(url: str | None) -> str:
 
 
 def create_xrm_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine set up for xrm: on SQLite, WAL, foreign keys, and real transactions."""
+    """An engine set up for xrm: on SQLite, WAL, foreign keys, and real transactions;
+    those of a connection with the :data:`WRITER_LOCK` execution options take the writer
+    lock when they begin.
+
+    A transaction waits for the lock as long as the driver's ``timeout`` (5 s unless
+    ``connect_args={"timeout": ...}`` says otherwise), then fails with ``database is
+    locked``, which a unit of work reports as :class:`~xrm.Conflict`."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, **kwargs)
     memory = parsed.database in (None, "", ":memory:")
+    connect_args = dict(kwargs.get("connect_args") or {})
+    connect_args.setdefault("timeout", BUSY_TIMEOUT)
     if memory:
         kwargs.setdefault("poolclass", StaticPool)
-        kwargs.setdefault("connect_args", {"check_same_thread": False})
+        connect_args.setdefault("check_same_thread", False)
+    kwargs["connect_args"] = connect_args
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -53,7 +75,6 @@ def create_xrm_engine(url: str, **kwargs: Any) -> Engine:
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
         # a 32 MB page cache (the default is 2 MB): a touchpoint's look-ups and an audience
         # over a large base read fewer pages from the OS. (A memory map was tried: no gain
         # measurable on W2, and W4's peak RSS went from 105 to 163 MB.)
@@ -62,7 +83,17 @@ def create_xrm_engine(url: str, **kwargs: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A unit of work begins IMMEDIATE: the writer lock now, not at its first write.
+        # SQLite has one writer at a time; a deferred transaction that read and then
+        # writes after another one committed cannot be given the lock at all (its
+        # snapshot is stale: "database is locked" at once, whatever the timeout). Taking
+        # the lock first, a unit of work waits for the one before to end, then reads
+        # what it wrote: recognition during an import sees every party a concurrent
+        # import created, and the version-free writes (tags, contact points) never fail
+        # for want of the lock. Other connections (migrations, maintenance such as a WAL
+        # checkpoint) begin deferred, as SQLite does by default.
+        immediate = conn.get_execution_options().get("xrm_writer_lock")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
