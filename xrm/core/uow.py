@@ -11,8 +11,10 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import enum
+import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar, cast
 
@@ -20,17 +22,27 @@ import attrs
 import pydantic
 from sqlalchemy import Table, event, func, insert, select, text
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
+from sqlalchemy.orm.exc import StaleDataError
 
 from xrm.core.events import JournalEvent
 from xrm.core.models import Base, JournalEventRow, JournalPartyRow, PartyRow, utcnow
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules
 from xrm.core.registry import Registry
-from xrm.errors import Conflict, FieldError, NotFound, ValidationError
+from xrm.errors import Conflict, FieldError, NotFound, SessionClosed, ValidationError
 
-__all__ = ["NO_HOOKS", "Event", "Hooks", "PartyRef", "Settings", "UnitOfWork"]
+__all__ = [
+    "NO_HOOKS",
+    "Event",
+    "Hooks",
+    "PartyRef",
+    "Settings",
+    "UnitOfWork",
+    "contention",
+    "match_key_lock",
+]
 
 
 class Hooks(Protocol):
@@ -118,15 +130,26 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+#: ids are signed 64-bit integers in every table (a larger one is refused by the driver
+#: or, on PostgreSQL, by the server, which leaves the transaction unusable)
+_ID_RANGE = range(-(2**63), 2**63)
+
+
 def ref_id(ref: PartyRef, what: str = "party") -> int:
     if isinstance(ref, bool):
         raise ValidationError.single(what, "must be an id or a record")
-    if isinstance(ref, int):
-        return ref
-    ident = getattr(ref, "id", None)
-    if not isinstance(ident, int):
-        raise ValidationError.single(what, f"{ref!r} is neither an id nor a record with an id")
+    ident = ref if isinstance(ref, int) else getattr(ref, "id", None)
+    if not isinstance(ident, int) or isinstance(ident, bool):
+        raise ValidationError.single(
+            what, f"{_clip(repr(ref))} is neither an id nor a record with an id"
+        )
+    if ident not in _ID_RANGE:
+        raise ValidationError.single(what, "is not an id (out of the 64-bit range)")
     return ident
+
+
+def _clip(text_: str, limit: int = 80) -> str:
+    return text_ if len(text_) <= limit else text_[: limit - 3] + "..."
 
 
 def as_utc(value: dt.datetime | dt.date | None, field: str) -> dt.datetime | None:
@@ -184,7 +207,8 @@ class UnitOfWork:
         hooks: Hooks = NO_HOOKS,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
-        self.db = db
+        self._db = db
+        self._closed = False
         self.registry = registry
         self.settings = settings
         self.actor = actor
@@ -194,6 +218,25 @@ class UnitOfWork:
         self._inserted: list[list[object]] = []
         event.listen(db, "pending_to_persistent", self._on_inserted)
         event.listen(db, "before_flush", _refuse_nul)
+
+    @property
+    def db(self) -> OrmSession:
+        """The SQLAlchemy session: every read and write of the services goes through
+        here, so a unit of work used after its block ends refuses at once
+        (:class:`~xrm.errors.SessionClosed`) instead of opening a transaction of its own
+        that nobody commits."""
+        if self._closed:
+            raise SessionClosed()
+        return self._db
+
+    @property
+    def closed(self) -> bool:
+        """Has the unit of work ended (committed or rolled back)?"""
+        return self._closed
+
+    def close(self) -> None:
+        """End the unit of work: from now on every use raises SessionClosed."""
+        self._closed = True
 
     def _on_inserted(self, session: OrmSession, instance: object) -> None:
         if self._inserted:
@@ -225,11 +268,45 @@ class UnitOfWork:
         if missing:
             raise NotFound("party", missing[0] if len(missing) == 1 else missing)
 
+    def lock_party(self, ref: PartyRef, field: str = "party") -> PartyRow:
+        """The party's row, as :meth:`party_row`, for a change: on PostgreSQL the row is
+        locked (``SELECT ... FOR UPDATE``) and read again, collections included, so that
+        a writer that changed the party meanwhile is waited for and its change seen (the
+        version written next is then the current one, never a stale one). On SQLite the
+        unit of work holds the writer lock since it began: what it read is current."""
+        db = self.db
+        if db.get_bind().dialect.name == "postgresql":
+            ident = ref_id(ref, field)
+            row = db.get(PartyRow, ident, with_for_update=True, populate_existing=True)
+            if row is not None:  # collections read before the lock may be stale
+                db.expire(row, _PARTY_COLLECTIONS)
+        return self.party_row(ref, field)
+
+    def lock_match_keys(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Serialise recognition on match keys (``(kind, key)``: an email's, a phone's,
+        ``("id:<scheme>", value)``): whoever looks these keys up to decide whether a
+        party is known waits for the unit of work that did before it to end, then sees
+        the party it created. On PostgreSQL, one transaction-level advisory lock per
+        key's slot (:func:`match_key_lock`), taken in order so that two imports never
+        wait for each other; on SQLite the unit of work holds the writer lock already."""
+        wanted = sorted({match_key_lock(kind, key) for kind, key in keys})
+        if not wanted:
+            return
+        conn = self.db.connection()
+        if conn.dialect.name != "postgresql":
+            return
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS u(k)"),
+            {"keys": wanted},
+        ).all()
+
     # -- writing -----------------------------------------------------------------------
     @contextmanager
     def atomic(self) -> Iterator[None]:
         """One service call: all or nothing, even when the caller catches the error and
-        goes on with the unit of work. Constraint violations become :class:`Conflict`."""
+        goes on with the unit of work. Constraint violations become :class:`Conflict`,
+        and so do a lock not obtained in time, a deadlock and a row another unit of work
+        changed meanwhile (see :func:`contention`)."""
         savepoint = self.db.begin_nested()
         self._inserted.append([])
         try:
@@ -242,6 +319,15 @@ class UnitOfWork:
             self._rolled_back(savepoint)
             reason = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
             raise ValidationError.single("", f"a value cannot be stored: {reason}") from None
+        except UnicodeEncodeError as exc:  # a lone surrogate the driver cannot encode
+            self._rolled_back(savepoint)
+            raise ValidationError.single("", f"a value cannot be stored: {exc.reason}") from None
+        except (StaleDataError, DBAPIError) as exc:
+            self._rolled_back(savepoint)
+            message = contention(exc)
+            if message is None:
+                raise
+            raise Conflict(message) from None
         except BaseException:
             self._rolled_back(savepoint)
             raise
@@ -254,12 +340,17 @@ class UnitOfWork:
     def _rolled_back(self, savepoint: SessionTransaction) -> None:
         """Roll the savepoint back and forget the objects inserted inside it (inner calls
         included): SQLite gives their ids again, and a stale object in the identity map
-        would clash with the next row inserted under the same id."""
-        if savepoint.is_active:
+        would clash with the next row inserted under the same id.
+
+        A flush that failed inside the savepoint has rolled it back in the database
+        already and left it inactive, not ended: it is ended here too, or the session
+        would refuse everything after (``PendingRollbackError``)."""
+        db = self._db
+        if _still_open(db, savepoint):
             savepoint.rollback()
         for instance in self._inserted.pop():
-            if instance in self.db:
-                self.db.expunge(instance)
+            if instance in db:
+                db.expunge(instance)
 
     def record(self, event: Event | JournalEvent) -> int:
         """Write ``event`` to the journal, linked to every party it concerns."""
@@ -354,23 +445,31 @@ class UnitOfWork:
         self.hooks.call(hook, **kwargs)
 
 
-def _nul_paths(value: Any, path: str) -> Iterator[str]:
+#: what no text may hold: NUL (PostgreSQL cannot store it; most SQLite readers cut the
+#: text there) and a lone surrogate (not UTF-8: no driver can send it)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable_paths(value: Any, path: str) -> Iterator[tuple[str, str]]:
     if isinstance(value, str):
-        if "\x00" in value:
-            yield path
+        found = _UNSTORABLE.search(value)
+        if found is not None:
+            what = "a NUL character" if found.group() == "\x00" else "a lone surrogate"
+            yield path, f"must not contain {what}"
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            yield from _nul_paths(key, path)
-            yield from _nul_paths(item, f"{path}.{key}")
+            yield from _unstorable_paths(key, path)
+            yield from _unstorable_paths(item, f"{path}.{key}")
     elif isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            yield from _nul_paths(item, f"{path}.{i}")
+            yield from _unstorable_paths(item, f"{path}.{i}")
 
 
 def _refuse_nul(session: OrmSession, flush_context: Any, instances: Any) -> None:
-    """No text may hold a NUL character: PostgreSQL cannot store one (and on SQLite it
-    would cut the text short for most readers). Checked on every ORM write, on every
-    database, so the answer is the same everywhere: a ValidationError naming the field."""
+    """No text may hold a NUL character (PostgreSQL cannot store one, and on SQLite it
+    would cut the text short for most readers) nor a lone surrogate (no driver can encode
+    it). Checked on every ORM write, on every database, so the answer is the same
+    everywhere: a ValidationError naming the field."""
     errors = []
     for obj in (*session.new, *session.dirty):
         table = getattr(type(obj), "__tablename__", type(obj).__name__)
@@ -378,8 +477,8 @@ def _refuse_nul(session: OrmSession, flush_context: Any, instances: Any) -> None
         for column in sa_inspect(type(obj)).column_attrs:
             value = getattr(obj, column.key, None)
             errors += [
-                FieldError(p, "must not contain a NUL character")
-                for p in _nul_paths(value, f"{prefix}{column.key}")
+                FieldError(p, reason)
+                for p, reason in _unstorable_paths(value, f"{prefix}{column.key}")
             ]
     if errors:
         raise ValidationError(errors)
@@ -401,3 +500,70 @@ _CONSTRAINT_MESSAGES = (
     ("relationship", "relationship: dates or ends are inconsistent"),
     ("foreign key", "a referenced party or record does not exist"),
 )
+
+
+#: the party's collections, read again once its row is locked
+_PARTY_COLLECTIONS = ("contact_points", "identifiers", "tags")
+
+#: advisory lock slots for match keys: bounded, so that a batch of thousands of keys
+#: takes at most this many locks (PostgreSQL's lock table holds 64 per connection by
+#: default, shared), and two keys in one slot only wait for each other
+MATCH_KEY_SLOTS = 1 << 10
+
+#: the high bits of xrm's advisory lock keys, apart from other users of advisory locks
+_LOCK_SPACE = int.from_bytes(hashlib.blake2b(b"xrm.match_key", digest_size=4).digest()) << 32
+
+
+def match_key_lock(kind: str, key: str) -> int:
+    """The PostgreSQL advisory lock (a signed 64-bit key) serialising recognition on the
+    match key ``(kind, key)``: xrm's own 32 high bits, then one of :data:`MATCH_KEY_SLOTS`
+    slots chosen by a hash of the key."""
+    digest = hashlib.blake2b(
+        f"{kind}\x1f{key}".encode("utf-8", "surrogatepass"), digest_size=8
+    ).digest()
+    value = _LOCK_SPACE | (int.from_bytes(digest) % MATCH_KEY_SLOTS)
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _still_open(db: OrmSession, savepoint: SessionTransaction) -> bool:
+    """Is ``savepoint`` still one of the session's open transactions (active, or left
+    inactive by a flush that failed in it)?"""
+    current = db.get_nested_transaction()
+    while current is not None:
+        if current is savepoint:
+            return True
+        current = current.parent
+    return False
+
+
+#: SQLSTATEs of contention on PostgreSQL: serialization failure, deadlock, lock not
+#: available (``lock_timeout``, ``NOWAIT``), statement timeout
+_PG_CONTENTION = {
+    "40001": "another unit of work changed the same data at the same time",
+    "40P01": "a deadlock with another unit of work",
+    "55P03": "a lock held by another unit of work was not obtained in time",
+    "57014": "the statement was cancelled (it ran longer than the statement timeout)",
+}
+
+RETRY_HINT = "; nothing of this call was written: run the unit of work again (app.retrying)"
+
+
+def contention(exc: BaseException) -> str | None:
+    """The message of the :class:`Conflict` that a database error caused by another unit
+    of work becomes, or ``None`` when ``exc`` is not one: a row changed or deleted by
+    another unit of work since it was read (SQLAlchemy's ``StaleDataError``), SQLite's
+    ``database is locked`` (the writer lock not obtained within the timeout),
+    PostgreSQL's serialization failures, deadlocks and lock or statement timeouts."""
+    if isinstance(exc, StaleDataError):
+        return "a record changed in another unit of work since it was read" + RETRY_HINT
+    if not isinstance(exc, DBAPIError) or exc.orig is None:
+        return None
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None)
+    if isinstance(state, str) and state in _PG_CONTENTION:
+        return _PG_CONTENTION[state] + RETRY_HINT
+    # SQLITE_BUSY and SQLITE_LOCKED, with their extended codes
+    code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in (5, 6):
+        return "the database is busy with another unit of work (locked)" + RETRY_HINT
+    return None
