@@ -427,7 +427,7 @@ class PartyService:
         ctx = self._ctx
         normalized = normalize_contact_point(ctx, point, "contact_point")
         with ctx.atomic():
-            row = ctx.party_row(party)
+            row = ctx.lock_party(party)
             if any(
                 c.kind == normalized.kind and c.key == normalized.key for c in row.contact_points
             ):
@@ -456,7 +456,7 @@ class PartyService:
         ctx = self._ctx
         point_id = ref_id(contact_point, "contact_point")
         with ctx.atomic():
-            row = ctx.party_row(party)
+            row = ctx.lock_party(party)
             point = next((c for c in row.contact_points if c.id == point_id), None)
             if point is None:
                 raise NotFound("contact point", point_id)
@@ -478,7 +478,7 @@ class PartyService:
         ctx = self._ctx
         point_id = ref_id(contact_point, "contact_point")
         with ctx.atomic():
-            row = ctx.party_row(party)
+            row = ctx.lock_party(party)
             point = next((c for c in row.contact_points if c.id == point_id), None)
             if point is None:
                 raise NotFound("contact point", point_id)
@@ -502,7 +502,7 @@ class PartyService:
         ctx = self._ctx
         idents = self._normalize_identifiers([(scheme, value)], None)
         with ctx.atomic():
-            row = ctx.party_row(party)
+            row = ctx.lock_party(party)
             self._refuse_taken_identifiers(idents, row.id)
             scheme_, canonical = idents[0]
             if any(i.scheme == scheme_ and i.value == canonical for i in row.identifiers):
@@ -529,7 +529,7 @@ class PartyService:
     def _retag(self, party: PartyRef, tags: builtins.list[str], *, add: bool) -> Party:
         ctx = self._ctx
         with ctx.atomic():
-            row = ctx.party_row(party)
+            row = ctx.lock_party(party)
             held = {t.tag for t in row.tags}
             changed = [t for t in tags if (t not in held) == add]
             if not changed:
@@ -548,7 +548,10 @@ class PartyService:
             return Party.of(row)
 
     def _locked(self, party: PartyRef, version: int | None) -> PartyRow:
-        row = self._ctx.party_row(party)
+        """The party's row, locked for the change and current (``UnitOfWork.lock_party``):
+        a version passed is compared with the one stored now, and another writer's change
+        made meanwhile is a :class:`Conflict` saying so, never a stale write."""
+        row = self._ctx.lock_party(party)
         if version is not None and row.version != version:
             raise Conflict(
                 f"party {row.id} changed since it was read (version {version}, now "
