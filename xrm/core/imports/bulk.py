@@ -27,7 +27,7 @@ from xrm.core._fields import (
 from xrm.core._gc import collector_paused
 from xrm.core.consent.rules import consent_event
 from xrm.core.events import JournalEvent, PartyCreated, RoleAssigned
-from xrm.core.imports.importer import import_party
+from xrm.core.imports.importer import import_party, match_keys
 from xrm.core.inputs import Email, ImportedParty, Phone
 from xrm.core.models import (
     Base,
@@ -108,7 +108,11 @@ def _import_batch(
             checked.append(_check(s, line, row, now))
         except XRMError as exc:
             results[line] = ImportResult(line, None, None, exc)
-    known = _known_keys(s, [k for new in checked for k in _keys(new)])
+    keys = [k for new in checked for k in _keys(new)]
+    # recognition one unit of work after the other on the same keys: an import running
+    # at the same time waits for this one to commit, then finds the parties it created
+    s.uow.lock_match_keys(keys)
+    known = _known_keys(s, keys)
     recognised: list[tuple[_New, int]] = []
     touched: list[int] = []  # parties that rows taking the one-at-a-time path may change
     for new in checked:
@@ -285,9 +289,7 @@ def _point_key(
 
 
 def _keys(new: _New) -> list[tuple[str, str]]:
-    keys = [(p.kind, p.key) for p in new.points if p.kind in ("email", "phone")]
-    keys += [(f"id:{scheme}", value) for scheme, value in new.identifiers]
-    return keys
+    return match_keys(new.points, new.identifiers)
 
 
 #: the tables recognition reads; their planner statistics must follow a bulk import

@@ -4,10 +4,10 @@ recognise the ones already known, so that importing the same data twice creates 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from xrm.core._fields import normalize_contact_point
+from xrm.core._fields import NormalizedPoint, normalize_contact_point
 from xrm.core.inputs import Email, ImportedConsent, ImportedParty, Outcome, Phone
 from xrm.core.uow import validate_model
 from xrm.errors import ValidationError
@@ -15,7 +15,7 @@ from xrm.errors import ValidationError
 if TYPE_CHECKING:
     from xrm.core.imports.service import ImportService
 
-__all__ = ["import_party"]
+__all__ = ["import_party", "match_keys"]
 
 
 def import_party(s: ImportService, data: ImportedParty | Mapping[str, Any]) -> tuple[Outcome, int]:
@@ -76,16 +76,34 @@ def import_party(s: ImportService, data: ImportedParty | Mapping[str, Any]) -> t
     return outcome, party.id
 
 
+def match_keys(
+    points: Iterable[NormalizedPoint], identifiers: Iterable[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The keys recognition looks a record up by: its emails' and phones' ``(kind, key)``
+    and ``("id:<scheme>", value)`` for its identifiers (canonical values)."""
+    keys = [(p.kind, p.key) for p in points if p.kind in ("email", "phone")]
+    keys += [(f"id:{scheme}", value) for scheme, value in identifiers]
+    return keys
+
+
 def _recognise(s: ImportService, row: ImportedParty, points: list[Any]) -> int | None:
     found: set[int] = set()
     ctx = s.uow
-    for i, raw in enumerate(points):
-        point = normalize_contact_point(ctx, raw, f"contact_points.{i}")
+    normalized = [
+        normalize_contact_point(ctx, raw, f"contact_points.{i}") for i, raw in enumerate(points)
+    ]
+    identifiers = [
+        (scheme, s.parties._identifier(scheme, value, f"identifiers.{scheme}"))
+        for scheme, value in row.identifiers.items()
+    ]
+    # a concurrent import of the same keys waits here until this unit of work ends
+    ctx.lock_match_keys(match_keys(normalized, identifiers))
+    for point in normalized:
         if point.kind == "email":
             found.update(s.parties.find_ids(email=point.key))
         elif point.kind == "phone":
             found.update(s.parties.find_ids(phone=point.key))
-    for scheme, value in row.identifiers.items():
+    for scheme, value in identifiers:
         found.update(s.parties.find_ids(identifier=(scheme, value)))
     if len(found) > 1:
         raise ValidationError.single(
