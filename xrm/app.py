@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from xrm import db as _db
 from xrm.core.consent.service import ConsentService
 from xrm.core.events import JournalEvent
 from xrm.core.gdpr import GdprService, Suppressions
+from xrm.core.gdpr.service import CHECKPOINT_AFTER, checkpoint
 from xrm.core.identity.service import IdentityService
 from xrm.core.imports.service import ImportService
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules, country_code
@@ -28,11 +33,22 @@ from xrm.core.nouns.relationships import RelationshipService
 from xrm.core.nouns.roles import RoleService
 from xrm.core.records import Page, TimelineEntry
 from xrm.core.registry import Registered, Registry
-from xrm.core.uow import NO_HOOKS, Event, PartyRef, Settings, UnitOfWork, as_utc, ref_id
-from xrm.errors import ConfigurationError, ValidationError
+from xrm.core.uow import (
+    NO_HOOKS,
+    Event,
+    PartyRef,
+    Settings,
+    UnitOfWork,
+    as_utc,
+    contention,
+    ref_id,
+)
+from xrm.errors import ConfigurationError, Conflict, ValidationError
 from xrm.plugin import PluginHost, PluginInfo
 
 __all__ = ["XRM", "Session"]
+
+T = TypeVar("T")
 
 
 class Session:
@@ -41,6 +57,9 @@ class Session:
 
     Each service call is atomic on its own too: when a call raises and the caller catches
     the error, what that call did is undone and the session can go on.
+
+    The unit of work ends with its block: any use after raises
+    :class:`~xrm.errors.SessionClosed`.
 
     The services are wired here, each given the collaborators it uses: the interaction
     service holds the consent service it must ask before any outbound contact, so that no
@@ -75,6 +94,11 @@ class Session:
     def actor(self) -> str | None:
         """Who the journal says made the changes of this unit of work."""
         return self._uow.actor
+
+    @property
+    def closed(self) -> bool:
+        """Has the unit of work ended (its ``with`` block left)? It then refuses any use."""
+        return self._uow.closed
 
     def timeline(
         self,
@@ -126,8 +150,9 @@ class Session:
             except TypeError as exc:
                 raise ValidationError.single("data", f"not the fields of {type}: {exc}") from None
             return self.journal(typed)
-        self._uow.require_existing(ids, "parties")
-        return self._uow.record(Event(type, entity, entity_id, ids, dict(data or {}), when))
+        with self._uow.atomic():  # a value the database refuses undoes this call only
+            self._uow.require_existing(ids, "parties")
+            return self._uow.record(Event(type, entity, entity_id, ids, dict(data or {}), when))
 
     def journal(self, event: JournalEvent) -> int:
         """Write a typed event (a :class:`~xrm.JournalEvent` of a registered type) to the
@@ -139,8 +164,9 @@ class Session:
             raise ValidationError.single(
                 "event", f"{event.TYPE} is not registered (xrm_event_types) as this class"
             )
-        self._uow.require_existing(event.parties, "parties")
-        return self._uow.record(event)
+        with self._uow.atomic():
+            self._uow.require_existing(event.parties, "parties")
+            return self._uow.record(event)
 
     @property
     def db(self) -> OrmSession:
@@ -149,6 +175,23 @@ class Session:
 
 
 _EVENT_TYPE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
+
+
+@contextmanager
+def _contention_as_conflict() -> Iterator[None]:
+    """Beginning or committing a unit of work: contention (:func:`contention`) and a
+    constraint checked at commit become :class:`Conflict`."""
+    try:
+        yield
+    except IntegrityError:
+        raise Conflict(
+            "the change contradicts what another unit of work stored meanwhile"
+        ) from None
+    except (StaleDataError, DBAPIError) as exc:
+        message = contention(exc)
+        if message is None:
+            raise
+        raise Conflict(message) from None
 
 
 def _builtin_plugins() -> list[tuple[str, object]]:
@@ -213,15 +256,78 @@ class XRM:
         """A unit of work: commits when the block ends, rolls back everything on error.
 
         ``actor`` (a user name, a job name) is written on every journal event.
+
+        Another unit of work in the way raises :class:`~xrm.Conflict` and writes nothing:
+        on SQLite, the database's writer lock (taken when the unit of work begins) not
+        obtained within the timeout; on PostgreSQL, a deadlock, a lock or statement
+        timeout, or a row changed since it was read. :meth:`retrying` runs a unit of work
+        again when that happens. The session refuses any use once the block has ended
+        (:class:`~xrm.errors.SessionClosed`).
         """
         with self._sessions() as db:
-            db.begin()
+            session: Session | None = None
             try:
-                yield Session(db, self.registry, self.settings, actor=actor, plugins=self.plugins)
-            except BaseException:
-                db.rollback()
-                raise
-            db.commit()
+                with _contention_as_conflict():
+                    db.begin()
+                    # on SQLite, the writer lock: waited for here (BEGIN IMMEDIATE)
+                    db.connection(execution_options=_db.WRITER_LOCK)
+                session = Session(
+                    db, self.registry, self.settings, actor=actor, plugins=self.plugins
+                )
+                try:
+                    yield session
+                except BaseException as exc:
+                    db.rollback()
+                    message = contention(exc)
+                    if message is not None:  # met outside a service call (plugin SQL)
+                        raise Conflict(message) from None
+                    raise
+                with _contention_as_conflict():
+                    db.commit()
+            finally:
+                if session is not None:
+                    session._uow.close()
+        if db.info.get(CHECKPOINT_AFTER):  # an erasure on SQLite: empty the write-ahead log
+            checkpoint(self.engine)
+
+    def retrying(
+        self,
+        work: Callable[[Session], T],
+        *,
+        attempts: int = 5,
+        actor: str | None = None,
+        backoff: float = 0.05,
+    ) -> T:
+        """Run ``work(s)`` in a unit of work of its own and commit; when another unit of
+        work was in the way (:class:`~xrm.Conflict`: a stale version, a lock not obtained,
+        a deadlock, a uniqueness race), everything is rolled back and ``work`` runs again
+        in a new unit of work, after a short random pause (``backoff`` seconds, doubled at
+        each attempt, one second at most), up to ``attempts`` runs in all. Returns what
+        ``work`` returned; the last Conflict is raised when every attempt met one.
+
+        ``work`` must read what it changes through ``s`` (a version read in an earlier
+        unit of work would be stale again), and do nothing it would be wrong to do twice
+        outside the database::
+
+            def rename(s: Session) -> Party:
+                party = s.parties.get(party_id)
+                return s.parties.update(party, display_name="ACME SA")
+
+            app.retrying(rename)
+        """
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+            raise ValidationError.single("attempts", "must be a positive integer")
+        pause = backoff
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.session(actor=actor) as s:
+                    return work(s)
+            except Conflict:
+                if attempt == attempts:
+                    raise
+            time.sleep(min(pause, 1.0) * random.uniform(0.5, 1.5))  # apart from the others
+            pause *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @property
     def migration_locations(self) -> list[str]:
@@ -231,6 +337,29 @@ class XRM:
     def upgrade(self) -> None:
         """Create or migrate the schema to the latest revision of the core (and plugins)."""
         _db.upgrade(self.engine, self._migration_locations)
+
+    def vacuum(self) -> None:
+        """The database's part after erasures (docs/gdpr.md): ``VACUUM`` rewrites an
+        SQLite file without its free pages (where deleted values may linger from before
+        ``secure_delete``) and empties its write-ahead log; on PostgreSQL it reclaims the
+        dead row versions an erasure left, so they are overwritten. Run it when no other
+        unit of work is open (SQLite needs the file to itself)."""
+        # outside any transaction, which VACUUM needs: the driver's own connection (the
+        # engine's "begin" listener would open one on SQLite)
+        raw = self.engine.raw_connection()
+        try:
+            driver: Any = raw.driver_connection
+            if self.engine.dialect.name == "postgresql":
+                driver.autocommit = True
+                try:
+                    driver.execute("VACUUM")
+                finally:
+                    driver.autocommit = False
+            else:
+                driver.execute("VACUUM")
+                driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
 
     def current_revisions(self) -> set[str]:
         """The schema revisions the database is at (empty for a new database)."""
