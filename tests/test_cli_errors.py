@@ -398,7 +398,6 @@ def test_the_audience_tsv_neutralises_formulas_and_json_keeps_values(tmp_path: P
 
 
 # -- xrm db vacuum ---------------------------------------------------------------------------
-@pytest.mark.skipif(not hasattr(XRM, "vacuum"), reason="XRM.vacuum is not in the core yet")
 def test_db_vacuum_leaves_no_erased_value_in_the_sqlite_file(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'vacuum.db'}"
     runner = CliRunner()
@@ -416,7 +415,6 @@ def test_db_vacuum_leaves_no_erased_value_in_the_sqlite_file(tmp_path: Path) -> 
     assert files and not any(b"Quaggaface" in p.read_bytes() for p in files)
 
 
-@pytest.mark.skipif(not hasattr(XRM, "vacuum"), reason="XRM.vacuum is not in the core yet")
 def test_db_vacuum_runs_on_each_database_and_changes_no_row(seeded: tuple[str, XRM]) -> None:
     url, app = seeded
     before = snapshot(app)

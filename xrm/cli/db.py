@@ -59,10 +59,7 @@ def vacuum(state: CliState) -> None:
     keep their own copies: see docs/gdpr.md. Run it after erasures, at a quiet time: it
     takes a lock and a while on a large database.
     """
-    vacuum_database = getattr(state.app(), "vacuum", None)  # XRM.vacuum: new in the core
-    if vacuum_database is None:
-        raise click.ClickException("this version of xrm cannot vacuum: upgrade it")
-    vacuum_database()
+    state.app().vacuum()
     click.echo(f"{state.display_url}: vacuumed")
 
 
