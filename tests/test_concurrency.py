@@ -253,6 +253,40 @@ def test_a_row_changed_by_another_unit_of_work_since_it_was_read_is_a_conflict(
         assert [p.display_name for p in s.parties.list()] == ["Stale", "Still usable"]
 
 
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def test_two_imports_waiting_for_each_other_get_a_conflict_not_a_deadlock_error(
+    app: XRM,
+) -> None:
+    """Two units of work that each imported one row and then import the other's row wait
+    for each other (the match keys' locks): PostgreSQL ends one of them, which gets a
+    Conflict; the other goes on and commits. (SQLite runs one unit of work at a time.)"""
+    rows = [{"name": "Ann", "emails": ["ann@example.com"]},
+            {"name": "Bob", "emails": ["bob@example.com"]}]  # fmt: skip
+    apps = [_worker_app(app) for _ in range(2)]
+    both_hold_one = threading.Barrier(2)
+
+    def work(i: int) -> str:
+        try:
+            with apps[i].session() as s:
+                s.imports.import_many([rows[i]])
+                both_hold_one.wait(10)
+                s.imports.import_many([rows[1 - i]])
+        except Conflict as exc:
+            return str(exc)
+        return "committed"
+
+    try:
+        outcomes = _run_together(2, work)
+    finally:
+        for other in apps:
+            other.dispose()
+    assert outcomes.count("committed") == 1, outcomes
+    refused = next(o for o in outcomes if o != "committed")
+    assert refused.startswith("a deadlock with another unit of work"), refused
+    with app.session() as s:
+        assert sorted(p.display_name for p in s.parties.list()) == ["Ann", "Bob"]
+
+
 def test_retrying_runs_again_only_on_conflict_and_raises_the_last_one(app: XRM) -> None:
     calls: list[int] = []
 

@@ -292,13 +292,17 @@ class UnitOfWork:
         wanted = sorted({match_key_lock(kind, key) for kind, key in keys})
         if not wanted:
             return
-        conn = self.db.connection()
-        if conn.dialect.name != "postgresql":
+        db = self.db
+        if db.get_bind().dialect.name != "postgresql":
             return
-        conn.execute(
-            text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS u(k)"),
-            {"keys": wanted},
-        ).all()
+        lock = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS u(k)")
+        if self._inserted:  # inside a call: its savepoint covers the wait
+            db.connection().execute(lock, {"keys": wanted}).all()
+            return
+        # else a savepoint of its own: a deadlock or a lock timeout is a Conflict, and the
+        # unit of work goes on (the locks taken stay held until it ends)
+        with self.atomic():
+            db.connection().execute(lock, {"keys": wanted}).all()
 
     # -- writing -----------------------------------------------------------------------
     @contextmanager

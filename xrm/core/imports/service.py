@@ -63,6 +63,11 @@ class ImportService:
         unit of work: for a large file, call this once per batch of about a thousand
         records, each batch in its own session, as ``xrm import`` does (memory then stays
         flat). Python's cyclic garbage collector is paused meanwhile (docs/performance.md).
+
+        Recognition serialises on the match keys: a unit of work importing the same keys
+        at the same time is waited for, and its parties are found (docs/reliability.md).
+        When that wait ends in a deadlock or a lock timeout, :class:`~xrm.Conflict` is
+        raised and the batch wrote nothing (``app.retrying`` runs it again).
         """
         if isinstance(first_line, bool) or not isinstance(first_line, int):
             raise ValidationError.single("first_line", "must be an integer")
