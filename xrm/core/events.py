@@ -73,12 +73,14 @@ class JournalEvent:
     #: when it happened (default: when it is written)
     occurred_at: dt.datetime | None = None
 
+    #: the data is JSON as it is (text, numbers, lists and mappings of them): the bulk
+    #: writer then skips converting it
+    JSON_READY: ClassVar[bool] = False
+
     @classmethod
     def data_fields(cls) -> tuple[attrs.Attribute[Any], ...]:
         """The fields written as the event's ``data``."""
-        return tuple(
-            f for f in attrs.fields(cls) if f.name not in ("entity_id", "parties", "occurred_at")
-        )
+        return _data_fields(cls)
 
     @classmethod
     def personal_fields(cls) -> dict[str, _Mark]:
@@ -86,7 +88,7 @@ class JournalEvent:
         return {f.name: f.metadata[_MARK] for f in cls.data_fields() if _MARK in f.metadata}
 
     def data(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in self.data_fields()}
+        return {name: getattr(self, name) for name in _data_names(type(self))}
 
     @classmethod
     def from_data(
@@ -100,6 +102,26 @@ class JournalEvent:
         """The event from its ``data`` (what :meth:`data` gives); a key the class does not
         declare, or a missing one, raises ``TypeError``."""
         return cls(entity_id=entity_id, parties=tuple(parties), occurred_at=occurred_at, **data)
+
+
+#: each event class's data fields, worked out once (an event is written per change)
+_FIELDS: dict[type[JournalEvent], tuple[attrs.Attribute[Any], ...]] = {}
+_DATA_NAMES: dict[type[JournalEvent], tuple[str, ...]] = {}
+
+
+def _data_fields(cls: type[JournalEvent]) -> tuple[attrs.Attribute[Any], ...]:
+    found = _FIELDS.get(cls)
+    if found is None:
+        envelope = ("entity_id", "parties", "occurred_at")
+        found = _FIELDS[cls] = tuple(f for f in attrs.fields(cls) if f.name not in envelope)
+    return found
+
+
+def _data_names(cls: type[JournalEvent]) -> tuple[str, ...]:
+    found = _DATA_NAMES.get(cls)
+    if found is None:
+        found = _DATA_NAMES[cls] = tuple(f.name for f in _data_fields(cls))
+    return found
 
 
 def check_event_type(event_type: Any, source: str) -> type[JournalEvent]:
@@ -127,6 +149,7 @@ class PartyCreated(JournalEvent):
 
     TYPE = "party.created"
     ENTITY = "party"
+    JSON_READY = True
     kind: str
     display_name: str | None = personal()
     #: ``{"kind", "value"}`` of each contact point given

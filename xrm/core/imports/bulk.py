@@ -521,7 +521,8 @@ class _Writer:
         it happened): the same typed event the one-at-a-time services write."""
         self._events.append((
             event.TYPE, event.ENTITY, event.entity_id or 0, event.parties,
-            _json_ready(event.data()), event.occurred_at or now,
+            event.data() if event.JSON_READY else _json_ready(event.data()),
+            event.occurred_at or now,
         ))  # fmt: skip
 
     def flush(self) -> None:
