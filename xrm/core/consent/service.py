@@ -372,7 +372,7 @@ class ConsentService:
         if not isinstance(reason, str) or not reason.strip():
             raise ValidationError.single("reason", "say why")
         with ctx.atomic():
-            party_row = ctx.party_row(party)
+            party_row = ctx.lock_party(party)
             point = resolve_contact_point(ctx, party_row.id, contact_point, "contact_point")
             if point.suppressed == value:
                 return

@@ -367,7 +367,7 @@ class GdprService:
         with ctx.atomic():
             if self.is_erased(ref_id(party)):
                 raise Conflict(f"party {ref_id(party)} was already erased", field="party")
-            row = ctx.party_row(party)
+            row = ctx.lock_party(party)
             cluster = self._cluster(row.id)
             before = self._parties(cluster)
             traces = self._traces(before, cluster)
