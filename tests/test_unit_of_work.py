@@ -81,7 +81,7 @@ def test_a_party_created_then_undone_leaves_no_stale_object_behind(app: XRM) -> 
         (lambda s, b: s.parties.update(b, attributes={"note": "x\x00"}), "attributes.note"),
         (lambda s, b: s.interactions.record(channel="phone", direction="inbound",
                                             subject="\x00", participants=[(b, "caller")]),
-         "interaction.subject"),
+         "subject"),
     ],
 )  # fmt: skip
 def test_a_nul_character_is_refused_naming_the_field_on_every_database(

@@ -19,6 +19,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from xrm import db as _db
+from xrm.core._args import checked_methods
 from xrm.core.consent.service import ConsentService
 from xrm.core.events import JournalEvent
 from xrm.core.gdpr import GdprService, Suppressions
@@ -51,6 +52,7 @@ __all__ = ["XRM", "Session"]
 T = TypeVar("T")
 
 
+@checked_methods
 class Session:
     """One unit of work: every change made through it is committed together when the
     ``with app.session()`` block ends, or none is if an exception leaves the block.

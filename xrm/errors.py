@@ -7,6 +7,7 @@ never a database traceback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 import attrs
@@ -28,12 +29,33 @@ class XRMError(Exception):
     """Base of every error xrm raises on purpose."""
 
 
+#: the most of a value a message quotes
+QUOTE_LIMIT = 80
+_QUOTED = re.compile(f"'[^']{{{QUOTE_LIMIT},}}'|\"[^\"]{{{QUOTE_LIMIT},}}\"")
+
+
+def _clip_quotes(text: str) -> str:
+    """``text`` with every quoted value longer than QUOTE_LIMIT cut short: a message names
+    what was wrong without echoing a megabyte of input back."""
+    text = str(text)
+    if len(text) <= QUOTE_LIMIT:
+        return text
+    clipped = _QUOTED.sub(lambda m: m.group()[: QUOTE_LIMIT - 4] + "..." + m.group()[0], text)
+    return clipped if len(clipped) <= 4 * QUOTE_LIMIT else clipped[: 4 * QUOTE_LIMIT - 3] + "..."
+
+
+def _clip(text: str) -> str:
+    text = str(text)
+    return text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."
+
+
 @attrs.frozen
 class FieldError:
-    """One reason a field was refused: ``path`` is dotted (``contact_points.1.value``)."""
+    """One reason a field was refused: ``path`` is dotted (``contact_points.1.value``).
+    A value the reason quotes is cut to about 80 characters."""
 
-    path: str
-    reason: str
+    path: str = attrs.field(converter=_clip)
+    reason: str = attrs.field(converter=_clip_quotes)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}" if self.path else self.reason

@@ -75,6 +75,7 @@ def email_key(raw: str, rules: EmailRules = DEFAULT_EMAIL_RULES) -> str:
     >>> email_key("  Marie.Dupont@Example.COM ")
     'marie.dupont@example.com'
     """
+    _require_text(raw)
     value = raw.strip()
     if not value:
         raise ValueError("an email address is required")
@@ -93,6 +94,13 @@ def email_key(raw: str, rules: EmailRules = DEFAULT_EMAIL_RULES) -> str:
     if domain in rules.dotless_domains:
         local = local.replace(".", "")
     return f"{local}@{domain}"
+
+
+def _require_text(raw: object) -> None:
+    # a non-text value is refused before any str method is called on it (CPython 3.11's
+    # specialised method calls crash on ``str.strip`` given the type ``str`` itself)
+    if not isinstance(raw, str):
+        raise ValueError(f"expected text, got {type(raw).__name__}")
 
 
 def _plain_email(value: str) -> tuple[str, str] | None:
@@ -125,6 +133,7 @@ def phone_key(raw: str, region: str | None = None) -> str:
 def phone_key_and_country(raw: str, region: str | None = None) -> tuple[str, str | None]:
     """:func:`phone_key` and the ISO 3166 alpha-2 country of the number (``None`` for
     non-geographic numbers), from one parse."""
+    _require_text(raw)
     value = raw.strip()
     if not value:
         raise ValueError("a phone number is required")
@@ -145,6 +154,7 @@ def phone_key_and_country(raw: str, region: str | None = None) -> tuple[str, str
 
 def country_code(raw: str) -> str:
     """An ISO 3166-1 alpha-2 country code, upper-cased; anything else is refused."""
+    _require_text(raw)
     code = raw.strip().upper()
     if code not in COUNTRY_CODES:
         raise ValueError(f"{raw!r} is not an ISO 3166 alpha-2 country code (such as FR, DE, US)")
@@ -175,6 +185,7 @@ def address_key(lines: list[str], postcode: str, city: str, country: str) -> str
 
 def url_key(raw: str) -> str:
     """A URL with scheme and host case-folded and without its trailing slash."""
+    _require_text(raw)
     value = raw.strip()
     match = re.fullmatch(r"(?i)(https?)://([^/?#\s]+)([^\s]*)", value)
     if not match:
@@ -186,6 +197,7 @@ def url_key(raw: str) -> str:
 
 def social_key(raw: str, network: str) -> str:
     """``network:handle``, case-folded, without a leading ``@``."""
+    _require_text(raw)
     net = network.strip().casefold()
     handle = raw.strip().lstrip("@").casefold()
     if not net or not re.fullmatch(r"[a-z0-9_.-]+", net):
@@ -224,6 +236,7 @@ def identifier_value(scheme: str, raw: str, validator: Callable[[str], str] | No
     scheme (``fr.siren``, ``iban``, ``eu.vat``, ``de.vat``, ``isbn``, ...), the check digits
     are verified and the value compacted. Any other scheme keeps the trimmed value.
     """
+    _require_text(raw)
     value = raw.strip()
     if not value:
         raise ValueError("an identifier value is required")

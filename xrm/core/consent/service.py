@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Select, and_, exists, or_, select, true
 
+from xrm.core._args import checked_methods
 from xrm.core._fields import resolve_contact_point
 from xrm.core.consent.audience import AudienceMember, audience_query, role_held
 from xrm.core.consent.rules import (
@@ -33,6 +34,7 @@ from xrm.errors import ConsentRequired, ValidationError
 __all__ = ["ConsentService"]
 
 
+@checked_methods
 class ConsentService:
     """``s.consents``: record consent evidence, check it, and build audiences."""
 
@@ -306,10 +308,18 @@ class ConsentService:
     ) -> Iterator[AudienceMember]:
         """Stream :meth:`contactable`, ``batch`` rows at a time: memory stays bounded
         whatever the number of parties."""
-        query = self.contactable(purpose, channel, at)
+        if not 1 <= batch <= 100_000:
+            raise ValidationError.single("batch", "must be between 1 and 100,000")
+        # the statement is built now: an unknown purpose is refused at the call
+        return self._audience(self.contactable(purpose, channel, at), batch)
+
+    def _audience(self, query: Select[Any], batch: int) -> Iterator[AudienceMember]:
         result = self._ctx.db.execute(query, execution_options={"yield_per": batch})
-        for row in result:
-            yield AudienceMember(row[0], row[1], row[2])
+        try:
+            for row in result:
+                yield AudienceMember(row[0], row[1], row[2])
+        finally:  # a caller that stops early closes the server-side cursor
+            result.close()
 
     def ledgers(
         self, party_id: int, kind: str, key: str

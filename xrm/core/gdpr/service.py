@@ -23,6 +23,7 @@ import attrs
 from sqlalchemy import Engine, Select, func, or_, select, text, update
 from sqlalchemy.orm import selectinload
 
+from xrm.core._args import checked_methods
 from xrm.core.events import ContactPointSuppressed, PartyErased
 from xrm.core.gdpr._declared import erase_plugin_rows, export_plugin_rows
 from xrm.core.gdpr._document import (
@@ -167,6 +168,7 @@ class ErasureReport:
     plugin_rows: int = 0
 
 
+@checked_methods
 class GdprService:
     """``s.gdpr``: export everything about a party, erase a party, check suppression.
 

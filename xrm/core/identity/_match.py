@@ -171,8 +171,11 @@ class Table:
 
 def _stream(db: Connection, query: Executable) -> Iterator[Any]:
     result = db.execute(query.execution_options(yield_per=_CHUNK))
-    for partition in result.partitions():
-        yield from partition
+    try:
+        for partition in result.partitions():
+            yield from partition
+    finally:  # a caller that stops early closes the server-side cursor
+        result.close()
 
 
 def _add(column: list[Values], i: int, value: str) -> None:

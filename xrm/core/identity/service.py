@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping
 
 from sqlalchemy import and_, bindparam, select
 
+from xrm.core._args import checked_methods
 from xrm.core._lean import Prepared
 from xrm.core.identity.dedupe import CandidatePair, MatchRule, find_pairs, iter_pairs
 from xrm.core.identity.merge import MergePlan, MergeService, Side, Unmerged
@@ -35,6 +36,7 @@ _BY_REF = Prepared(
 _MERGED_INTO = Prepared(select(PartyRow.merged_into_id).where(PartyRow.id == bindparam("id")))
 
 
+@checked_methods
 class IdentityService:
     """``s.identity``: who is this, from whatever the touchpoint knows."""
 

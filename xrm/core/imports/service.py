@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from xrm.core._args import checked_methods
 from xrm.core._gc import collector_paused
 from xrm.core.consent.service import ConsentService
 from xrm.core.gdpr._suppression import Suppressions
@@ -21,6 +22,7 @@ from xrm.errors import ValidationError
 __all__ = ["ImportService"]
 
 
+@checked_methods
 class ImportService:
     """``s.imports``: the one-at-a-time and the bulk import, over the party, role and
     consent services of the same unit of work."""

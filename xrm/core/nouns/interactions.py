@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
+from xrm.core._args import checked_methods
 from xrm.core._fields import primary_contact_point, resolve_contact_point
 from xrm.core._lean import _check_limit
 from xrm.core.events import InteractionRecorded
@@ -63,6 +64,7 @@ class ConsentGate(Protocol):
         """Raise :class:`~xrm.ConsentRequired` unless the ledger allows the contact."""
 
 
+@checked_methods
 class InteractionService:
     """``s.interactions``: record contacts and list them per party, newest first."""
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import selectinload
 
+from xrm.core._args import checked_methods
 from xrm.core._fields import (
     NormalizedPoint,
     _clean_name,
@@ -104,6 +105,32 @@ _PARTY_LOAD = (
 )
 
 
+#: a name search looks for at most this many words (each must appear in the name)
+MAX_SEARCH_WORDS = 10
+
+
+def _search_words(name: str) -> list[str]:
+    """The distinct words of a name search, compared as names are (case and accents
+    folded); a search of punctuation only, or of too many words, is refused rather than
+    matching every party or building a statement the database cannot run."""
+    words = list(dict.fromkeys(text_key(name).split()))
+    if not words:
+        raise ValidationError.single("name", "has no letter or digit to search for")
+    if len(words) > MAX_SEARCH_WORDS:
+        raise ValidationError.single(
+            "name", f"has {len(words)} words; search with at most {MAX_SEARCH_WORDS}"
+        )
+    return words
+
+
+def _id_cursor(after: str) -> int:
+    parts = decode_cursor(after)
+    if len(parts) != 1 or isinstance(parts[0], bool) or not isinstance(parts[0], int):
+        raise ValidationError.single("after", "is not a cursor returned by a previous page")
+    return parts[0]
+
+
+@checked_methods
 class PartyService:
     """``s.parties``: create, read, change and find parties."""
 
@@ -263,12 +290,11 @@ class PartyService:
             if role_state is not None:
                 conds.append(RoleRow.state == role_state)
             query = query.where(exists().where(and_(*conds)))
-        if name:
-            for word in text_key(name).split():
+        if name is not None:
+            for word in _search_words(name):
                 query = query.where(PartyRow.name_key.contains(word, autoescape=True))
         if after is not None:
-            (last_id,) = decode_cursor(after)
-            query = query.where(PartyRow.id > int(last_id))
+            query = query.where(PartyRow.id > _id_cursor(after))
         ids = builtins.list(self._ctx.db.scalars(query.order_by(PartyRow.id).limit(limit + 1)))
         more = len(ids) > limit
         items = tuple(self._records(ids[:limit]))

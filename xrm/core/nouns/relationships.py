@@ -19,6 +19,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from xrm.core._args import checked_methods
 from xrm.core._lean import Prepared, _pending
 from xrm.core.events import RelationshipCreated, RelationshipEnded
 from xrm.core.models import PartyRow, RelationshipRow, RoleRow, utcnow
@@ -83,6 +84,7 @@ def _links(typed: bool, dated: bool) -> CompoundSelect[Any]:
 _LINKS = {(t, d): Prepared(_links(t, d)) for t in (False, True) for d in (False, True)}
 
 
+@checked_methods
 class RelationshipService:
     """``s.relationships``: link parties, end links, and read them "as of" any day."""
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from xrm.core._args import checked_methods
 from xrm.core.events import RoleAssigned, RoleEnded, RoleTransitioned, RoleUpdated
 from xrm.core.models import RoleRow, RoleTransitionRow, utcnow
 from xrm.core.predicates import role_current
@@ -22,6 +23,7 @@ __all__ = ["RoleService"]
 RoleRef = int | Role
 
 
+@checked_methods
 class RoleService:
     """``s.roles``: assign a role to a party, move it through its lifecycle, end it."""
 
