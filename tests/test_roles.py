@@ -220,7 +220,7 @@ LEAD = RoleType(
     "lead",
     states=["open", "qualified", "lost", "won"],
     transitions={"open": ["qualified", "lost"], "qualified": ["won", "lost"]},
-    ending_states=["lost", "won"],
+    final_states=["lost", "won"],
 )
 
 
@@ -240,12 +240,12 @@ def test_reaching_an_ending_state_ends_the_role_and_it_may_be_given_again(app: X
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"ending_states": ["gone"]}, "ending_states must be known states"),
-        ({"ending_states": ["open"]}, "must be final and not an initial state"),
-        ({"ending_states": ["qualified"]}, "must be final"),
+        ({"final_states": ["gone"]}, "final_states must be known states"),
+        ({"final_states": ["open"]}, "must lead nowhere and not be an initial state"),
+        ({"final_states": ["qualified"]}, "must lead nowhere"),
     ],
 )
-def test_ending_states_are_known_final_states(options: dict[str, Any], message: str) -> None:
+def test_final_states_are_known_final_states(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         RoleType("x", states=["open", "qualified", "lost"],
                  transitions={"open": ["qualified"], "qualified": ["lost"]}, **options)  # fmt: skip
@@ -280,3 +280,10 @@ def test_a_plugin_may_veto_a_change_of_role_attributes(xrm_factory: Any) -> None
         s.roles.update(role.id, {"number": 1, "note": "gold"})  # no change: no call
     assert guard.seen == [({"number": 1}, {"number": 1, "note": "gold"}),
                           ({"number": 1, "note": "gold"}, {"number": 2})]  # fmt: skip
+
+
+def test_ending_states_is_the_deprecated_name_of_final_states() -> None:
+    with pytest.warns(DeprecationWarning, match="ending_states is now final_states"):
+        old = RoleType("x", states=["open", "lost"], transitions={"open": ["lost"]},
+                       ending_states=["lost"])  # fmt: skip
+    assert old.final_states == old.ending_states == frozenset({"lost"})

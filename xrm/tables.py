@@ -13,8 +13,8 @@ public ground for such queries (docs/tables.md):
   names a party carries (``mapped_column(Text, info=PERSONAL)``): the GDPR export and
   erasure read them, so a plugin writes no hook for its own rows (docs/gdpr.md);
 - the core's predicates as SQL expressions, so a report keeps the rows the services keep:
-  :func:`live_party` and :func:`unmerged_party`, :func:`role_current`, :func:`role_held`,
-  :func:`relationship_valid`, and :func:`contactable`, the consent audience.
+  :func:`live_party` and :func:`unmerged_party`, :func:`role_current`, :func:`role_open`,
+  :func:`role_held`, :func:`relationship_valid`, and :func:`contactable`, the consent audience.
 
 Run the queries on ``session.db``, the SQLAlchemy session of the unit of work::
 
@@ -62,6 +62,7 @@ from xrm.core.predicates import (
     relationship_valid,
     role_current,
     role_held,
+    role_open,
     unmerged_party,
 )
 
@@ -90,6 +91,7 @@ __all__ = [
     "relationship_valid",
     "role_current",
     "role_held",
+    "role_open",
     "unmerged_party",
     "utcnow",
 ]

@@ -18,7 +18,7 @@ from collections.abc import Collection
 from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import QueryableAttribute, aliased
 
-from xrm.core.models import PartyRow, RelationshipRow, RoleRow, RoleTransitionRow
+from xrm.core.models import PartyRow, RelationshipRow, RoleRow, RoleTransitionRow, utcnow
 from xrm.core.uow import as_utc
 from xrm.errors import ValidationError
 
@@ -28,6 +28,7 @@ __all__ = [
     "relationship_valid",
     "role_current",
     "role_held",
+    "role_open",
     "unmerged_party",
 ]
 
@@ -50,21 +51,23 @@ def live_party(party: type[PartyRow] = PartyRow) -> ColumnElement[bool]:
 def role_current(
     as_of: dt.datetime | dt.date | None = None, role: type[RoleRow] = RoleRow
 ) -> ColumnElement[bool]:
-    """The role is current.
+    """The role is current at ``as_of`` (default: now): it had started at or before
+    then and had not ended at or before it
+    (``started_at <= as_of AND (ended_at IS NULL OR ended_at > as_of)``). A role that
+    reaches one of its type's ``final_states`` ends then, so it is not current after.
 
-    Without ``as_of``: the role is not ended (``ended_at IS NULL``), exactly what
-    ``s.roles.current``, ``s.roles.of`` and ``s.parties.list(role=...)`` read; a party
-    holds each role type at most once in this sense.
-
-    With ``as_of``: the role had started at or before that time and had not ended at or
-    before it (``started_at <= as_of AND (ended_at IS NULL OR ended_at > as_of)``), as the
-    consent rules read a purpose's required role. A date means its first instant (UTC),
-    so a role ended on that date is no longer current on it.
+    ``s.roles.current``, ``s.parties.list(role=...)``, segments and the consent rules all
+    read this one rule: a role assigned to start tomorrow is not current today. A date
+    means its first instant (UTC), so a role ended on that date is no longer current on it.
     """
-    when = as_utc(as_of, "as_of")
-    if when is None:
-        return role.ended_at.is_(None)
+    when = as_utc(as_of, "as_of") or utcnow()
     return and_(role.started_at <= when, or_(role.ended_at.is_(None), role.ended_at > when))
+
+
+def role_open(role: type[RoleRow] = RoleRow) -> ColumnElement[bool]:
+    """The role has not ended (it may start later): the sense in which a party holds each
+    role type at most once (the ``uq_role_current`` index)."""
+    return role.ended_at.is_(None)
 
 
 def role_held(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -125,6 +126,10 @@ def _tuple(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(values)
 
 
+def _states(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(values)
+
+
 def _transitions(value: Mapping[str, Iterable[str]]) -> Mapping[str, frozenset[str]]:
     return {state: frozenset(targets) for state, targets in value.items()}
 
@@ -137,9 +142,12 @@ class RoleType:
     ``transitions`` maps a state to the states it may move to; ``party_kinds`` limits who
     may hold the role (``None``: any kind); ``schema`` validates the role's attributes;
     ``defaults(party_id)`` gives attributes computed when the role is assigned (a
-    customer number), which the caller's attributes override. ``ending_states`` are final
-    states that end the role when it reaches them (``lost`` for a lead): the party no longer
-    holds it, and may be given the role again. ``internal_states`` makes the role the
+    customer number), which the caller's attributes override. ``final_states`` are the
+    states that end the role when it reaches them (``left`` for an employee, ``lost`` for a
+    lead): the role is no longer current from then on (for ``s.roles.current``,
+    ``s.parties.list(role=...)``, segments and consent alike), and the party may be given
+    the role again. (``ending_states``, their first name, is still accepted, with a
+    DeprecationWarning.) ``internal_states`` makes the role the
     company's own: a party holding it in one of those states (an ``employee`` who is
     ``active``) is one of the company's own parties, which alone may take a company-side
     part (``sender``, ``agent``, ``organizer``, ``author``) in an outbound interaction and
@@ -154,10 +162,20 @@ class RoleType:
     party_kinds: frozenset[str] | None = attrs.field(default=None, converter=_frozenset)
     initial_states: frozenset[str] | None = attrs.field(default=None, converter=_frozenset)
     defaults: Callable[[int], Mapping[str, Any]] | None = None
-    ending_states: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    final_states: frozenset[str] = attrs.field(factory=frozenset, converter=_states)
     internal_states: frozenset[str] | None = attrs.field(default=None, converter=_frozenset)
+    #: deprecated: the first name of ``final_states``
+    ending_states: frozenset[str] = attrs.field(factory=frozenset, converter=_states)
 
     def __attrs_post_init__(self) -> None:
+        if self.ending_states:
+            warnings.warn(
+                f"role type {self.name!r}: ending_states is now final_states",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            object.__setattr__(self, "final_states", self.final_states | self.ending_states)
+        object.__setattr__(self, "ending_states", self.final_states)
         if not self.states:
             raise ValueError(f"role type {self.name!r} needs at least one state")
         if len(set(self.states)) != len(self.states):
@@ -171,19 +189,19 @@ class RoleType:
                 )
         if self.initial_states is not None and not self.initial_states <= known:
             raise ValueError(f"role type {self.name!r}: initial_states must be known states")
-        if not self.ending_states <= known:
-            raise ValueError(f"role type {self.name!r}: ending_states must be known states")
+        if not self.final_states <= known:
+            raise ValueError(f"role type {self.name!r}: final_states must be known states")
         if self.internal_states is not None and not (
             self.internal_states and self.internal_states <= known
         ):
             raise ValueError(
                 f"role type {self.name!r}: internal_states must be known states, at least one"
             )
-        for state in self.ending_states:
+        for state in self.final_states:
             if self.transitions.get(state) or self.may_start_in(state):
                 raise ValueError(
-                    f"role type {self.name!r}: ending state {state!r} must be final and not "
-                    "an initial state"
+                    f"role type {self.name!r}: final state {state!r} must lead nowhere and "
+                    "not be an initial state"
                 )
 
     @property

@@ -144,12 +144,12 @@ def test_ending_the_role_of_someone_still_employed_reports_them_too(
     ]
 
 
-def test_someone_who_left_is_reported_once_even_when_the_role_is_ended_later(
-    app: XRM, book: dict[str, int]
-) -> None:
+def test_leaving_ends_the_role_and_is_reported_once(app: XRM, book: dict[str, int]) -> None:
     with app.session() as s:
         left = s.roles.transition(role_of(s, book["ann"]), "left")
-        s.roles.end(left)
+        assert left.ended_at is not None  # "left" is a final state
+        assert s.roles.current(book["ann"], "employee") is None
+        assert all(p.id != book["ann"] for p in s.parties.list(role="employee").items)
         assert len(left_events(s, book["ann"])) == 1
         assert len(left_events(s, book["ACME"])) == 1
 

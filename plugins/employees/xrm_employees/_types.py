@@ -71,6 +71,7 @@ EMPLOYEE = RoleType(
     # a current employee is one of the company's own parties: it may send, call and
     # organise for the company, and its consent is not asked for what it does there
     internal_states=CURRENT_STATES,
+    final_states=["left"],  # a leaver no longer holds the role: not current, not internal
 )
 
 

@@ -26,7 +26,6 @@ def test_the_plugin_is_discovered_through_its_entry_point(monkeypatch: pytest.Mo
     assert info.hooks == (
         "xrm_purposes",
         "xrm_relationship_types",
-        "xrm_role_changed",
         "xrm_role_types",
         "xrm_touchpoints",
         "xrm_validate_relationship",

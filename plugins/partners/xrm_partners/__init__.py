@@ -122,15 +122,6 @@ def xrm_validate_relationship(session: Session, relationship: Relationship, acti
         _check_type(target, target_types, "to_party", name)
 
 
-@hookimpl
-def xrm_role_changed(session: Session, role: Role, from_state: str | None) -> None:
-    """A partner role that enters ``ended`` is ended as well, on the transition's date, so
-    that the party is no longer a current partner (relationships and purposes see it)."""
-    if role.type != PARTNER.name or role.state != "ended" or role.ended_at is not None:
-        return
-    session.roles.end(role, at=role.transitions[-1].at, note="partnership ended")
-
-
 def _partner_role(session: Session, party_id: int, field: str, name: str) -> Role:
     role = session.roles.current(party_id, PARTNER.name)
     if role is None:  # the relationship type requires the role: only if rules change

@@ -88,6 +88,8 @@ PARTNER: Final = RoleType(
     },
     # an existing partner taken on from another system may start active
     initial_states=["applicant", "active"],
+    # an ended partnership no longer holds the role (a new one may start later)
+    final_states=["ended"],
     label="Partner",
     schema=PartnerAttributes,
 )

@@ -43,7 +43,7 @@ from xrm.core.models import (
     utcnow,
 )
 from xrm.core.normalize import email_key, phone_key_and_country, text_key
-from xrm.core.predicates import role_current
+from xrm.core.predicates import role_open
 from xrm.core.records import (
     ConsentRecord,
     ContactPoint,
@@ -378,7 +378,7 @@ def _unchanged(s: ImportService, recognised: list[tuple[_New, int]]) -> set[int]
             select(PartyTagRow.party_id, literal("tag"), PartyTagRow.tag,
                    literal("")).where(PartyTagRow.party_id.in_(chunk)),
             select(RoleRow.party_id, literal("role"), RoleRow.type, literal("")).where(
-                RoleRow.party_id.in_(chunk), role_current()),
+                RoleRow.party_id.in_(chunk), role_open()),
         ]  # fmt: skip
         for query in queries:
             for party_id, what, a, b in db.execute(query):

@@ -60,7 +60,7 @@ def import_party(s: ImportService, data: ImportedParty | Mapping[str, Any]) -> t
                 s.parties.tag(party.id, *missing_tags)
                 outcome = "updated"
         for role in row.roles:
-            if s.roles.current(party.id, role.type) is None:
+            if not s.roles.of(party.id, type=role.type):  # held, or to start later
                 s.roles.assign(party.id, role.type, state=role.state, attributes=role.attributes)
                 outcome = "updated" if outcome == "unchanged" else outcome
         for consent in row.consents:

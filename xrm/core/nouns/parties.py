@@ -284,7 +284,7 @@ class PartyService:
                 )
             )
         if role is not None or role_state is not None:
-            conds = [RoleRow.party_id == PartyRow.id, role_current()]
+            conds = [RoleRow.party_id == PartyRow.id, role_current(self._ctx.now())]
             if role is not None:
                 conds.append(RoleRow.type == role)
             if role_state is not None:

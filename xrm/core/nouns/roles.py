@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 from xrm.core._args import checked_methods
 from xrm.core.events import RoleAssigned, RoleEnded, RoleTransitioned, RoleUpdated
 from xrm.core.models import RoleRow, RoleTransitionRow, utcnow
-from xrm.core.predicates import role_current
+from xrm.core.predicates import role_current, role_open
 from xrm.core.records import Role
 from xrm.core.registry import RoleType
 from xrm.core.uow import PartyRef, UnitOfWork, as_utc, ref_id, validate_model
@@ -65,8 +65,12 @@ class RoleService:
                     f"a party of kind {row_party.kind!r} cannot hold role {type!r} "
                     f"(only {allowed})",
                 )
-            if self._current_row(row_party.id, type) is not None:
-                raise Conflict(f"party {row_party.id} already holds role {type!r}", field="type")
+            held = self._open_row(row_party.id, type)
+            if held is not None:
+                since = "" if held.started_at <= ctx.now() else f" from {held.started_at:%Y-%m-%d}"
+                raise Conflict(
+                    f"party {row_party.id} already holds role {type!r}{since}", field="type"
+                )
             row = RoleRow(
                 party_id=row_party.id,
                 type=type,
@@ -148,7 +152,7 @@ class RoleService:
                 )
             )
             ctx.notify("xrm_role_changed", role=result, from_state=before)
-            if to in role_type.ending_states:
+            if to in role_type.final_states:
                 # a final state that ends the role (a lost lead, a blocked supplier)
                 return self._end(row, when, f"reached {to}")
             return Role.of(row)
@@ -220,14 +224,15 @@ class RoleService:
         return Role.of(self._row(role, None))
 
     def current(self, party: PartyRef, type: str) -> Role | None:
-        """The party's current role of ``type``, or ``None``."""
+        """The party's role of ``type`` current now (started, not ended), or ``None``."""
         row = self._current_row(ref_id(party), type)
         return Role.of(row) if row is not None else None
 
     def of(
         self, party: PartyRef, *, type: str | None = None, include_ended: bool = False
     ) -> list[Role]:
-        """The party's roles, oldest first; ended ones only with ``include_ended``."""
+        """The party's roles, oldest first: those not ended (one that starts later
+        included), and ended ones too with ``include_ended``."""
         query = (
             select(RoleRow)
             .where(RoleRow.party_id == ref_id(party))
@@ -237,7 +242,7 @@ class RoleService:
         if type is not None:
             query = query.where(RoleRow.type == type)
         if not include_ended:
-            query = query.where(role_current())
+            query = query.where(role_open())
         return [Role.of(r) for r in self._ctx.db.scalars(query)]
 
     # -- helpers -----------------------------------------------------------------------
@@ -273,8 +278,13 @@ class RoleService:
     def _current_row(self, party_id: int, type: str) -> RoleRow | None:
         return self._ctx.db.scalar(
             select(RoleRow).where(
-                RoleRow.party_id == party_id, RoleRow.type == type, role_current()
+                RoleRow.party_id == party_id, RoleRow.type == type, role_current(self._ctx.now())
             )
+        )
+
+    def _open_row(self, party_id: int, type: str) -> RoleRow | None:
+        return self._ctx.db.scalar(
+            select(RoleRow).where(RoleRow.party_id == party_id, RoleRow.type == type, role_open())
         )
 
     def _row(self, role: RoleRef, version: int | None) -> RoleRow:
