@@ -7,13 +7,14 @@ Private to ``xrm.core``: parties, the bulk path, interactions and consent use it
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import (
     select,
 )
+from sqlalchemy.orm import Session as OrmSession
 
 from xrm.core.inputs import CONTACT_INPUTS, AnyContactPoint, ContactPointIn, PostalAddress
 from xrm.core.models import (
@@ -149,13 +150,57 @@ def resolve_contact_point(
     return found
 
 
+#: how strongly a point claims to be its kind's primary (see primary_flags)
+ASKED, PRIMARY_NOW, ANY = 2, 1, 0
+
+
+def primary_flags(points: Sequence[tuple[str, int, bool]]) -> list[bool]:
+    """Which of a party's points are primary, given each point's ``(kind, claim,
+    suppressed)`` in age order, the claim being ASKED (``primary=True`` given now),
+    PRIMARY_NOW or ANY: per kind, the reachable point with the strongest claim, the oldest
+    among equals. A suppressed point is never primary (nothing is sent to it), and a kind
+    whose points are all suppressed has no primary."""
+    chosen: dict[str, int] = {}
+    for i, (kind, claim, suppressed) in enumerate(points):
+        if not suppressed and (kind not in chosen or claim > points[chosen[kind]][1]):
+            chosen[kind] = i
+    winners = set(chosen.values())
+    return [i in winners for i in range(len(points))]
+
+
+def settle_primaries(
+    db: OrmSession, points: Sequence[ContactPointRow], asked: Collection[ContactPointRow] = ()
+) -> list[ContactPointRow]:
+    """Apply :func:`primary_flags` to a party's loaded points, oldest first (``asked``:
+    the points given ``primary=True`` now). Flags are cleared before one is set (one
+    primary per kind is an index). Returns the points that became primary."""
+    flags = primary_flags(
+        [
+            (p.kind, ASKED if p in asked else PRIMARY_NOW if p.is_primary else ANY,
+             bool(p.suppressed))
+            for p in points
+        ]
+    )  # fmt: skip
+    losing = [p for p, flag in zip(points, flags, strict=True) if p.is_primary and not flag]
+    gaining = [p for p, flag in zip(points, flags, strict=True) if flag and not p.is_primary]
+    for p in losing:
+        p.is_primary = False
+    if losing and gaining:
+        db.flush()
+    for p in gaining:
+        p.is_primary = True
+    return gaining
+
+
 def primary_contact_point(ctx: UnitOfWork, party_id: int, kind: str) -> ContactPointRow | None:
-    """The party's primary contact point of ``kind``, if it has one."""
+    """The party's primary contact point of ``kind``, if it has one (never a suppressed
+    point: nothing is sent to it)."""
     return ctx.db.scalar(
         select(ContactPointRow).where(
             ContactPointRow.party_id == party_id,
             ContactPointRow.kind == kind,
             ContactPointRow.is_primary.is_(True),
+            ContactPointRow.suppressed.is_(False),
         )
     )
 

@@ -104,8 +104,10 @@ class Party:
     updated_at: dt.datetime
 
     def primary(self, kind: str) -> ContactPoint | None:
-        """The primary contact point of ``kind`` (email, phone...), or the first one."""
-        candidates = [c for c in self.contact_points if c.kind == kind]
+        """The primary contact point of ``kind`` (email, phone...), or the first reachable
+        one; never a suppressed point (nothing is sent to it): ``None`` when every point
+        of the kind is suppressed, or there is none."""
+        candidates = [c for c in self.contact_points if c.kind == kind and not c.suppressed]
         for point in candidates:
             if point.primary:
                 return point

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, or_, select, true
 
 from xrm.core._args import checked_methods
-from xrm.core._fields import resolve_contact_point
+from xrm.core._fields import resolve_contact_point, settle_primaries
 from xrm.core.consent.audience import AudienceMember, audience_query, role_held
 from xrm.core.consent.rules import (
     DECISIONS,
@@ -388,6 +388,11 @@ class ConsentService:
                 return
             point.suppressed = value
             party_row.updated_at = utcnow()
+            ctx.db.flush()
+            # a suppressed point is never primary: the next reachable one of its kind
+            # takes its place (and an unsuppressed one may take an empty place back)
+            points = sorted(party_row.contact_points, key=lambda c: c.id)
+            settle_primaries(ctx.db, points)
             ctx.db.flush()
             ctx.record(
                 (ContactPointSuppressed if value else ContactPointUnsuppressed)(

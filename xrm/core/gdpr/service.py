@@ -24,6 +24,7 @@ from sqlalchemy import Engine, Select, func, or_, select, text, update
 from sqlalchemy.orm import selectinload
 
 from xrm.core._args import checked_methods
+from xrm.core._fields import settle_primaries
 from xrm.core.events import ContactPointSuppressed, PartyErased
 from xrm.core.gdpr._declared import erase_plugin_rows, export_plugin_rows
 from xrm.core.gdpr._document import (
@@ -538,6 +539,7 @@ class GdprService:
                 point.label = None
                 point.data = {}
                 point.suppressed = True
+                point.is_primary = False
         db.flush()
         return counts
 
@@ -581,6 +583,14 @@ class GdprService:
                             reason="the address of an erased party",
                         )
                     )
+        ctx.db.flush()
+        for party_id in sorted(others):  # their suppressed points are no longer primary
+            points = ctx.db.scalars(
+                select(ContactPointRow)
+                .where(ContactPointRow.party_id == party_id)
+                .order_by(ContactPointRow.id)
+            ).all()
+            settle_primaries(ctx.db, points)
         ctx.db.flush()
         return written, tuple(sorted(others))
 

@@ -10,7 +10,9 @@ from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import Session as OrmSession
 
+from xrm.core._fields import ANY, PRIMARY_NOW, primary_flags
 from xrm.core.models import (
     ConsentLedgerRow,
     ConsentRecordRow,
@@ -87,6 +89,9 @@ class _Unmerge:
             self.moved_back["contact_point"] = self.moved_back.get("contact_point", 0) + len(
                 deleted
             )
+        settled = undo.get("primary_settled") or []
+        if settled:
+            _set_flags(db, [[ident, not flag] for ident, flag in settled])
         if undo["suppressed"]:
             db.execute(update(cp).where(cp.id.in_(undo["suppressed"])).values(suppressed=False))
         for name, ident, d_point, s_point in undo["repointed"]:
@@ -177,3 +182,32 @@ class _Unmerge:
             )
         )
         return {"moved_back": self.moved_back, "gone": self.gone, "fields_restored": restored}
+
+
+def _settle_primaries(db: OrmSession, party_id: int) -> list[list[Any]]:
+    """:func:`~xrm.core._fields.primary_flags` applied to the party's points with Core
+    statements (a merge writes without the ORM); returns ``[point id, new flag]`` of each
+    change."""
+    cp = ContactPointRow
+    rows = db.execute(
+        select(cp.id, cp.kind, cp.is_primary, cp.suppressed)
+        .where(cp.party_id == party_id)
+        .order_by(cp.id)
+    ).all()
+    flags = primary_flags(
+        [(r.kind, PRIMARY_NOW if r.is_primary else ANY, r.suppressed) for r in rows]
+    )
+    changes = [
+        [r.id, flag] for r, flag in zip(rows, flags, strict=True) if bool(r.is_primary) != flag
+    ]
+    _set_flags(db, changes)
+    return changes
+
+
+def _set_flags(db: OrmSession, changes: list[list[Any]]) -> None:
+    """Set ``[point id, primary]`` flags, the cleared ones first (one primary per kind)."""
+    cp = ContactPointRow
+    for wanted in (False, True):
+        ids = [ident for ident, flag in changes if flag is wanted]
+        if ids:
+            db.execute(update(cp).where(cp.id.in_(ids)).values(is_primary=wanted))

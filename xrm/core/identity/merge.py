@@ -23,7 +23,7 @@ import attrs
 from sqlalchemy import Table, delete, func, insert, literal, or_, select, update
 
 from xrm.core.events import PartyMerged, PartyUnmerged
-from xrm.core.identity._unmerge import _move, _Unmerge
+from xrm.core.identity._unmerge import _move, _settle_primaries, _Unmerge
 from xrm.core.models import (
     ConsentLedgerRow,
     ConsentRecordRow,
@@ -609,6 +609,9 @@ class _Merge:
                 update(ContactPointRow).where(ContactPointRow.id.in_(newly)).values(suppressed=True)
             )
         self.undo["suppressed"] = newly
+        # a survivor's point suppressed now is no longer primary (the next reachable one
+        # of its kind takes its place); unmerge puts the flags back
+        self.undo["primary_settled"] = _settle_primaries(db, self.s_id) if newly else []
         for d_point, s_point in self.shared:
             for name in ("participant", "consent"):
                 model = ParticipantRow if name == "participant" else ConsentRecordRow

@@ -18,10 +18,13 @@ from sqlalchemy import JSON, String, Table, literal, select, text
 from sqlalchemy.exc import IntegrityError
 
 from xrm.core._fields import (
+    ANY,
+    ASKED,
     NormalizedPoint,
     _clean_name,
     _clean_tags,
     normalize_contact_point,
+    primary_flags,
     unique_points,
 )
 from xrm.core._gc import collector_paused
@@ -578,14 +581,15 @@ def _insert(s: ImportService, fresh: list[_New]) -> None:
     parties: list[Party] = []
     empty = as_json({})
     for new in fresh:
-        primary_kinds = {p.kind for p in new.points if p.primary}
-        first: set[str] = set()
+        gone_points = [(p.kind, p.key) in blocked for p in new.points]
+        flags = primary_flags(
+            [(p.kind, ASKED if p.primary else ANY, gone)
+             for p, gone in zip(new.points, gone_points, strict=True)]
+        )  # fmt: skip
         mine = []
-        for p in new.points:
-            p.primary = p.primary or (p.kind not in primary_kinds and p.kind not in first)
-            first.add(p.kind)
+        for p, primary, gone in zip(new.points, flags, gone_points, strict=True):
+            p.primary = primary
             pid = next(point_ids)
-            gone = (p.kind, p.key) in blocked
             point_rows.append((pid, new.party_id, p.kind, p.value, p.key, p.label, p.country,
                                as_json(p.data) if p.data else empty, flag(p.primary),
                                flag(gone), at))  # fmt: skip

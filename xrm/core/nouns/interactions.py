@@ -15,7 +15,7 @@ from xrm.core._fields import primary_contact_point, resolve_contact_point
 from xrm.core._lean import _check_limit
 from xrm.core.events import InteractionRecorded
 from xrm.core.inputs import ParticipantIn
-from xrm.core.models import InteractionRow, ParticipantRow, PartyRow, utcnow
+from xrm.core.models import ContactPointRow, InteractionRow, ParticipantRow, PartyRow, utcnow
 from xrm.core.predicates import role_held
 from xrm.core.records import Interaction, Page
 from xrm.core.uow import (
@@ -345,8 +345,17 @@ class InteractionService:
                 path = f"participants.{i}.contact_point"
                 ids.append(resolve_contact_point(ctx, part.party, part.contact_point, path).id)
             elif outbound and kind is not None and part.role not in COMPANY_SIDE_ROLES:
-                primary = primary_contact_point(ctx, part.party, kind)
-                ids.append(primary.id if primary is not None else None)
+                point = primary_contact_point(ctx, part.party, kind)
+                if point is None:
+                    # every point of the kind is suppressed: name one, so that the
+                    # consent check refuses the contact as suppressed
+                    point = ctx.db.scalar(
+                        select(ContactPointRow)
+                        .where(ContactPointRow.party_id == part.party, ContactPointRow.kind == kind)
+                        .order_by(ContactPointRow.id)
+                        .limit(1)
+                    )
+                ids.append(point.id if point is not None else None)
             else:
                 ids.append(None)
         return ids

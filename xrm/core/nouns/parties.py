@@ -24,6 +24,7 @@ from xrm.core._fields import (
     _clean_name,
     _clean_tags,
     normalize_contact_point,
+    settle_primaries,
     unique_points,
 )
 from xrm.core._lean import (
@@ -103,6 +104,10 @@ _PARTY_LOAD = (
     selectinload(PartyRow.identifiers),
     selectinload(PartyRow.tags),
 )
+
+
+def _by_id(point: ContactPointRow) -> int:
+    return point.id
 
 
 #: a name search looks for at most this many words (each must appear in the name)
@@ -489,9 +494,7 @@ class PartyService:
             row.contact_points.remove(point)
             if point.is_primary:
                 ctx.db.flush()
-                successor = next((c for c in row.contact_points if c.kind == point.kind), None)
-                if successor is not None:
-                    successor.is_primary = True
+                settle_primaries(ctx.db, sorted(row.contact_points, key=_by_id))
             row.updated_at = utcnow()
             ctx.record(
                 ContactPointRemoved(
@@ -508,6 +511,12 @@ class PartyService:
             point = next((c for c in row.contact_points if c.id == point_id), None)
             if point is None:
                 raise NotFound("contact point", point_id)
+            if point.suppressed:
+                raise ValidationError.single(
+                    "contact_point",
+                    f"{point.kind} {point_id} is suppressed (bounced, reported or erased): "
+                    "nothing is sent to it, so it cannot be primary",
+                )
             if not point.is_primary:
                 for other in row.contact_points:
                     if other.kind == point.kind and other.is_primary:
@@ -623,17 +632,11 @@ class PartyService:
     def _attach_points(
         self, row: PartyRow, points: Sequence[NormalizedPoint], now: dt.datetime
     ) -> builtins.list[ContactPointRow]:
-        created = []
+        created: builtins.list[ContactPointRow] = []
+        older = sorted(row.contact_points, key=_by_id)
         # an erased party's address stays unreachable, whoever gives it again
         blocked = self._suppressions.blocked(points)
         for point in points:
-            has_primary = any(c.kind == point.kind and c.is_primary for c in row.contact_points)
-            make_primary = point.primary or not has_primary
-            if point.primary and has_primary:
-                for other in row.contact_points:
-                    if other.kind == point.kind:
-                        other.is_primary = False
-                self._ctx.db.flush()
             cp = ContactPointRow(
                 kind=point.kind,
                 value=point.value,
@@ -641,12 +644,15 @@ class PartyService:
                 label=point.label,
                 country=point.country,
                 data=point.data,
-                is_primary=make_primary,
+                is_primary=False,
                 suppressed=(point.kind, point.key) in blocked,
                 created_at=now,
             )
             row.contact_points.append(cp)
             created.append(cp)
+        if created:
+            asked = [cp for cp, point in zip(created, points, strict=True) if point.primary]
+            settle_primaries(self._ctx.db, older + created, asked)
         return created
 
     def _identifier(self, scheme: str, value: str, path: str) -> str:
