@@ -76,8 +76,45 @@ def _coerce_point(raw: Any, path: str) -> AnyContactPoint:
     return validate_model(model or ContactPointIn, dict(raw), path)  # type: ignore[return-value]
 
 
-def normalize_contact_point(ctx: UnitOfWork, raw: Any, path: str) -> NormalizedPoint:
-    """Validate one contact point and compute its match key; errors name ``path``."""
+def address_region(points: Iterable[Any]) -> str | None:
+    """The country of the first postal address among ``points`` (input models or
+    mappings), if it has a valid one: the region a local phone number of the same party
+    is read in before the application's default region."""
+    for raw in points:
+        if isinstance(raw, PostalAddress):
+            country: Any = raw.country
+        elif isinstance(raw, Mapping) and raw.get("kind") == "postal":
+            country = raw.get("country")
+        else:
+            continue
+        if isinstance(country, str):
+            try:
+                return country_code(country)
+            except ValueError:
+                return None
+    return None
+
+
+def stored_region(ctx: UnitOfWork, party_id: int) -> str | None:
+    """The country of the party's primary (else oldest) postal address, if it has one."""
+    return ctx.db.scalar(
+        select(ContactPointRow.country)
+        .where(
+            ContactPointRow.party_id == party_id,
+            ContactPointRow.kind == "postal",
+            ContactPointRow.country.is_not(None),
+        )
+        .order_by(ContactPointRow.is_primary.desc(), ContactPointRow.id)
+        .limit(1)
+    )
+
+
+def normalize_contact_point(
+    ctx: UnitOfWork, raw: Any, path: str, region: str | None = None
+) -> NormalizedPoint:
+    """Validate one contact point and compute its match key; errors name ``path``. A
+    phone without a region of its own is read in ``region`` (the country of the party's
+    postal address), else in the application's default region."""
     point = _coerce_point(raw, path)
     kind = point.kind
     registered = ctx.registry.contact_kinds.get(kind)
@@ -95,8 +132,8 @@ def normalize_contact_point(ctx: UnitOfWork, raw: Any, path: str) -> NormalizedP
         elif kind == "email":
             key = email_key(point.value, ctx.settings.email_rules)
         elif kind == "phone":
-            region = getattr(point, "region", None) or ctx.settings.default_region
-            key = phone_key(point.value, region)
+            read_in = getattr(point, "region", None) or region or ctx.settings.default_region
+            key = phone_key(point.value, read_in)
             country = _phone_country(key)
         elif kind == "url":
             key = url_key(point.value)

@@ -367,7 +367,7 @@ def test_numbers_stay_unique_among_current_employees(app: XRM, ops: list[tuple[A
                 role = s.roles.current(people[who], "employee")
                 assert role is not None
                 s.roles.transition(role, "left")
-                held[who] = ("left", held[who][1])
+                del held[who]  # "left" is final: the role has ended
             elif op[0] == "end" and who in held:
                 role = s.roles.current(people[who], "employee")
                 assert role is not None

@@ -23,6 +23,7 @@ from xrm.core._fields import (
     NormalizedPoint,
     _clean_name,
     _clean_tags,
+    address_region,
     normalize_contact_point,
     primary_flags,
     unique_points,
@@ -238,12 +239,14 @@ def _normalize_points(s: ImportService, row: ImportedParty, errors: list[FieldEr
     ctx = s.uow
     kinds = ctx.registry.contact_kinds
     rules = ctx.settings.email_rules
-    region = row.region or ctx.settings.default_region
+    # a local number is read in the row's region, else its postal address's country
+    own_region = row.region or address_region(row.contact_points)
+    region = own_region or ctx.settings.default_region
     given: list[str] = [*row.emails, *row.phones]
     emails = len(row.emails)
     # the input models of the values not taken straight, built first as the services do
     models: dict[int, Any] = {
-        i: Email(v) if i < emails else Phone(v, region=row.region)
+        i: Email(v) if i < emails else Phone(v, region=own_region)
         for i, v in enumerate(given)
         if not _as_is(v)
     }
@@ -263,10 +266,12 @@ def _normalize_points(s: ImportService, row: ImportedParty, errors: list[FieldEr
             except ValueError:
                 point = None
             if point is None:
-                models[i] = Email(raw) if i < emails else Phone(raw, region=row.region)
+                models[i] = Email(raw) if i < emails else Phone(raw, region=own_region)
         if point is None:
             try:
-                point = normalize_contact_point(ctx, models.get(i, raw), f"contact_points.{i}")
+                point = normalize_contact_point(
+                    ctx, models.get(i, raw), f"contact_points.{i}", own_region
+                )
             except ValidationError as exc:
                 errors.extend(exc.errors)
                 continue

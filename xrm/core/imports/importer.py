@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from xrm.core._fields import NormalizedPoint, normalize_contact_point
+from xrm.core._fields import NormalizedPoint, address_region, normalize_contact_point
 from xrm.core.inputs import Email, ImportedConsent, ImportedParty, Outcome, Phone
 from xrm.core.uow import validate_model
 from xrm.errors import ValidationError
@@ -29,7 +29,9 @@ def import_party(s: ImportService, data: ImportedParty | Mapping[str, Any]) -> t
         kinds = ", ".join(sorted(s.uow.registry.party_kinds))
         raise ValidationError.single("kind", f"unknown party kind {row.kind!r} ({kinds})")
     points: list[Any] = [Email(e) for e in row.emails]
-    points += [Phone(p, region=row.region) for p in row.phones]
+    # a local number is read in the row's region, else its postal address's country
+    region = row.region or address_region(row.contact_points)
+    points += [Phone(p, region=region) for p in row.phones]
     points += row.contact_points
     with s.uow.atomic():
         known = _recognise(s, row, points)
@@ -46,7 +48,7 @@ def import_party(s: ImportService, data: ImportedParty | Mapping[str, Any]) -> t
             held = {(c.kind, c.key) for c in party.contact_points}
             ctx = s.uow
             for i, raw in enumerate(points):
-                point = normalize_contact_point(ctx, raw, f"contact_points.{i}")
+                point = normalize_contact_point(ctx, raw, f"contact_points.{i}", region)
                 if (point.kind, point.key) not in held:
                     s.parties.add_contact_point(party.id, raw)
                     held.add((point.kind, point.key))
@@ -89,8 +91,10 @@ def match_keys(
 def _recognise(s: ImportService, row: ImportedParty, points: list[Any]) -> int | None:
     found: set[int] = set()
     ctx = s.uow
+    region = address_region(points)
     normalized = [
-        normalize_contact_point(ctx, raw, f"contact_points.{i}") for i, raw in enumerate(points)
+        normalize_contact_point(ctx, raw, f"contact_points.{i}", region)
+        for i, raw in enumerate(points)
     ]
     identifiers = [
         (scheme, s.parties._identifier(scheme, value, f"identifiers.{scheme}"))

@@ -23,8 +23,10 @@ from xrm.core._fields import (
     NormalizedPoint,
     _clean_name,
     _clean_tags,
+    address_region,
     normalize_contact_point,
     settle_primaries,
+    stored_region,
     unique_points,
 )
 from xrm.core._lean import (
@@ -454,11 +456,14 @@ class PartyService:
     def add_contact_point(
         self, party: PartyRef, point: AnyContactPoint | Mapping[str, Any]
     ) -> ContactPoint:
-        """Add a contact point to the party; an equal one (same key) is a Conflict."""
+        """Add a contact point to the party; an equal one (same key) is a Conflict. A local
+        phone number is read in the country of the party's postal address, if it has one."""
         ctx = self._ctx
-        normalized = normalize_contact_point(ctx, point, "contact_point")
         with ctx.atomic():
             row = ctx.lock_party(party)
+            normalized = normalize_contact_point(
+                ctx, point, "contact_point", stored_region(ctx, row.id)
+            )
             if any(
                 c.kind == normalized.kind and c.key == normalized.key for c in row.contact_points
             ):
@@ -622,9 +627,10 @@ class PartyService:
             errors.append(FieldError(path, "must be a list of contact points"))
             return []
         normalized: builtins.list[Any] = []
+        region = address_region(points)
         for i, raw in enumerate(points):
             try:
-                normalized.append(normalize_contact_point(self._ctx, raw, f"{path}.{i}"))
+                normalized.append(normalize_contact_point(self._ctx, raw, f"{path}.{i}", region))
             except ValidationError as exc:
                 errors.extend(exc.errors)
         return unique_points(normalized, path, errors)
