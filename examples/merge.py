@@ -15,7 +15,7 @@ with app.session(actor="import") as s:   # the same person, arrived twice
                            contact_points=[Email("marie.dupont@example.com")])
     s.consents.grant(web, "marketing", source="web_form")          # she said yes on the web
     call = s.parties.create("person", "DUPONT Marie", given_name="Marie",
-                            contact_points=[Email("mdupont@work.example"),
+                            contact_points=[Email("marie.dupont@example.fr"),
                                             Phone("06 12 34 56 78")])
     s.consents.withdraw(call, "marketing", source="call", channel="email")  # no to emails
 
@@ -32,7 +32,7 @@ with app.session(actor="campaigns") as s:
     for point in marie.contact_points:  # each address keeps the answer it had
         if point.kind == "email":
             print(point.value, s.consents.check(marie, "marketing", "email", point.id).allowed)
-    # marie.dupont@example.com True / mdupont@work.example False
+    # marie.dupont@example.com True / marie.dupont@example.fr False
 
 with app.session(actor="data-steward") as s:  # it was not the same Marie after all
     undone = s.identity.unmerge(call.id)

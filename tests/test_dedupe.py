@@ -315,7 +315,7 @@ def test_arguments_are_checked(app: XRM) -> None:
         with pytest.raises(ValidationError, match="auto_threshold"):
             find_duplicates(s, auto_threshold=math.inf)
         with pytest.raises(ConfigurationError, match="named 'given_name'"):
-            find_duplicates(s, rules=[*DEFAULT_RULES, DEFAULT_RULES[3]])
+            find_duplicates(s, rules=[*DEFAULT_RULES, DEFAULT_RULES[5]])
 
 
 # -- rules as data -----------------------------------------------------------------------
@@ -573,3 +573,48 @@ def test_default_rules_are_valid_and_uniquely_named() -> None:
     assert len(names) == len(set(names))
     assert {type(r) for r in DEFAULT_RULES} == {ExactRule, FuzzyRule, BlockingRule}
     assert all(attrs.evolve(r) == r for r in DEFAULT_RULES)
+
+
+def _lyon(street: str = "12 rue Victor Hugo") -> PostalAddress:
+    return PostalAddress(lines=[street], postcode="69002", city="Lyon", country="FR")
+
+
+@pytest.mark.parametrize(
+    ("second", "verdict"),
+    [
+        # namesakes in one town: each holds an email and a phone, and they share neither
+        ([Email("m.martin@example.org"), Phone("06 98 76 54 32")], "review"),
+        # one identifying kind that differs is enough to keep them from auto-linking
+        ([Email("m.martin@example.org")], "review"),
+        # the same values written another way: the exact rules link them
+        ([Email(" Marie.Martin@EXAMPLE.com ")], "definite"),
+        # nothing to compare but name and town: absence is no evidence either way
+        ([], "probable"),
+    ],
+)
+def test_a_different_email_or_phone_is_evidence_against(
+    app: XRM, second: list[Any], verdict: str
+) -> None:
+    with app.session() as s:
+        s.parties.create("person", given_name="Marie", family_name="Martin", contact_points=[
+            Email("marie.martin@example.com"), Phone("06 12 34 56 78"),
+            PostalAddress(lines=["3 place Bellecour"], postcode="69002", city="Lyon", country="FR"),
+        ])  # fmt: skip
+        s.parties.create("person", given_name="Marie", family_name="Martin", contact_points=[
+            *second,
+            PostalAddress(lines=["40 cours Gambetta"], postcode="69002", city="Lyon", country="FR"),
+        ])  # fmt: skip
+        (pair,) = s.identity.duplicates()
+        assert pair.verdict == verdict, pair
+
+
+def test_a_person_whose_email_changed_is_still_linked_on_name_and_whole_address(app: XRM) -> None:
+    with app.session() as s:
+        for email in ("marie.martin@example.com", "marie@new-job.example"):
+            s.parties.create(
+                "person", given_name="Marie", family_name="Martin",
+                contact_points=[Email(email), _lyon()],
+            )  # fmt: skip
+        (pair,) = s.identity.duplicates()
+        assert pair.verdict == "probable"
+        assert "other_email" in {c.rule for c in pair.disagreed}

@@ -77,7 +77,7 @@ def test_the_merge_example_runs(
         "2 ['given_name']",
         "True True",
         "marie.dupont@example.com True",
-        "mdupont@work.example False",
+        "marie.dupont@example.fr False",
         "{'contact_point': 2}",
     ]
 

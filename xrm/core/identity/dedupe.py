@@ -260,6 +260,12 @@ DEFAULT_RULES: tuple[MatchRule, ...] = (
     ExactRule("same_email", "email", contradicted_below=0.0),
     ExactRule("same_phone", "phone", contradicted_below=0.0),
     ExactRule("same_identifier", "identifier"),
+    # two parties that both hold an email (or a phone) and share none are evidence against:
+    # most people keep theirs, so namesakes in one town fall below auto-linking
+    # (12 + 5 + 2 - 5 = 14). One typo still agrees (0: the exact rule decides), and a
+    # party without one adds nothing
+    FuzzyRule("other_email", "email", "damerau", 0.0, -5.0, 0.9, 0.6),
+    FuzzyRule("other_phone", "phone", "damerau", 0.0, -5.0, 0.9, 0.6),
     # one typo in a name of five letters or more still agrees (Jaro-Winkler >= 0.9); a
     # family name changes at marriage, a given name far less often
     FuzzyRule("given_name", "given_name", "jaro_winkler", 5.0, -5.0, 0.9, 0.7),
