@@ -11,7 +11,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xrm import XRM, Conflict, Email, Phone, PluginError, Purpose, ValidationError, hookimpl
+from xrm import (
+    XRM,
+    Conflict,
+    Email,
+    Phone,
+    PluginError,
+    Purpose,
+    RelationshipType,
+    ValidationError,
+    hookimpl,
+)
 from xrm.testing import snapshot
 
 T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -121,6 +131,26 @@ def test_relationships_never_become_self_links_duplicates_or_exceed_a_cap(app: X
         assert "at most 1" in kept[capped.id] and "already related" in kept[twice.id]
         assert plan.relationships_moved == (past.id,)
         assert s.relationships.get(past.id).from_party_id == keep.id
+
+
+def test_a_capped_relationship_moves_the_cap_does_not_count_the_link_being_moved(
+    app: XRM,
+) -> None:
+    # one account manager per customer: the duplicate employee's link is the customer's one
+    app.register(
+        RelationshipType("account_manager", "manages", "is managed by", max_per_to=1),
+        source="tests",
+    )
+    with app.session() as s:
+        keep, dup = s.parties.create("person", "Keep"), s.parties.create("person", "Dup")
+        customer = s.parties.create("organization", "Customer")
+        link = s.relationships.create("account_manager", dup, customer)
+        plan = s.identity.merge(keep, dup)
+        assert plan.relationships_moved == (link.id,) and plan.relationships_kept == ()
+        assert s.relationships.get(link.id).from_party_id == keep.id
+        # unmerge gives it back
+        s.identity.unmerge(dup)
+        assert s.relationships.get(link.id).from_party_id == dup.id
 
 
 def test_a_dry_run_returns_the_plan_and_changes_nothing(app: XRM, unchanged: Any) -> None:
@@ -352,7 +382,7 @@ def test_merge_never_changes_a_consent_answer_and_unmerge_restores_the_database(
     before = without_journal(app_m)
     with app_m.session() as s:
         expected = _expected_after(_answers(s, keep), _answers(s, dup))
-        s.identity.merge(keep, dup, prefer=prefer)
+        s.identity.merge(keep, dup, prefer=prefer, force=True)  # two legacy ids
     with app_m.session() as s:
         after = _answers(s, keep)
         assert after == expected
@@ -376,13 +406,39 @@ def test_merges_chain_and_unmerge_in_reverse_order(app_m: XRM, a: Any, b: Any, c
     start = without_journal(app_m)
     with app_m.session() as s:
         answers = [_answers(s, i) for i in ids]
-        s.identity.merge(first, second)
+        s.identity.merge(first, second, force=True)  # each holds a legacy id of its own
     with app_m.session() as s:
         assert _answers(s, first) == _expected_after(answers[0], answers[1])
-        s.identity.merge(third, first)
+        s.identity.merge(third, first, force=True)
     with app_m.session() as s:
         assert _answers(s, third) == _expected_after(*answers)
         assert s.parties.get(second).id == third
         s.identity.unmerge(first)
         s.identity.unmerge(second)
     assert without_journal(app_m) == start
+
+
+def test_two_values_of_one_identifier_scheme_need_force_and_the_plan_shows_why(
+    app: XRM, unchanged: Any
+) -> None:
+    with app.session() as s:
+        keep = s.parties.create("organization", "ACME", identifiers={"fr.siren": "732829320"})
+        dup = s.parties.create("organization", "ACME SAS", identifiers={"fr.siren": "552100554"})
+        other = s.parties.create("organization", "Globex")
+    with unchanged(), app.session() as s:
+        with pytest.raises(Conflict, match=r"two fr.siren identifiers .*force=True"):
+            s.identity.merge(keep, dup)
+        with pytest.raises(Conflict, match="organisations of different names"):
+            s.identity.merge(keep, other)
+        plan = s.identity.merge(keep, dup, dry_run=True)
+        assert plan.conflicts == ("two fr.siren identifiers (732829320 and 552100554)",)
+    with app.session() as s:
+        forced = s.identity.merge(keep, dup, force=True)
+        assert forced.conflicts and not forced.dry_run
+        assert sorted(i.value for i in s.parties.get(keep).identifiers) == [
+            "552100554",
+            "732829320",
+        ]
+        # one name written two ways is no conflict
+        acme2 = s.parties.create("organization", "Acme S.A.S.")
+        assert s.identity.merge(keep, acme2).conflicts == ()

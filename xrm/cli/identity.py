@@ -73,10 +73,22 @@ def dedupe(
     "have one (an empty field is always filled).",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would move; change nothing.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Merge even when they hold two values of one identifier scheme, or are two "
+    "organisations of clearly different names.",
+)
 @json_option
 @click.pass_context
 def merge(
-    ctx: click.Context, survivor: str, duplicate: str, prefer: str, dry_run: bool, as_json: bool
+    ctx: click.Context,
+    survivor: str,
+    duplicate: str,
+    prefer: str,
+    dry_run: bool,
+    force: bool,
+    as_json: bool,
 ) -> None:
     """Merge DUPLICATE into SURVIVOR (each an id, email, phone or scheme:value): contact
     points, identifiers, tags, roles, relationships, interactions, timeline and plugins'
@@ -84,7 +96,7 @@ def merge(
     with open_session(ctx, actor="cli:merge") as s:
         plan = s.identity.merge(
             resolve_party(s, survivor), resolve_party(s, duplicate),
-            prefer=prefer, dry_run=dry_run,  # type: ignore[arg-type]
+            prefer=prefer, dry_run=dry_run, force=force,  # type: ignore[arg-type]
         )  # fmt: skip
     if as_json:
         print_json(plan)
@@ -110,6 +122,8 @@ def merge(
     )  # fmt: skip
     for ident, why in plan.relationships_kept:
         click.echo(f"relationship {ident} stays with party {plan.duplicate_id}: {why}")
+    for conflict in plan.conflicts:
+        click.echo(f"conflict: {conflict} (a merge needs --force)")
 
 
 @click.command("unmerge")

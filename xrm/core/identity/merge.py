@@ -20,7 +20,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal, cast
 
 import attrs
+from rapidfuzz import fuzz
 from sqlalchemy import Table, delete, func, insert, literal, or_, select, update
+from sqlalchemy.orm import Session
 
 from xrm.core.events import PartyMerged, PartyUnmerged
 from xrm.core.identity._unmerge import _move, _settle_primaries, _Unmerge
@@ -93,6 +95,9 @@ class MergePlan:
     dry_run: bool
     #: the ``party.merged`` journal event (``None`` on a dry run)
     event_id: int | None
+    #: why the two may not be one party (two values of one identifier scheme, two
+    #: organisations of clearly different names): a merge with any needs ``force=True``
+    conflicts: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -136,6 +141,7 @@ class MergeService:
         *,
         prefer: Side | Mapping[str, Side] = "survivor",
         dry_run: bool = False,
+        force: bool = False,
     ) -> MergePlan:
         ctx = self._ctx
         choice = _preferences(prefer)
@@ -149,6 +155,13 @@ class MergeService:
             s_id, d_id = s_row.id, d_row.id
             now = utcnow()
             work = _Merge(ctx, self._relationships, s_id, d_id, now, choice)
+            work.conflicts = _conflicts(ctx.db, s_row, d_row)
+            if work.conflicts and not (force or dry_run):
+                raise Conflict(
+                    f"parties {s_id} and {d_id} look like two parties: "
+                    f"{'; '.join(work.conflicts)}. Merge with force=True if they are one",
+                    field="duplicate",
+                )
             try:
                 with ctx.atomic():
                     self._merge(work, s_row, d_row, dry_run)
@@ -299,6 +312,7 @@ class _Merge:
         self.ledger_plan: list[dict[str, Any]] = []
         self.ledger_removed: list[int] = []
         self.identifiers: list[int] = []
+        self.conflicts: list[str] = []
         self.tags: list[str] = []
         self.roles_moved: list[int] = []
         self.roles_ended: list[int] = []
@@ -450,7 +464,7 @@ class _Merge:
             if rel_type is not None:
                 try:
                     self.relationships.check_duplicates_and_caps(
-                        rel_type, source, target, r.valid_from, r.valid_to
+                        rel_type, source, target, r.valid_from, r.valid_to, moving=r.id
                     )
                 except Conflict as exc:
                     self.rel_kept.append((r.id, str(exc)))
@@ -666,4 +680,40 @@ class _Merge:
             timeline_events=self.timeline_events,
             dry_run=dry_run,
             event_id=event_id,
+            conflicts=tuple(self.conflicts),
         )
+
+
+#: below this token-set similarity (0-100) of their names, two organisations are taken for
+#: two ("ACME" / "ACME SAS" agree; "ACME" / "Globex" do not)
+_ORGANISATION_NAMES_AGREE = 60.0
+
+
+def _conflicts(db: Session, s_row: PartyRow, d_row: PartyRow) -> list[str]:
+    """What says the two are different parties: one identifier scheme with two values,
+    or two organisations whose names clearly differ."""
+    found: list[str] = []
+    held: dict[int, dict[str, set[str]]] = {s_row.id: {}, d_row.id: {}}
+    for party_id, scheme, value in db.execute(
+        select(IdentifierRow.party_id, IdentifierRow.scheme, IdentifierRow.value)
+        .where(IdentifierRow.party_id.in_([s_row.id, d_row.id]))
+        .order_by(IdentifierRow.id)
+    ):
+        held[party_id].setdefault(scheme, set()).add(value)
+    mine, theirs = held[s_row.id], held[d_row.id]
+    for scheme in sorted(mine.keys() & theirs.keys()):
+        if not mine[scheme] & theirs[scheme]:
+            found.append(
+                f"two {scheme} identifiers ({', '.join(sorted(mine[scheme]))} and "
+                f"{', '.join(sorted(theirs[scheme]))})"
+            )
+    if s_row.kind == d_row.kind == "organization":
+        similarity = fuzz.token_set_ratio(
+            text_key(s_row.display_name or ""), text_key(d_row.display_name or "")
+        )
+        if similarity < _ORGANISATION_NAMES_AGREE:
+            found.append(
+                f"organisations of different names ({s_row.display_name!r} and "
+                f"{d_row.display_name!r})"
+            )
+    return found

@@ -125,6 +125,7 @@ class IdentityService:
         *,
         prefer: Side | Mapping[str, Side] = "survivor",
         dry_run: bool = False,
+        force: bool = False,
     ) -> MergePlan:
         """Merge ``duplicate`` into ``survivor``: contact points (one per match key),
         identifiers, tags, roles (two current roles of a type: the ``prefer``-red one stays
@@ -136,8 +137,13 @@ class IdentityService:
         per field of :data:`~xrm.core.identity.merge.PREFERABLE`) says whose value wins; an empty
         field is always filled. ``dry_run=True`` returns the plan and changes nothing.
         One ``party.merged`` journal event records everything moved: see :meth:`unmerge`.
+
+        Two parties that hold different values of one identifier scheme (two VAT
+        numbers), or two organisations whose names clearly differ, are refused with a
+        ``Conflict`` naming why, unless ``force=True``; the plan (a dry run too) lists
+        them in ``conflicts``.
         """
-        return self._merges.merge(survivor, duplicate, prefer=prefer, dry_run=dry_run)
+        return self._merges.merge(survivor, duplicate, prefer=prefer, dry_run=dry_run, force=force)
 
     def unmerge(self, duplicate: PartyRef) -> Unmerged:
         """Undo the last merge of ``duplicate``, from its ``party.merged`` journal event:

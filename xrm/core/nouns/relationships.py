@@ -300,9 +300,17 @@ class RelationshipService:
         target: int,
         start: dt.date,
         end: dt.date | None,
+        *,
+        moving: int | None = None,
     ) -> None:
+        """Refuse a relationship of ``rel_type`` from ``source`` to ``target`` over
+        ``[start, end)`` that would repeat one they have or exceed a cap (``Conflict``).
+        ``moving`` is the id of a relationship being moved to one of the parties (a
+        merge): it is not counted against itself."""
         db = self._ctx.db
         same_type = and_(RelationshipRow.type == rel_type.name, _overlaps(start, end))
+        if moving is not None:
+            same_type = and_(same_type, RelationshipRow.id != moving)
         pair = and_(RelationshipRow.from_party_id == source, RelationshipRow.to_party_id == target)
         if rel_type.symmetric:
             pair = or_(
