@@ -160,7 +160,9 @@ CALLS: dict[str, Call] = {
         contact_points=[Email("jean@example.com")],
         identifiers={"fr.siren": "732829320"},
         tags=["new"],
+        if_exists="create",
     ),
+    "parties.resolve_or_create": lambda x: a({"kind": "person", "emails": ["marie@example.com"]}),
     "parties.get": lambda x: a(x.p, follow_merges=True),
     "parties.list": lambda x: a(
         kind="person", tag="vip", role="customer", role_state="lead", name="Marie", limit=5

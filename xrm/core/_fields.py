@@ -294,3 +294,13 @@ def unique_points(points: Iterable[Any], path: str, errors: list[FieldError]) ->
         if sum(1 for p in unique if p.kind == kind and p.primary) > 1:
             errors.append(FieldError(path, f"more than one primary {kind}"))
     return unique
+
+
+def match_keys(
+    points: Iterable[NormalizedPoint], identifiers: Iterable[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The keys recognition looks a record up by: its emails' and phones' ``(kind, key)``
+    and ``("id:<scheme>", value)`` for its identifiers (canonical values)."""
+    keys = [(p.kind, p.key) for p in points if p.kind in ("email", "phone")]
+    keys += [(f"id:{scheme}", value) for scheme, value in identifiers]
+    return keys

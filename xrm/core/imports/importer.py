@@ -4,10 +4,10 @@ recognise the ones already known, so that importing the same data twice creates 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from xrm.core._fields import NormalizedPoint, address_region, normalize_contact_point
+from xrm.core._fields import address_region, match_keys, normalize_contact_point
 from xrm.core.inputs import Email, ImportedConsent, ImportedParty, Outcome, Phone
 from xrm.core.uow import validate_model
 from xrm.errors import ValidationError
@@ -76,16 +76,6 @@ def import_party(s: ImportService, data: ImportedParty | Mapping[str, Any]) -> t
             )  # fmt: skip
             outcome = "updated" if outcome == "unchanged" else outcome
     return outcome, party.id
-
-
-def match_keys(
-    points: Iterable[NormalizedPoint], identifiers: Iterable[tuple[str, str]]
-) -> list[tuple[str, str]]:
-    """The keys recognition looks a record up by: its emails' and phones' ``(kind, key)``
-    and ``("id:<scheme>", value)`` for its identifiers (canonical values)."""
-    keys = [(p.kind, p.key) for p in points if p.kind in ("email", "phone")]
-    keys += [(f"id:{scheme}", value) for scheme, value in identifiers]
-    return keys
 
 
 def _recognise(s: ImportService, row: ImportedParty, points: list[Any]) -> int | None:

@@ -24,6 +24,7 @@ from xrm.core._fields import (
     _clean_name,
     _clean_tags,
     address_region,
+    match_keys,
     normalize_contact_point,
     settle_primaries,
     stored_region,
@@ -50,7 +51,7 @@ from xrm.core.events import (
     PartyUntagged,
     PartyUpdated,
 )
-from xrm.core.inputs import AnyContactPoint, ImportedParty
+from xrm.core.inputs import AnyContactPoint, ImportedParty, Outcome
 from xrm.core.models import (
     ContactPointRow,
     IdentifierRow,
@@ -96,6 +97,9 @@ class Importer(Protocol):
     ) -> list[ImportResult]:
         """Create or complete many parties at once."""
 
+    def import_one(self, record: ImportedParty | Mapping[str, Any]) -> tuple[Outcome, int]:
+        """Create the party, or complete the one known by one of its keys."""
+
 
 #: the statements finding the holders of match keys, one per set of key kinds
 _HOLDERS: dict[tuple[str, ...], Prepared] = {}
@@ -111,6 +115,8 @@ _PARTY_LOAD = (
 def _by_id(point: ContactPointRow) -> int:
     return point.id
 
+
+_IF_EXISTS = ("create", "error", "return")
 
 #: a name search looks for at most this many words (each must appear in the name)
 MAX_SEARCH_WORDS = 10
@@ -161,6 +167,7 @@ class PartyService:
         contact_points: Sequence[AnyContactPoint | Mapping[str, Any]] = (),
         identifiers: Mapping[str, str] | Sequence[tuple[str, str]] = (),
         tags: Iterable[str] = (),
+        if_exists: str = "create",
     ) -> Party:
         """Create a party and return it.
 
@@ -169,7 +176,16 @@ class PartyService:
         are validated and normalised (see :mod:`xrm.core.normalize`); the first point of
         each kind is primary unless another says ``primary=True``. ``identifiers`` maps a
         scheme to a value (``{"fr.siren": "732 829 320"}``).
+
+        ``if_exists`` says what to do when a known party already holds one of the emails,
+        phones or identifiers given: ``"create"`` (the default) creates the new party all
+        the same (two people may share a family mailbox; an identifier held by another
+        party is still a ``Conflict``); ``"error"`` raises ``Conflict`` naming the holder;
+        ``"return"`` returns the holder unchanged (a ``Conflict`` when the keys lead to
+        several parties). :meth:`resolve_or_create` also completes the party it finds.
         """
+        if if_exists not in _IF_EXISTS:
+            raise ValidationError.single("if_exists", f"must be one of {', '.join(_IF_EXISTS)}")
         ctx = self._ctx
         errors: builtins.list[FieldError] = []
         if kind not in ctx.registry.party_kinds:
@@ -197,6 +213,23 @@ class PartyService:
             raise ValidationError(errors)
         assert name is not None
         with ctx.atomic():
+            if if_exists != "create":
+                ctx.lock_match_keys(match_keys(points, idents))
+                holders = self._holders_of(points, idents)
+                if holders and if_exists == "error":
+                    raise Conflict(
+                        f"party {holders[0]} already holds one of these emails, phones or "
+                        "identifiers (if_exists='return' gives it back)",
+                        field="contact_points",
+                    )
+                if len(holders) > 1:
+                    raise Conflict(
+                        f"the keys given lead to several parties ({', '.join(map(str, holders))})"
+                        ": merge them first",
+                        field="contact_points",
+                    )
+                if holders:
+                    return self.get(holders[0])
             self._refuse_taken_identifiers(idents, None)
             now = utcnow()
             row = PartyRow(
@@ -378,6 +411,29 @@ class PartyService:
         if kind is not None:
             query = query.where(PartyRow.kind == kind)
         return int(self._ctx.db.scalar(query) or 0)
+
+    def resolve_or_create(self, record: ImportedParty | Mapping[str, Any]) -> tuple[Party, Outcome]:
+        """What ``xrm import`` does for one party: the party known by one of the record's
+        emails, phones or identifiers, completed with what it lacks (contact points,
+        identifiers, tags, roles, consents), or a new one. ``record`` has the fields of an
+        import row (:class:`~xrm.ImportedParty`). Recognition locks the keys, so two units
+        of work resolving one person at once create it once. Returns the party and
+        ``"created"``, ``"updated"`` or ``"unchanged"``."""
+        outcome, party_id = self._importer().import_one(record)
+        return self.get(party_id), outcome
+
+    def _holders_of(
+        self, points: Sequence[NormalizedPoint], idents: Sequence[tuple[str, str]]
+    ) -> builtins.list[int]:
+        found: set[int] = set()
+        for point in points:
+            if point.kind == "email":
+                found.update(self.find_ids(email=point.key))
+            elif point.kind == "phone":
+                found.update(self.find_ids(phone=point.key))
+        for scheme, value in idents:
+            found.update(self.find_ids(identifier=(scheme, value)))
+        return sorted(found)
 
     # -- importing ---------------------------------------------------------------------
     def import_many(
