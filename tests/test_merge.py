@@ -22,6 +22,7 @@ from xrm import (
     ValidationError,
     hookimpl,
 )
+from xrm.tables import ConsentRecordRow
 from xrm.testing import snapshot
 
 T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -442,3 +443,27 @@ def test_two_values_of_one_identifier_scheme_need_force_and_the_plan_shows_why(
         # one name written two ways is no conflict
         acme2 = s.parties.create("organization", "Acme S.A.S.")
         assert s.identity.merge(keep, acme2).conflicts == ()
+
+
+def test_unmerge_works_after_new_rows_reuse_the_ids_the_merge_freed(app: XRM) -> None:
+    # SQLite gives a new row the highest id + 1: the duplicate's point folded into the
+    # survivor's (deleted by the merge) leaves its id free for the next contact point
+    with app.session() as s:
+        keep = s.parties.create("person", "Keep", contact_points=[Email("same@example.com")])
+        dup = s.parties.create("person", "Dup", contact_points=[Email("SAME@example.com")])
+        folded = dup.contact_points[0].id
+        s.consents.grant(dup, "marketing", source="web", contact_point=folded)
+        s.identity.merge(keep, dup)
+    with app.session() as s:
+        other = s.parties.create("person", "Other", contact_points=[Email("o@example.com")])
+        s.consents.grant(other, "marketing", source="web", contact_point=other.contact_points[0])
+    with app.session() as s:
+        undone = s.identity.unmerge(dup)
+        assert undone.moved_back["contact_point"] == 1
+        back = s.parties.get(dup, follow_merges=False)
+        assert [c.key for c in back.contact_points] == ["same@example.com"]
+        # the consent record that named the folded point names the point that came back
+        (record,) = s.consents.history(dup)
+        row = s.db.get(ConsentRecordRow, record.id)
+        assert row is not None and row.contact_point_id == back.contact_points[0].id
+        assert s.parties.get(other).contact_points[0].key == "o@example.com"

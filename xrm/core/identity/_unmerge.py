@@ -84,8 +84,10 @@ class _Unmerge:
         cp = ContactPointRow
         self._back("contact_point", cp.id, cp.party_id, undo["contact_points"], s_id)
         deleted = [{**r, "created_at": _when(r["created_at"])} for r in undo["points_deleted"]]
+        # a point the merge deleted comes back under its id, or a new one when a row
+        # created since took it (SQLite gives out the highest id + 1 again)
+        renamed = _reinsert(db, cp, deleted)
         if deleted:
-            db.execute(insert(cp), deleted)
             self.moved_back["contact_point"] = self.moved_back.get("contact_point", 0) + len(
                 deleted
             )
@@ -99,7 +101,7 @@ class _Unmerge:
             db.execute(
                 update(cast(Table, model.__table__))
                 .where(model.id == ident, model.contact_point_id == s_point)
-                .values(contact_point_id=d_point)
+                .values(contact_point_id=renamed.get(d_point, d_point))
             )
         if undo["primary_cleared"]:
             # put the flags back where no other primary of the kind took the place
@@ -118,8 +120,7 @@ class _Unmerge:
         if undo["ledger_inserted"]:
             db.execute(delete(L).where(L.id.in_(undo["ledger_inserted"])))
         removed = [{**r, "since": _when(r["since"])} for r in undo["ledger_removed"]]
-        if removed:
-            db.execute(insert(L), removed)
+        _reinsert(db, L, removed)
         self._back(
             "identifier", IdentifierRow.id, IdentifierRow.party_id, undo["identifiers"], s_id
         )
@@ -211,3 +212,23 @@ def _set_flags(db: OrmSession, changes: list[list[Any]]) -> None:
         ids = [ident for ident, flag in changes if flag is wanted]
         if ids:
             db.execute(update(cp).where(cp.id.in_(ids)).values(is_primary=wanted))
+
+
+def _reinsert(db: OrmSession, model: Any, rows: list[dict[str, Any]]) -> dict[int, int]:
+    """Insert rows a merge deleted, each under its former id unless a row created since
+    holds it: that one gets a new id. Returns ``{former id: new id}`` of those renamed."""
+    if not rows:
+        return {}
+    table = model.__table__
+    taken = set(db.scalars(select(table.c.id).where(table.c.id.in_([r["id"] for r in rows]))))
+    free = [r for r in rows if r["id"] not in taken]
+    if free:
+        db.execute(insert(table), free)
+    renamed: dict[int, int] = {}
+    for row in rows:
+        if row["id"] in taken:
+            values = {k: v for k, v in row.items() if k != "id"}
+            renamed[row["id"]] = db.execute(
+                insert(table).values(**values).returning(table.c.id)
+            ).scalar_one()
+    return renamed
