@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from xrm import (
     XRM,
@@ -210,6 +211,37 @@ def test_a_withdrawal_recorded_after_the_merge_reaches_the_moved_points(app: XRM
         assert list(s.consents.audience("marketing", "email")) == []
 
 
+def test_one_person_said_no_a_refusal_on_either_record_covers_every_address(app: XRM) -> None:
+    with app.session() as s:
+        keep = s.parties.create("person", "Keep", contact_points=[Email("k@example.com")])
+        dup = s.parties.create("person", "Dup", contact_points=[Email("d@example.com")])
+        s.consents.grant(keep, "marketing", source="web", captured_at=days(1))
+        s.consents.grant(dup, "marketing", source="web", captured_at=days(1))
+        s.consents.withdraw(dup, "marketing", source="call", captured_at=days(3))
+        s.consents.object(keep, "surveys", channel="email", source="web", captured_at=days(2))
+        assert s.consents.check(dup, "surveys", "email", "d@example.com").allowed
+        assert s.consents.check(keep, "marketing", "email", "k@example.com").allowed
+        plan = s.identity.merge(keep, dup)
+        assert len(plan.consent_carried) == 2  # the dup's withdrawal, the keep's objection
+        # the withdrawal the person gave on the duplicate's record reaches the survivor's
+        # own address, and the survivor's objection to surveys by email the duplicate's
+        for address in ("k@example.com", "d@example.com"):
+            decision = s.consents.check(keep, "marketing", "email", address)
+            assert (decision.allowed, decision.rule) == (False, "withdrawn")
+            assert "carried by the merge" in (decision.record.evidence or "")
+            assert not s.consents.check(keep, "surveys", "email", address).allowed
+        assert list(s.consents.audience("marketing", "email")) == []
+        # a later grant is the person's later word: it counts, on the address it was given
+        s.consents.grant(keep, "marketing", source="web", captured_at=days(4))
+        assert s.consents.check(keep, "marketing", "email", "k@example.com").allowed
+        s.identity.unmerge(dup)
+        assert s.consents.check(dup, "surveys", "email", "d@example.com").allowed
+        carried = s.db.scalars(
+            select(ConsentRecordRow).where(ConsentRecordRow.id.in_(plan.consent_carried))
+        ).all()
+        assert carried == []  # the unmerge took the carried records away
+
+
 def test_the_history_of_a_survivor_shows_the_records_that_decide_for_its_points(
     app: XRM,
 ) -> None:
@@ -372,6 +404,36 @@ def _expected_after(*before: dict[tuple[str, str, str, int], bool]) -> dict[Any,
     return merged
 
 
+class _Undone(Exception):
+    pass
+
+
+def _expected_merge(app: XRM, keep: int, dup: int) -> dict[Any, bool]:
+    """What ``check`` must answer for the survivor's points after merging ``dup`` into
+    ``keep``, worked out with the public API alone: each party first hears the other's
+    refusals, withdrawals and objections of a whole channel or of all channels (one
+    person said no), recorded through ``s.consents.record``; then a point both had is
+    allowed only where both allowed it. The session is rolled back."""
+    try:
+        with app.session() as s:
+            said = {
+                party: [
+                    r for r in s.consents.history(party, merged=False)
+                    if r.scope in ("all", "channel") and r.decision != "granted"
+                ]
+                for party in (keep, dup)
+            }  # fmt: skip
+            for party, other in ((keep, dup), (dup, keep)):
+                for r in said[other]:
+                    s.consents.record(
+                        party, r.purpose, r.decision, source=r.source, channel=r.channel,
+                        captured_at=r.captured_at, effective_from=r.effective_from,
+                    )  # fmt: skip
+            raise _Undone(_expected_after(_answers(s, keep), _answers(s, dup)))
+    except _Undone as done:
+        return cast(dict[Any, bool], done.args[0])
+
+
 @given(survivor=party_st, duplicate=party_st, prefer=st.sampled_from(["survivor", "duplicate"]))
 def test_merge_never_changes_a_consent_answer_and_unmerge_restores_the_database(
     app_m: XRM, survivor: Any, duplicate: Any, prefer: Any
@@ -381,12 +443,15 @@ def test_merge_never_changes_a_consent_answer_and_unmerge_restores_the_database(
         keep = _build(s, "Keep", survivor, friend)
         dup = _build(s, "Dup", duplicate, friend)
     before = without_journal(app_m)
+    expected = _expected_merge(app_m, keep, dup)
     with app_m.session() as s:
-        expected = _expected_after(_answers(s, keep), _answers(s, dup))
+        answered = _expected_after(_answers(s, keep), _answers(s, dup))
         s.identity.merge(keep, dup, prefer=prefer, force=True)  # two legacy ids
     with app_m.session() as s:
         after = _answers(s, keep)
         assert after == expected
+        # never more permissive than either party's own answer
+        assert all(answered[key] or not ok for key, ok in after.items())
         # the set-based audience agrees with check, point by point
         listed = _audience(s, keep)
         now_allowed = {(key, p, ch) for (key, p, ch, at), ok in after.items() if ok and at == 0}
@@ -405,14 +470,16 @@ def test_merges_chain_and_unmerge_in_reverse_order(app_m: XRM, a: Any, b: Any, c
         ids = [_build(s, name, spec, None) for name, spec in zip("ABC", (a, b, c), strict=True)]
     first, second, third = ids
     start = without_journal(app_m)
+    expected = _expected_merge(app_m, first, second)
     with app_m.session() as s:
-        answers = [_answers(s, i) for i in ids]
         s.identity.merge(first, second, force=True)  # each holds a legacy id of its own
     with app_m.session() as s:
-        assert _answers(s, first) == _expected_after(answers[0], answers[1])
+        assert _answers(s, first) == expected
+    expected = _expected_merge(app_m, third, first)
+    with app_m.session() as s:
         s.identity.merge(third, first, force=True)
     with app_m.session() as s:
-        assert _answers(s, third) == _expected_after(*answers)
+        assert _answers(s, third) == expected
         assert s.parties.get(second).id == third
         s.identity.unmerge(first)
         s.identity.unmerge(second)

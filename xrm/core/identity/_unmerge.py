@@ -116,6 +116,9 @@ class _Unmerge:
                 )
                 if taken is None:
                     db.execute(update(cp).where(cp.id == ident).values(is_primary=True))
+        carried = undo.get("consent_carried") or []
+        if carried:  # the refusals the merge recorded again on the survivor
+            db.execute(delete(ConsentRecordRow).where(ConsentRecordRow.id.in_(carried)))
         L = ConsentLedgerRow
         if undo["ledger_inserted"]:
             db.execute(delete(L).where(L.id.in_(undo["ledger_inserted"])))

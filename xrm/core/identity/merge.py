@@ -24,6 +24,7 @@ from rapidfuzz import fuzz
 from sqlalchemy import Table, delete, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from xrm.core.consent.rules import NEGATIVE
 from xrm.core.events import PartyMerged, PartyUnmerged
 from xrm.core.identity._unmerge import _move, _settle_primaries, _Unmerge
 from xrm.core.models import (
@@ -98,6 +99,10 @@ class MergePlan:
     #: why the two may not be one party (two values of one identifier scheme, two
     #: organisations of clearly different names): a merge with any needs ``force=True``
     conflicts: tuple[str, ...] = ()
+    #: refusals, withdrawals and objections of a whole channel or of all channels that
+    #: either party held, recorded again on the survivor so that they cover every
+    #: address it holds (one person said no); unmerge removes them
+    consent_carried: tuple[int, ...] = ()
 
 
 @attrs.frozen
@@ -321,6 +326,7 @@ class _Merge:
         self.part_moved: list[int] = []
         self.part_kept: list[int] = []
         self.consent_records = 0
+        self.carried: list[int] = []
         self.timeline_events = 0
         self.shared_events: list[int] = []
         self.event_id: int | None = None
@@ -535,6 +541,7 @@ class _Merge:
         if self.ledger_removed:
             db.execute(delete(L).where(L.id.in_(self.ledger_removed)))
         inserted = self.ctx.insert_many(ConsentLedgerRow, [dict(r) for r in self.ledger_plan])
+        self._carry_refusals()
         self._fold_shared_points()
         _move(IdentifierRow.id, IdentifierRow.party_id, self.identifiers, s_id, db)
         if self.tags:
@@ -592,6 +599,46 @@ class _Merge:
             }
         )
         self.undo = jsonable(self.undo)
+
+    def _carry_refusals(self) -> None:
+        """One person said no: every refusal, withdrawal or objection either party holds
+        for a whole channel or for all channels is recorded again on the survivor, as of
+        the merge, keeping its effective time. It then counts for the survivor's own
+        points, for the points the duplicate brings (they count the survivor's records from
+        the merge on) and for points of earlier merges. Grants are never carried: the
+        survivor's "all channels" grant does not reach the duplicate's addresses, nor the
+        other way round. The survivor's own refusals are carried only when the duplicate
+        brings points; a copy of a record the ledger already holds changes no decision
+        (a refusal is the later word at an equal instant: ``rules.ledger_order``)."""
+        R = ConsentRecordRow
+        parties = (self.s_id, self.d_id) if self.ledger_plan else (self.d_id,)
+        rows = self.db.execute(
+            select(R.__table__)
+            .where(
+                R.party_id.in_(parties),
+                R.scope.in_(("all", "channel")),
+                R.decision.in_(sorted(NEGATIVE)),
+            )
+            .order_by(R.id)
+        ).all()
+        carried = []
+        for row in rows:
+            copy = dict(row._mapping)
+            origin = copy.pop("id")
+            note = (
+                f"carried by the merge of party {self.d_id} into party {self.s_id} "
+                f"from consent record {origin} of party {copy['party_id']}"
+            )
+            evidence = copy["evidence"]
+            copy.update(
+                party_id=self.s_id,
+                recorded_at=self.now,
+                recorded_by=self.ctx.actor,
+                evidence=f"{note}; {evidence}" if evidence else note,
+            )
+            carried.append(copy)
+        self.carried = self.ctx.insert_many(ConsentRecordRow, carried)
+        self.undo["consent_carried"] = self.carried
 
     def _fold_shared_points(self) -> None:
         """A point both parties had: what names the duplicate's names the survivor's, and
@@ -658,6 +705,7 @@ class _Merge:
             "participations_moved": len(self.part_moved),
             "participations_kept": len(self.part_kept),
             "consent_records": self.consent_records,
+            "consent_carried": len(self.carried),
             "timeline_events": self.timeline_events,
         }
 
@@ -677,6 +725,7 @@ class _Merge:
             participations_moved=_ids(self.part_moved),
             participations_kept=_ids(self.part_kept),
             consent_records=self.consent_records,
+            consent_carried=_ids(self.carried),
             timeline_events=self.timeline_events,
             dry_run=dry_run,
             event_id=event_id,
