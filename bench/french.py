@@ -72,7 +72,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 #: bumped whenever the records a seed gives change (cached databases are keyed by it)
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 Record = dict[str, Any]
 
@@ -221,7 +221,7 @@ GIVEN: dict[tuple[str, int], list[str]] = {
         Josiane, Martine, Catherine, Sylvie, Chantal, Colette, Jeanne, Simone, Yvette,
         Marie-Claire, Marie-Thérèse, Geneviève, Denise, Brigitte, Évelyne, Paulette, Odette,
         Huguette, Ginette, Bernadette, Mireille, Anne-Marie, Marie-France, Suzanne, Claudine,
-        Éliane, Gisèle, Arlette, Renée, Hélène, Madeleine"""),
+        Éliane, Gisèle, Arlette, Renée, Hélène, Madeleine, Dominique, Claude"""),
     ("f", 1): _words("""
         Nathalie, Isabelle, Sylvie, Valérie, Sandrine, Christine, Véronique, Catherine,
         Stéphanie, Céline, Sophie, Karine, Virginie, Corinne, Patricia, Laurence, Florence,
@@ -953,8 +953,9 @@ _FIELDS: dict[str, dict[str, float]] = {
 _COPIES = Weighted(["1", "2", "3", "4"], [85, 11, 3, 1])
 
 
-def iter_records(n_records: int, seed: int) -> Iterator[tuple[Record, int, int]]:
-    """``n_records`` records with the person and the household each is of, streamed.
+def iter_records(n_records: int, seed: int) -> Iterator[tuple[Record, Person]]:
+    """``n_records`` records, each with the person it is of (who knows their household),
+    streamed.
 
     A person's later records are held back and given among other people's later on (a
     bounded buffer), as a base gets them over the years; ids are numbered in the order
@@ -962,11 +963,11 @@ def iter_records(n_records: int, seed: int) -> Iterator[tuple[Record, int, int]]
     """
     gen = Generator(seed)
     rng = random.Random(seed * 7919 + 1)  # the order, apart from the people drawn
-    held: list[tuple[Record, int, int]] = []
+    held: list[tuple[Record, Person]] = []
     made = given = 0
     hold = max(64, min(20_000, n_records // 20))
 
-    def emit(item: tuple[Record, int, int]) -> tuple[Record, int, int]:
+    def emit(item: tuple[Record, Person]) -> tuple[Record, Person]:
         nonlocal given
         given += 1
         item[0]["id"] = f"r{given:07d}"
@@ -979,8 +980,8 @@ def iter_records(n_records: int, seed: int) -> Iterator[tuple[Record, int, int]]
             made += len(records)
             if not records:
                 break
-            yield emit((records[0], person.pid, person.household))
-            held.extend((r, person.pid, person.household) for r in records[1:])
+            yield emit((records[0], person))
+            held.extend((r, person) for r in records[1:])
             while len(held) > hold:
                 i = rng.randrange(len(held))
                 held[i], held[-1] = held[-1], held[i]
@@ -992,15 +993,16 @@ def iter_records(n_records: int, seed: int) -> Iterator[tuple[Record, int, int]]
 
 def generate_with_truth(
     n_parties: int, seed: int
-) -> tuple[list[Record], set[frozenset[str]], dict[str, tuple[int, int]]]:
-    """:func:`generate` and, per record id, its (person, household)."""
+) -> tuple[list[Record], set[frozenset[str]], dict[str, Person]]:
+    """:func:`generate` and, per record id, the person it is of (``pid``, ``household``,
+    ``given``, ``family``, ``birth``...)."""
     records: list[Record] = []
-    of: dict[str, tuple[int, int]] = {}
+    of: dict[str, Person] = {}
     by_person: dict[int, list[str]] = {}
-    for record, person, household in iter_records(n_parties, seed):
+    for record, person in iter_records(n_parties, seed):
         records.append(record)
-        of[record["id"]] = (person, household)
-        by_person.setdefault(person, []).append(record["id"])
+        of[record["id"]] = person
+        by_person.setdefault(person.pid, []).append(record["id"])
     pairs = {
         frozenset(pair)
         for ids in by_person.values()
@@ -1030,18 +1032,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         for record in records:
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         return 0
-    persons = {p for p, _ in of.values()}
-    with_copies = {of[i][0] for pair in pairs for i in pair}
+    persons = {p.pid for p in of.values()}
+    with_copies = {of[i].pid for pair in pairs for i in pair}
     names: dict[tuple[str, str, str], set[int]] = {}
     for record in records:
         if record["given_name"] and record["family_name"] and record["postcode"]:
             key = (_ascii_key(record["given_name"]), _ascii_key(record["family_name"]),
                    record["postcode"])  # fmt: skip
-            names.setdefault(key, set()).add(of[record["id"]][0])
+            names.setdefault(key, set()).add(of[record["id"]].pid)
     namesakes = sum(len(p) * (len(p) - 1) // 2 for p in names.values())
     gen = Generator(args.seed)
     print(f"{len(records)} records of {len(persons)} persons in "
-          f"{len({h for _, h in of.values()})} households, {seconds:.1f} s")
+          f"{len({p.household for p in of.values()})} households, {seconds:.1f} s")
     print(f"persons with duplicates: {len(with_copies)} ({len(with_copies) / len(persons):.1%});"
           f" true pairs: {len(pairs)}")
     print(f"pairs of different persons with the same given and family name (as typed, "

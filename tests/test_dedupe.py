@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from xrm import XRM, ConfigurationError, Email, Phone, PluginError, PostalAddress, ValidationError
 from xrm.app import Session
+from xrm.core.identity import _match
 from xrm.core.identity.dedupe import (
     DEFAULT_AUTO_THRESHOLD,
     DEFAULT_RULES,
@@ -544,6 +545,80 @@ def test_dropping_hopeless_pairs_early_loses_none_that_reach_the_threshold(
     assert reported == [p for p in everything if p.exact or p.score >= 8.0]
     for pair in everything:
         assert pair.score == pytest.approx(sum(f.weight for f in pair.fields), abs=0.05)
+
+
+@given(specs=people())
+def test_with_term_frequencies_the_early_drop_loses_nothing_and_weights_still_add_up(
+    app: XRM, specs: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same property with the term-frequency adjustments on for any base size: a
+    rare name's bonus is counted in what a pair may still gain."""
+    monkeypatch.setattr(_match, "TF_MIN_VALUES", 1)
+    with scratch(app) as s:
+        create_all(s, specs, range(len(specs)))
+        everything = find_duplicates(s, review_threshold=-1000)
+        reported = find_duplicates(s)
+    assert reported == [p for p in everything if p.exact or p.score >= 8.0]
+    for pair in everything:
+        assert pair.score == pytest.approx(sum(f.weight for f in pair.fields), abs=0.05)
+
+
+# -- how common a name is ----------------------------------------------------------------
+def test_an_agreement_on_a_common_name_counts_less_and_on_a_rare_one_more() -> None:
+    column = [("martin",)] * 100 + [("benyoussef",)] * 2 + [(f"n{i}",) for i in range(898)]
+    tf = _match.term_frequencies(column, 7.0)
+    assert tf is not None
+    chance = (100**2 + 2**2 + 898) / 1000**2  # two values drawn at random agree
+    assert tf["martin"] == pytest.approx(math.log2(chance * 1000 / 100))  # about -3.2
+    assert tf["benyoussef"] == _match.TF_MAX_BONUS  # log2(5.5), capped
+    # never below one point in all, and nothing below a thousand values
+    assert _match.term_frequencies([("martin",)] * 999 + [("x",)], 7.0)["martin"] > -6.01  # type: ignore[index]
+    assert _match.term_frequencies(column[:999], 7.0) is None
+
+
+def _town(s: Session, n: int) -> None:
+    """``n`` people in many towns, a tenth of them called Martin, a tenth Marie."""
+    records = []
+    for i in range(n):
+        given = "Marie" if i % 10 == 0 else f"Given{i % 97}"
+        family = "Martin" if i % 10 == 1 else f"Family{i % 89}x{i % 7}"
+        records.append({
+            "kind": "person", "name": f"{given} {family}", "given_name": given,
+            "family_name": family, "contact_points": [{
+                "kind": "postal", "lines": [f"{i} rue {i % 50}"], "postcode": f"{i % 90:02d}100",
+                "city": f"Ville{i % 90}", "country": "FR"}],
+        })  # fmt: skip
+    results = s.imports.import_many(records)
+    assert all(r.error is None for r in results)
+
+
+def test_namesakes_with_a_common_name_in_one_town_are_not_linked_a_rare_name_is(
+    app: XRM,
+) -> None:
+    """Two Marie Martins of one town, different streets (name 12 + postcode 5 + city 2
+    - street and number 1.5 = 17.5 without term frequencies) stay for review; two Karim
+    Ben Youssefs in the same situation are linked."""
+    with app.session() as s:
+        _town(s, 1200)
+        where = {"postcode": "75011", "city": "Paris", "country": "FR"}
+        martins = [
+            person(s, "Marie", "Martin", contact_points=[PostalAddress(lines=[line], **where)])
+            for line in ("3 rue Oberkampf", "40 boulevard Voltaire")
+        ]
+        karims = [
+            person(s, "Karim", "Ben Youssef",
+                   contact_points=[PostalAddress(lines=[line], **where)])
+            for line in ("3 rue Oberkampf", "40 boulevard Voltaire")
+        ]  # fmt: skip
+        pairs = by_pair(find_duplicates(s))
+    martin = pairs[frozenset(martins)]
+    assert martin.verdict == "review"
+    weights = {f.rule: f.weight for f in martin.fields}
+    assert weights["given_name"] < 5.0 and weights["family_name"] < 7.0
+    karim = pairs[frozenset(karims)]
+    assert karim.verdict == "probable"
+    weights = {f.rule: f.weight for f in karim.fields}
+    assert weights["given_name"] == 6.0 and weights["family_name"] == 8.0
 
 
 # -- real data ---------------------------------------------------------------------------

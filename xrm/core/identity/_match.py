@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -499,6 +500,9 @@ class _Compiled:
     #: a Jaro-Winkler rule on given or family name: its similarity is the one computed
     #: to see whether the names are swapped
     names_jw: bool = False
+    #: value -> what an exact agreement on it adds to ``agree`` (term frequency); ``None``
+    #: when the rule asks for none or the base is too small
+    tf: dict[str, float] | None = None
 
 
 #: comparators whose values repeat enough (names, cities, postcodes) to be worth
@@ -571,7 +575,9 @@ class Scorer:
             ))  # fmt: skip
         for c in self.rules:
             c.names_jw = c.crossed is not None and c.rule.compare == "jaro_winkler"
-            c.most = max(c.rule.agree, c.rule.disagree, 0.0)
+            c.tf = term_frequencies(c.column, c.rule.agree) if c.rule.term_frequency else None
+            bonus = max(c.tf.values(), default=0.0) if c.tf else 0.0
+            c.most = max(c.rule.agree + max(bonus, 0.0), c.rule.disagree, 0.0)
             c.spread = abs(c.rule.agree - c.rule.disagree)
         self.given_weight, self.given_floor = self._name_weight("given_name")
         self.family_weight, self.family_floor = self._name_weight("family_name")
@@ -690,6 +696,8 @@ class Scorer:
                     w = r.disagree + (r.agree - r.disagree) * (
                         (sim - r.disagree_at) / (r.agree_at - r.disagree_at)
                     )
+                if c.tf is not None and a == b and a is not _MULTI:  # how common is it?
+                    w += c.tf.get(a, 0.0)
                 if known is not None and not crossing and b is not _MULTI:
                     known[b] = w
                     memo.size += 1
@@ -705,9 +713,10 @@ class Scorer:
                 yield j, total, swapped
 
     def explain(self, i: int, j: int, kind: str, swapped: bool) -> Iterable[
-        tuple[FuzzyRule, float, str, str]
+        tuple[FuzzyRule, float, str, str, float]
     ]:  # fmt: skip
-        """Each rule compared for the pair: (rule, similarity, value, other value)."""
+        """Each rule compared for the pair: (rule, similarity, value, other value, weight
+        added, the term-frequency adjustment included)."""
         for c in self.rules:
             a = c.column[i]
             if not a or (c.rule.kinds is not None and kind not in c.rule.kinds):
@@ -716,4 +725,39 @@ class Scorer:
             if not b or (c.unless is not None and c.unless[i] & c.unless[j]):
                 continue
             sim, x, y = best(c.compare, a, b)
-            yield c.rule, sim, x, y
+            weight = c.rule.weight(sim)
+            if c.tf is not None and len(a) == 1 and len(b) == 1 and x == y:
+                weight += c.tf.get(x, 0.0)
+            yield c.rule, sim, x, y, weight
+
+
+#: term-frequency adjustments need this many values of the field in the base; below it
+#: the rule's own weights stand (a small base says little about how common a name is)
+TF_MIN_VALUES = 1_000
+#: the most a rare value adds to a rule's ``agree``: a rare name alone never links
+TF_MAX_BONUS = 1.0
+
+
+def term_frequencies(column: Sequence[Values], agree: float) -> dict[str, float] | None:
+    """value -> the points an exact agreement on it adds to the rule's ``agree``.
+
+    With ``f`` the share of the field's values that are this one and ``u`` the chance
+    that two values drawn at random agree (the sum of every value's share squared), an
+    agreement on this value is ``f / u`` times as likely to be chance as an agreement on
+    an average one: it adds ``log2(u / f)`` (negative for a common value), kept between
+    ``1 - agree`` (an agreement still adds a point) and ``TF_MAX_BONUS``. ``None`` below
+    ``TF_MIN_VALUES`` values."""
+    counts: dict[str, int] = defaultdict(int)
+    for values in column:
+        for value in values:
+            counts[value] += 1
+    n = sum(counts.values())
+    if n < TF_MIN_VALUES:
+        return None
+    chance = sum(c * c for c in counts.values()) / (n * n)
+    floor = min(0.0, 1.0 - agree)
+    found: dict[str, float] = {}
+    for value, count in counts.items():
+        adjust = math.log2(chance * n / count)
+        found[value] = max(floor, min(TF_MAX_BONUS, adjust))
+    return found
