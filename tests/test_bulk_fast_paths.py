@@ -250,7 +250,10 @@ def _points_both_ways(app: object, data: dict[str, object]) -> tuple[object, obj
 
     def seen(points: list[object], errors: list[object]) -> object:
         return (
-            [(p.kind, p.value, p.key, p.label, p.primary, p.country, p.data) for p in points],  # type: ignore[attr-defined]
+            [
+                (p.kind, p.value, p.key, p.label, p.primary, p.country, p.data, p.problem)  # type: ignore[attr-defined]
+                for p in points
+            ],
             sorted((e.path, e.reason) for e in errors),  # type: ignore[attr-defined]
         )
 
@@ -260,10 +263,11 @@ def _points_both_ways(app: object, data: dict[str, object]) -> tuple[object, obj
             errors: list[object] = []
             try:
                 if way == "bulk":
-                    points = _normalize_points(s.imports, row, errors)
+                    points = _normalize_points(s.imports, row, errors, [])
                 else:
                     raw: list[object] = [Email(e) for e in row.emails]
-                    raw += [Phone(p, region=row.region) for p in row.phones]
+                    # an import keeps an invalid number as written
+                    raw += [Phone(p, region=row.region, keep_invalid=True) for p in row.phones]
                     raw += row.contact_points
                     points = s.parties._normalize_points(raw, "contact_points", errors)
             except Exception as exc:  # the input models refuse an empty value

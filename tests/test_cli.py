@@ -61,7 +61,7 @@ class TestDb:
         assert "schema at" in run("db", "upgrade").stdout
         run("db", "check")
         current = data(run("db", "current", "--json"))
-        assert current["up_to_date"] is True and "0005_party_erased_at" in current["current"]  # type: ignore[index]
+        assert current["up_to_date"] is True and "0006_contact_point_valid" in current["current"]  # type: ignore[index]
         assert "up to date: yes" in run("db", "current").stdout
 
 

@@ -357,3 +357,12 @@ def test_a_workbook_or_an_empty_file(run: Run, tmp_path: Path) -> None:
     assert "spreadsheet workbook, not CSV" in result.stderr and "0 created" in result.stdout
     empty = run("import", write(tmp_path, "empty.csv", b""))
     assert empty.stderr == "warning: the file is empty\n" and "0 created" in empty.stdout
+
+
+def test_xrm_import_prints_the_warning_with_the_line_number(
+    run: Run, app: XRM, tmp_path: Path
+) -> None:
+    path = write(tmp_path, "phones.csv", b"name,phone\nAnn,06 12\nBob,06 12 34 56 78\n")
+    result = run("import", path, "--region", "FR")
+    assert "2 created" in result.stdout
+    assert result.stderr.startswith("line 2: warning: phones.0: '06 12' is not a valid phone")

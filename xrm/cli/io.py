@@ -393,6 +393,10 @@ class _Discard(Exception):
     """Raised inside a unit of work to roll it back (a dry run, an aborted file)."""
 
 
+#: what became of one imported record: outcome, error, warnings
+_Row = tuple[str | None, str | None, tuple[str, ...]]
+
+
 @attrs.define
 class _Import:
     """One file's import: the rows go in batches, each batch in its own unit of work."""
@@ -402,16 +406,17 @@ class _Import:
     keep: bool  # False: every unit of work is rolled back (a dry run)
     all_or_nothing: bool
 
-    def run(self, records: list[dict[str, Any]]) -> list[tuple[str | None, str | None]]:
-        """``(outcome, error)`` per record. A failure of the batch as a whole (a database
-        error on one row) is narrowed down by halves, so only its row is left out."""
-        results: list[tuple[str | None, str | None]] = []
+    def run(self, records: list[dict[str, Any]]) -> list[_Row]:
+        """``(outcome, error, warnings)`` per record. A failure of the batch as a whole (a
+        database error on one row) is narrowed down by halves, so only its row is left
+        out."""
+        results: list[_Row] = []
         try:
             with self.app.session(actor=self.actor) as s:
                 for result in s.imports.import_many(records, first_line=0):
                     error = None if result.error is None else _message(result.error)
-                    results.append((result.outcome, error))
-                bad = any(error for _, error in results)
+                    results.append((result.outcome, error, result.warnings))
+                bad = any(error for _, error, _ in results)
                 if not self.keep or (bad and self.all_or_nothing):
                     raise _Discard
         except _Discard:
@@ -422,7 +427,7 @@ class _Import:
             if debug_mode():
                 raise
             if len(records) == 1:
-                return [(None, describe(exc))]
+                return [(None, describe(exc), ())]
             middle = len(records) // 2
             # all or nothing: the file is refused anyway, so the halves write nothing
             keep = self.keep and not self.all_or_nothing
@@ -488,7 +493,9 @@ def import_file(
     reported with its line number and writes nothing; the other rows are imported
     (commits every --batch rows) and the exit code is 1. With --all-or-nothing the first
     bad row stops the import and nothing from the file is written. Columns (fields) not
-    imported are named once in a warning. The summary is printed in every case.
+    imported are named once in a warning. A phone number that is not a valid number is
+    kept as written, with a warning naming its line: it is never used to recognise the
+    party nor contacted. The summary is printed in every case.
     """
     fmt = fmt or _FORMATS.get(path.suffix.lower(), "jsonl")
     known = CSV_COLUMNS if fmt == "csv" else JSONL_FIELDS
@@ -551,8 +558,11 @@ def _import(
                         data["region"] = region
                     numbers.append(number)
                     records.append(data)
-            for number, data, (outcome, error) in zip(numbers, records, job.run(records),
-                                                      strict=True):  # fmt: skip
+            done = job.run(records)
+            for number, data, (outcome, error, warnings) in zip(numbers, records, done,
+                                                                strict=True):  # fmt: skip
+                for warning in warnings:
+                    click.echo(f"line {number}: warning: {clip(warning)}", err=True)
                 if error is not None:
                     problems.append((number, error))
                 elif outcome == "created" and not recognisable(data):

@@ -21,6 +21,7 @@ from xrm.core.models import (
     ContactPointRow,
 )
 from xrm.core.normalize import (
+    CountryUnknown,
     address_key,
     country_code,
     email_key,
@@ -42,7 +43,7 @@ _TAG = re.compile(r"[\w][\w .:/-]{0,59}")
 class NormalizedPoint:
     """A contact point after validation: what to store."""
 
-    __slots__ = ("country", "data", "key", "kind", "label", "primary", "value")
+    __slots__ = ("country", "data", "key", "kind", "label", "primary", "problem", "value")
 
     def __init__(
         self,
@@ -54,6 +55,7 @@ class NormalizedPoint:
         primary: bool,
         country: str | None = None,
         data: Mapping[str, Any] | None = None,
+        problem: str | None = None,
     ) -> None:
         self.kind = kind
         self.value = value
@@ -62,6 +64,12 @@ class NormalizedPoint:
         self.primary = primary
         self.country = country
         self.data = dict(data or {})
+        #: why the value is invalid, for a phone number kept as written (``None``: valid)
+        self.problem = problem
+
+    @property
+    def valid(self) -> bool:
+        return self.problem is None
 
 
 def _coerce_point(raw: Any, path: str) -> AnyContactPoint:
@@ -133,7 +141,14 @@ def normalize_contact_point(
             key = email_key(point.value, ctx.settings.email_rules)
         elif kind == "phone":
             read_in = getattr(point, "region", None) or region or ctx.settings.default_region
-            key = phone_key(point.value, read_in)
+            try:
+                key = phone_key(point.value, read_in)
+            except ValueError as exc:
+                # a number whose country is unknown may be valid: the caller must say
+                # where it is from rather than have it kept as invalid
+                if not getattr(point, "keep_invalid", False) or isinstance(exc, CountryUnknown):
+                    raise
+                return invalid_phone(point, str(exc), path)
             country = _phone_country(key)
         elif kind == "url":
             key = url_key(point.value)
@@ -161,6 +176,23 @@ def normalize_contact_point(
     )
 
 
+#: how an import reports a phone number it kept though invalid
+KEPT_INVALID = "{path}: {problem}; kept as written, not used to recognise the party or contacted"
+
+
+def invalid_phone(point: Any, problem: str, path: str) -> NormalizedPoint:
+    """A phone number libphonenumber judges invalid, kept as written: its digits are its
+    key (never a ``+`` E.164 key, so it meets no valid number), and it is never primary,
+    never used to recognise the party and never contacted. A value without a digit is
+    no phone number at all and is refused."""
+    digits = "".join(ch for ch in point.value if ch.isdigit() and ch.isascii())
+    if not digits:
+        raise ValidationError.single(f"{path}.value", problem)
+    return NormalizedPoint(
+        "phone", point.value, digits, label=point.label, primary=False, problem=problem
+    )
+
+
 def resolve_contact_point(
     ctx: UnitOfWork, party_id: int, wanted: Any, path: str
 ) -> ContactPointRow:
@@ -179,6 +211,10 @@ def resolve_contact_point(
             )
             if found is not None:
                 break
+        if found is None:  # a phone number kept as written though invalid: as written
+            found = ctx.db.scalar(
+                query.where(ContactPointRow.valid.is_(False), ContactPointRow.value == wanted)
+            )
     else:
         ident = ref_id(wanted, path)
         found = ctx.db.scalar(query.where(ContactPointRow.id == ident))
@@ -193,10 +229,11 @@ ASKED, PRIMARY_NOW, ANY = 2, 1, 0
 
 def primary_flags(points: Sequence[tuple[str, int, bool]]) -> list[bool]:
     """Which of a party's points are primary, given each point's ``(kind, claim,
-    suppressed)`` in age order, the claim being ASKED (``primary=True`` given now),
+    unreachable)`` in age order, the claim being ASKED (``primary=True`` given now),
     PRIMARY_NOW or ANY: per kind, the reachable point with the strongest claim, the oldest
-    among equals. A suppressed point is never primary (nothing is sent to it), and a kind
-    whose points are all suppressed has no primary."""
+    among equals. An unreachable point (suppressed, or a phone number kept invalid) is
+    never primary (nothing is sent to it), and a kind whose points are all unreachable has
+    no primary."""
     chosen: dict[str, int] = {}
     for i, (kind, claim, suppressed) in enumerate(points):
         if not suppressed and (kind not in chosen or claim > points[chosen[kind]][1]):
@@ -214,7 +251,7 @@ def settle_primaries(
     flags = primary_flags(
         [
             (p.kind, ASKED if p in asked else PRIMARY_NOW if p.is_primary else ANY,
-             bool(p.suppressed))
+             bool(p.suppressed) or p.valid is False)
             for p in points
         ]
     )  # fmt: skip
@@ -238,6 +275,7 @@ def primary_contact_point(ctx: UnitOfWork, party_id: int, kind: str) -> ContactP
             ContactPointRow.kind == kind,
             ContactPointRow.is_primary.is_(True),
             ContactPointRow.suppressed.is_(False),
+            ContactPointRow.valid.is_(True),
         )
     )
 
@@ -301,6 +339,6 @@ def match_keys(
 ) -> list[tuple[str, str]]:
     """The keys recognition looks a record up by: its emails' and phones' ``(kind, key)``
     and ``("id:<scheme>", value)`` for its identifiers (canonical values)."""
-    keys = [(p.kind, p.key) for p in points if p.kind in ("email", "phone")]
+    keys = [(p.kind, p.key) for p in points if p.kind in ("email", "phone") and p.valid]
     keys += [(f"id:{scheme}", value) for scheme, value in identifiers]
     return keys

@@ -172,20 +172,21 @@ def _parts(where: Callable[[ColumnElement[int]], ColumnElement[bool]]) -> Compou
 
     def part(n: int, party_id: Any, *columns: Any) -> Select[Any]:
         cols = [literal_column(str(n)), party_id, *columns]
-        cols += [nothing] * (16 - len(cols))
+        cols += [nothing] * (17 - len(cols))
         return select(*(c.label(f"c{i}") for i, c in enumerate(cols))).where(where(party_id))
 
     return union_all(
         # 2 id, 3 kind, 4 display_name, 5 given_name, 6 family_name, 7 birth_date,
         # 8 attributes, 9 version, 10 merged_into_id, 11 created_at, 12 updated_at,
-        # 13-15 typed for the contact points' country, is_primary, suppressed
+        # 13-16 typed for the contact points' country, is_primary, suppressed, valid
         part(0, _P.id, _P.id, _P.kind, _P.display_name, _P.given_name, _P.family_name,
              _P.birth_date, _P.attributes, _P.version, _P.merged_into_id, _P.created_at,
              _P.updated_at, type_coerce(nothing, String()), type_coerce(nothing, Boolean()),
-             type_coerce(nothing, Boolean())),
-        # 2 id, 3 kind, 4 value, 5 key, 6 label, 8 data, 13 country, 14-15
+             type_coerce(nothing, Boolean()), type_coerce(nothing, Boolean())),
+        # 2 id, 3 kind, 4 value, 5 key, 6 label, 8 data, 13 country, 14-16
         part(1, _C.party_id, _C.id, _C.kind, _C.value, _C.key, _C.label, nothing, _C.data,
-             nothing, nothing, nothing, nothing, _C.country, _C.is_primary, _C.suppressed),
+             nothing, nothing, nothing, nothing, _C.country, _C.is_primary, _C.suppressed,
+             _C.valid),
         part(2, _I.party_id, _I.id, _I.scheme, _I.value),
         part(3, _T.party_id, nothing, _T.tag),
     )  # fmt: skip
@@ -237,7 +238,7 @@ def _read_parts(conn: Connection, statement: Prepared, params: Any) -> dict[int,
         if n == 0:
             parts.row = r
         elif n == 1:
-            parts.points.append((r[2], r[3], r[4], r[5], r[6], r[13], r[8], r[14], r[15]))
+            parts.points.append((r[2], r[3], r[4], r[5], r[6], r[13], r[8], r[14], r[15], r[16]))
         elif n == 2:
             parts.identifiers.append((r[2], r[3], r[4]))
         else:

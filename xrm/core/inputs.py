@@ -56,10 +56,16 @@ class Email(ContactPointIn):
 
 
 class Phone(ContactPointIn):
-    """A phone number; ``region`` reads a national number (``06 12 34 56 78`` with ``FR``)."""
+    """A phone number; ``region`` reads a national number (``06 12 34 56 78`` with ``FR``).
+
+    A number libphonenumber judges invalid is refused, unless ``keep_invalid=True``: it is
+    then kept as written (``ContactPoint.valid`` is ``False``, its key is its digits), and
+    never used to recognise the party nor contacted. ``xrm import`` keeps them so, with a
+    warning per line."""
 
     kind: Literal["phone"] = "phone"
     region: Annotated[str, StringConstraints(min_length=2, max_length=2)] | None = None
+    keep_invalid: bool = False
 
     def __init__(self, value: str | None = None, /, **data: Any) -> None:
         if value is not None:

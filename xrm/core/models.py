@@ -215,6 +215,9 @@ class ContactPointRow(Base):
     is_primary: Mapped[bool] = mapped_column(default=False)
     #: never contactable (bounced, reported, erased): consent rules read this
     suppressed: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    #: ``False`` for a phone number libphonenumber judges invalid, kept as written with
+    #: its digits as the key: never used to recognise the party, never contacted
+    valid: Mapped[bool] = mapped_column(default=True, server_default=text("true"))
     created_at: Mapped[dt.datetime]
 
     party: Mapped[PartyRow] = relationship(back_populates="contact_points")

@@ -23,6 +23,7 @@ from stdnum.util import get_cc_module
 
 __all__ = [
     "COUNTRY_CODES",
+    "CountryUnknown",
     "EmailRules",
     "address_key",
     "country_code",
@@ -121,6 +122,11 @@ def _plain_email(value: str) -> tuple[str, str] | None:
     return local.lower(), domain
 
 
+class CountryUnknown(ValueError):
+    """A phone number that names no country (a local number read without a region):
+    it may well be valid, once its country is known."""
+
+
 def phone_key(raw: str, region: str | None = None) -> str:
     """The E.164 form of a phone number (``+33612345678``).
 
@@ -142,7 +148,10 @@ def phone_key_and_country(raw: str, region: str | None = None) -> tuple[str, str
         number = phonenumbers.parse(value, region_code)
     except phonenumbers.NumberParseException as exc:
         hint = "" if region_code else " (write it with +country code or set a default region)"
-        raise ValueError(f"{value!r} is not a phone number: {exc._msg}{hint}") from None
+        message = f"{value!r} is not a phone number: {exc._msg}{hint}"
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            raise CountryUnknown(message) from None
+        raise ValueError(message) from None
     # phonenumbers.is_valid_number, with the region it looks up kept for the answer
     found = phonenumbers.region_code_for_number(number)
     if found is None or not phonenumbers.is_valid_number_for_region(number, found):

@@ -56,6 +56,10 @@ class ContactPoint:
     data: Mapping[str, Any]
     primary: bool
     suppressed: bool
+    #: ``False``: a phone number libphonenumber judges invalid, kept as written
+    #: (``Phone(keep_invalid=True)``, ``xrm import``); its key is its digits, and it is
+    #: never used to recognise the party nor contacted
+    valid: bool = True
 
     @classmethod
     def of(cls, row: ContactPointRow) -> ContactPoint:
@@ -69,14 +73,16 @@ class ContactPoint:
             data=dict(row.data or {}),
             primary=row.is_primary,
             suppressed=row.suppressed,
+            valid=row.valid is not False,
         )
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> ContactPoint:
         """From a Core row ``(id, kind, value, key, label, country, data, is_primary,
-        suppressed)``: what :meth:`of` gives for the same stored point."""
-        ident, kind, value, key, label, country, data, primary, suppressed = row
-        return cls(ident, kind, value, key, label, country, dict(data or {}), primary, suppressed)
+        suppressed, valid)``: what :meth:`of` gives for the same stored point."""
+        ident, kind, value, key, label, country, data, primary, suppressed, valid = row
+        return cls(ident, kind, value, key, label, country, dict(data or {}), primary, suppressed,
+                   valid is not False)  # fmt: skip
 
 
 @attrs.frozen
@@ -402,3 +408,6 @@ class ImportResult:
     outcome: Outcome | None
     party_id: int | None
     error: XRMError | None = None
+    #: what was imported with a caveat: ``phones.N: <why it is invalid>; kept as written``
+    #: (a phone number libphonenumber judges invalid is kept, not used to recognise)
+    warnings: tuple[str, ...] = ()

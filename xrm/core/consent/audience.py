@@ -78,6 +78,7 @@ def audience_query(purpose: Purpose, channel: Channel, at: dt.datetime) -> Selec
             party_live,
             ContactPointRow.kind == kind,
             ContactPointRow.suppressed.is_(False),
+            ContactPointRow.valid.is_(True),
         ]
     else:
         base = PartyRow.__table__

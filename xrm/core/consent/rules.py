@@ -39,6 +39,8 @@ class PointFacts:
     kind: str
     key: str
     suppressed: bool
+    #: ``False``: a phone number kept as written though invalid, never contacted
+    valid: bool = True
 
 
 def ledger_order(effective_from: dt.datetime, decision: str, ident: int) -> tuple[Any, ...]:
@@ -77,6 +79,8 @@ def decide(
     """
     if point is not None and point.suppressed:
         return False, "suppressed", f"the {point.kind} is suppressed: never contactable", None
+    if point is not None and not point.valid:
+        return False, "invalid", f"the {point.kind} is not a valid number: never contacted", None
     if purpose.basis in (LawfulBasis.CONTRACT, LawfulBasis.LEGAL_OBLIGATION):
         if not basis_holds:
             return (

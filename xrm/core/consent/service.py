@@ -253,7 +253,7 @@ class ConsentService:
         if contact_point is not None:
             point = resolve_contact_point(ctx, party_row.id, contact_point, "contact_point")
             self._reaches(channel_obj, point.kind)
-            facts = PointFacts(point.kind, point.key, point.suppressed)
+            facts = PointFacts(point.kind, point.key, point.suppressed, point.valid)
             point_id = point.id
         holds = True
         if purpose_obj.requires_role is not None:

@@ -34,6 +34,11 @@ class ContactPointOut(_Out):
     data: dict[str, Any]
     primary: bool
     suppressed: bool = Field(description="never contactable (bounced, reported, erased)")
+    valid: bool = Field(
+        True,
+        description="false for a phone number kept as written though invalid: never used "
+        "to recognise the party, never contacted",
+    )
 
 
 class IdentifierOut(_Out):

@@ -271,7 +271,10 @@ def _load_contact_points(db: Connection, table: Table, fields: set[str], intern:
         ContactPointRow.party_id, ContactPointRow.kind, ContactPointRow.key,
         ContactPointRow.country, data["postcode"].as_string(), data["city"].as_string(),
         data["lines"],
-    ).where(ContactPointRow.kind.in_(sorted(by_kind)))  # fmt: skip
+    ).where(
+        ContactPointRow.kind.in_(sorted(by_kind)),
+        ContactPointRow.valid.is_(True),  # an invalid number kept as written links no one
+    )  # fmt: skip
     vals, index, text = table.values, table.index, intern.key
     for party_id, kind, key, country, postcode, city, lines in _stream(db, query):
         i = index.get(party_id)

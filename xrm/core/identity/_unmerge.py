@@ -194,13 +194,14 @@ def _settle_primaries(db: OrmSession, party_id: int) -> list[list[Any]]:
     change."""
     cp = ContactPointRow
     rows = db.execute(
-        select(cp.id, cp.kind, cp.is_primary, cp.suppressed)
+        select(cp.id, cp.kind, cp.is_primary, cp.suppressed, cp.valid)
         .where(cp.party_id == party_id)
         .order_by(cp.id)
     ).all()
     flags = primary_flags(
-        [(r.kind, PRIMARY_NOW if r.is_primary else ANY, r.suppressed) for r in rows]
-    )
+        [(r.kind, PRIMARY_NOW if r.is_primary else ANY, r.suppressed or not r.valid)
+         for r in rows]
+    )  # fmt: skip
     changes = [
         [r.id, flag] for r, flag in zip(rows, flags, strict=True) if bool(r.is_primary) != flag
     ]

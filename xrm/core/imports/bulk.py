@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from xrm.core._fields import (
     ANY,
     ASKED,
+    KEPT_INVALID,
     NormalizedPoint,
     _clean_name,
     _clean_tags,
@@ -83,6 +84,8 @@ class _New:
     #: a consent names a contact point the row does not give: only the one-at-a-time
     #: path knows whether the known party holds it
     slow: bool = False
+    #: phone numbers kept though invalid (``ImportResult.warnings``)
+    warnings: tuple[str, ...] = ()
 
 
 def import_batch(
@@ -139,7 +142,8 @@ def _import_batch(
     same = _unchanged(s, once) if once else set()
     for new, party_id in recognised:
         if new.line in same:
-            results[new.line] = ImportResult(new.line, "unchanged", party_id)
+            results[new.line] = ImportResult(new.line, "unchanged", party_id,
+                                             warnings=new.warnings)  # fmt: skip
         else:
             slow.append((new.line, new.row))
     if fresh:
@@ -150,14 +154,16 @@ def _import_batch(
             slow = [(n.line, n.row) for n in fresh] + slow  # find the culprit row by row
             fresh = []
         for new in fresh:
-            results[new.line] = ImportResult(new.line, "created", new.party_id)
+            results[new.line] = ImportResult(new.line, "created", new.party_id,
+                                             warnings=new.warnings)  # fmt: skip
     for line, row in sorted(slow):
+        warnings: list[str] = []
         try:
-            outcome, party_id = import_party(s, row)
+            outcome, party_id = import_party(s, row, warnings)
         except XRMError as exc:
             results[line] = ImportResult(line, None, None, exc)
         else:
-            results[line] = ImportResult(line, outcome, party_id)
+            results[line] = ImportResult(line, outcome, party_id, warnings=tuple(warnings))
     return [results[line] for line, _ in rows]
 
 
@@ -176,7 +182,8 @@ def _check(s: ImportService, line: int, row: ImportedParty, now: dt.datetime) ->
         display = " ".join(p for p in (given, family) if p)
     # a known party needs no name in the row; a new one does (checked when it is known new)
     name = _clean_name(display, "display_name", required=False)
-    points = _normalize_points(s, row, errors)
+    warnings: list[str] = []
+    points = _normalize_points(s, row, errors, warnings)
     identifiers = services._normalize_identifiers(row.identifiers, errors)
     tags = _clean_tags(row.tags)
     if errors:
@@ -223,7 +230,7 @@ def _check(s: ImportService, line: int, row: ImportedParty, now: dt.datetime) ->
             "evidence": consent.evidence,
         })  # fmt: skip
     return _New(line, row, name, given, family, {}, points, identifiers, tags, roles, consents,
-                slow=slow)  # fmt: skip
+                slow=slow, warnings=tuple(warnings))  # fmt: skip
 
 
 def _as_is(value: str) -> bool:
@@ -231,7 +238,9 @@ def _as_is(value: str) -> bool:
     return 0 < len(value) <= 500 and value.isascii() and value[0] > " " and value[-1] > " "
 
 
-def _normalize_points(s: ImportService, row: ImportedParty, errors: list[FieldError]) -> list[Any]:
+def _normalize_points(
+    s: ImportService, row: ImportedParty, errors: list[FieldError], warnings: list[str]
+) -> list[Any]:
     """What ``PartyService._normalize_points`` gives for the row's emails, phones and
     contact points (same points, keys, paths and errors), without building an input model
     for each plain email and phone: those are normalised straight from the string. Whatever
@@ -246,7 +255,7 @@ def _normalize_points(s: ImportService, row: ImportedParty, errors: list[FieldEr
     emails = len(row.emails)
     # the input models of the values not taken straight, built first as the services do
     models: dict[int, Any] = {
-        i: Email(v) if i < emails else Phone(v, region=own_region)
+        i: Email(v) if i < emails else Phone(v, region=own_region, keep_invalid=True)
         for i, v in enumerate(given)
         if not _as_is(v)
     }
@@ -266,7 +275,10 @@ def _normalize_points(s: ImportService, row: ImportedParty, errors: list[FieldEr
             except ValueError:
                 point = None
             if point is None:
-                models[i] = Email(raw) if i < emails else Phone(raw, region=own_region)
+                models[i] = (
+                    Email(raw) if i < emails
+                    else Phone(raw, region=own_region, keep_invalid=True)
+                )  # fmt: skip
         if point is None:
             try:
                 point = normalize_contact_point(
@@ -275,6 +287,11 @@ def _normalize_points(s: ImportService, row: ImportedParty, errors: list[FieldEr
             except ValidationError as exc:
                 errors.extend(exc.errors)
                 continue
+            if point.problem is not None:
+                at = (
+                    f"phones.{i - emails}" if i < len(given) else f"contact_points.{i - len(given)}"
+                )
+                warnings.append(KEPT_INVALID.format(path=at, problem=point.problem))
         normalized.append(point)
     return unique_points(normalized, "contact_points", errors)
 
@@ -589,7 +606,7 @@ def _insert(s: ImportService, fresh: list[_New]) -> None:
     for new in fresh:
         gone_points = [(p.kind, p.key) in blocked for p in new.points]
         flags = primary_flags(
-            [(p.kind, ASKED if p.primary else ANY, gone)
+            [(p.kind, ASKED if p.primary else ANY, gone or not p.valid)
              for p, gone in zip(new.points, gone_points, strict=True)]
         )  # fmt: skip
         mine = []
@@ -598,9 +615,9 @@ def _insert(s: ImportService, fresh: list[_New]) -> None:
             pid = next(point_ids)
             point_rows.append((pid, new.party_id, p.kind, p.value, p.key, p.label, p.country,
                                as_json(p.data) if p.data else empty, flag(p.primary),
-                               flag(gone), at))  # fmt: skip
+                               flag(gone), flag(p.valid), at))  # fmt: skip
             mine.append(ContactPoint(pid, p.kind, p.value, p.key, p.label, p.country, p.data,
-                                     p.primary, gone))  # fmt: skip
+                                     p.primary, gone, p.valid))  # fmt: skip
         parties.append(Party(
             id=new.party_id, kind=new.row.kind, display_name=new.name or "", given_name=new.given,
             family_name=new.family, birth_date=new.row.birth_date, attributes={},
@@ -611,7 +628,7 @@ def _insert(s: ImportService, fresh: list[_New]) -> None:
     out.insert(
         ContactPointRow,
         ("id", "party_id", "kind", "value", "key", "label", "country", "data", "is_primary",
-         "suppressed", "created_at"),
+         "suppressed", "valid", "created_at"),
         point_rows,
     )  # fmt: skip
     ident_rows = [(n.party_id, sc, v) for n in fresh for sc, v in n.identifiers]

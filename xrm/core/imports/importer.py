@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from xrm.core._fields import address_region, match_keys, normalize_contact_point
+from xrm.core._fields import KEPT_INVALID, address_region, match_keys, normalize_contact_point
 from xrm.core.consent.rules import ledger_order
 from xrm.core.inputs import Email, ImportedConsent, ImportedParty, Outcome, Phone
 from xrm.core.uow import validate_model
@@ -19,11 +19,16 @@ if TYPE_CHECKING:
 __all__ = ["import_party", "match_keys"]
 
 
-def import_party(s: ImportService, data: ImportedParty | Mapping[str, Any]) -> tuple[Outcome, int]:
+def import_party(
+    s: ImportService,
+    data: ImportedParty | Mapping[str, Any],
+    warnings: list[str] | None = None,
+) -> tuple[Outcome, int]:
     """Create the party, or complete the one already known by one of its emails, phones
     or identifiers: missing contact points, identifiers, tags and roles are added, and a
     consent is recorded unless the ledger's latest word for that scope is already it.
-    All or nothing for the row. Returns what happened and the party id.
+    All or nothing for the row. Returns what happened and the party id; a phone number
+    kept though invalid is told in ``warnings``.
     """
     row = data if isinstance(data, ImportedParty) else validate_model(ImportedParty, data)
     if row.kind not in s.uow.registry.party_kinds:
@@ -32,10 +37,11 @@ def import_party(s: ImportService, data: ImportedParty | Mapping[str, Any]) -> t
     points: list[Any] = [Email(e) for e in row.emails]
     # a local number is read in the row's region, else its postal address's country
     region = row.region or address_region(row.contact_points)
-    points += [Phone(p, region=region) for p in row.phones]
+    # an invalid number is kept as written rather than costing the row
+    points += [Phone(p, region=region, keep_invalid=True) for p in row.phones]
     points += row.contact_points
     with s.uow.atomic():
-        known = _recognise(s, row, points)
+        known = _recognise(s, row, points, warnings)
         if known is None:
             party = s.parties.create(
                 row.kind, row.display_name, given_name=row.given_name,
@@ -79,7 +85,9 @@ def import_party(s: ImportService, data: ImportedParty | Mapping[str, Any]) -> t
     return outcome, party.id
 
 
-def _recognise(s: ImportService, row: ImportedParty, points: list[Any]) -> int | None:
+def _recognise(
+    s: ImportService, row: ImportedParty, points: list[Any], warnings: list[str] | None
+) -> int | None:
     found: set[int] = set()
     ctx = s.uow
     region = address_region(points)
@@ -87,6 +95,12 @@ def _recognise(s: ImportService, row: ImportedParty, points: list[Any]) -> int |
         normalize_contact_point(ctx, raw, f"contact_points.{i}", region)
         for i, raw in enumerate(points)
     ]
+    first_phone = len(row.emails)
+    for i, point in enumerate(normalized):
+        if point.problem is not None and warnings is not None:
+            path = f"phones.{i - first_phone}" if i < first_phone + len(row.phones) else (
+                f"contact_points.{i - first_phone - len(row.phones)}")  # fmt: skip
+            warnings.append(KEPT_INVALID.format(path=path, problem=point.problem))
     identifiers = [
         (scheme, s.parties._identifier(scheme, value, f"identifiers.{scheme}"))
         for scheme, value in row.identifiers.items()
@@ -94,6 +108,8 @@ def _recognise(s: ImportService, row: ImportedParty, points: list[Any]) -> int |
     # a concurrent import of the same keys waits here until this unit of work ends
     ctx.lock_match_keys(match_keys(normalized, identifiers))
     for point in normalized:
+        if not point.valid:
+            continue  # never used to recognise
         if point.kind == "email":
             found.update(s.parties.find_ids(email=point.key))
         elif point.kind == "phone":

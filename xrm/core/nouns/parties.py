@@ -708,6 +708,7 @@ class PartyService:
                 data=point.data,
                 is_primary=False,
                 suppressed=(point.kind, point.key) in blocked,
+                valid=point.valid,
                 created_at=now,
             )
             row.contact_points.append(cp)
