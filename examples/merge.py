@@ -29,10 +29,10 @@ with app.session(actor="data-steward") as s:
 with app.session(actor="campaigns") as s:
     marie = s.identity.resolve(phone="+33 6 12 34 56 78")  # the duplicate's phone finds her
     print(marie.id == web.id, s.parties.get(call.id).id == web.id)  # True True
-    for point in marie.contact_points:  # each address keeps the answer it had
+    for point in marie.contact_points:  # her "no" to emails covers every address
         if point.kind == "email":
             print(point.value, s.consents.check(marie, "marketing", "email", point.id).allowed)
-    # marie.dupont@example.com True / marie.dupont@example.fr False
+    # marie.dupont@example.com False / marie.dupont@example.fr False
 
 with app.session(actor="data-steward") as s:  # it was not the same Marie after all
     undone = s.identity.unmerge(call.id)

@@ -16,7 +16,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from xrm import XRM, ConfigurationError, Email, Phone, PluginError, PostalAddress, ValidationError
+from xrm import (
+    XRM,
+    ConfigurationError,
+    Email,
+    IdentifierScheme,
+    Phone,
+    PluginError,
+    PostalAddress,
+    ValidationError,
+)
 from xrm.app import Session
 from xrm.core.identity import _match
 from xrm.core.identity.dedupe import (
@@ -561,6 +570,27 @@ def test_with_term_frequencies_the_early_drop_loses_nothing_and_weights_still_ad
     assert reported == [p for p in everything if p.exact or p.score >= 8.0]
     for pair in everything:
         assert pair.score == pytest.approx(sum(f.weight for f in pair.fields), abs=0.05)
+
+
+def test_two_values_of_a_distinct_identifier_scheme_are_evidence_against(app: XRM) -> None:
+    office = PostalAddress(lines=["1 rue de la Paix"], postcode="75002", city="Paris", country="FR")
+
+    def acme_twice(s: Session) -> CandidatePair:
+        for siren in ("732829320", "552100554"):
+            s.parties.create("organization", "ACME", contact_points=[office],
+                             identifiers={"fr.siren": siren})  # fmt: skip
+        (pair,) = find_duplicates(s)
+        return pair
+
+    with scratch(app) as s:  # a source system's key says nothing: one company, linked
+        assert acme_twice(s).verdict == "probable"
+    app.register(IdentifierScheme("fr.siren", "SIREN", distinct=True), source="tests")
+    assert "other_fr_siren" in {r.name for r in app.registry.match_rules}
+    with scratch(app) as s:
+        pair = acme_twice(s)
+        assert pair.verdict == "review"
+        (against,) = [f for f in pair.fields if f.rule == "other_fr_siren"]
+        assert (against.weight, against.outcome) == (-12.0, "disagree")
 
 
 # -- how common a name is ----------------------------------------------------------------

@@ -76,7 +76,7 @@ def test_the_merge_example_runs(
     assert out[1:] == [
         "2 ['given_name']",
         "True True",
-        "marie.dupont@example.com True",
+        "marie.dupont@example.com False",  # one person said no to emails
         "marie.dupont@example.fr False",
         "{'contact_point': 2}",
     ]

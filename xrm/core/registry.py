@@ -109,6 +109,12 @@ class Touchpoint:
     label: str = ""
 
 
+#: what two different values of a ``distinct`` identifier scheme weigh in a duplicate
+#: search: as much as a whole address, so two records sharing a name and an address but
+#: holding two company registry numbers are for review, never linked
+DISTINCT_IDENTIFIER_WEIGHT = -12.0
+
+
 @attrs.frozen
 class IdentifierScheme:
     """An identifier scheme with its own validator (``validate(raw) -> canonical``).
@@ -120,6 +126,12 @@ class IdentifierScheme:
     name: str = attrs.field(validator=_check_name)
     label: str = ""
     validate: Callable[[str], str] | None = None
+    #: a party holds one value of this scheme, so two parties holding two different
+    #: values are two parties (a company registry or VAT number, a national id): the
+    #: duplicate search counts it as evidence against (the rule ``other_<scheme>``,
+    #: :data:`DISTINCT_IDENTIFIER_WEIGHT`). Not for a source system's own keys, which
+    #: duplicates of one party carry in different values.
+    distinct: bool = False
 
 
 def _tuple(values: Iterable[str]) -> tuple[str, ...]:
@@ -362,8 +374,22 @@ class Registry:
     def match_rules(self) -> tuple[MatchRule, ...]:
         """The duplicate-detection rules, in registration order: xrm's defaults
         (:data:`~xrm.core.identity.dedupe.DEFAULT_RULES`) first, then each plugin's
-        ``xrm_match_rules``. What the duplicate search uses unless given ``rules=``."""
-        return tuple(self._rules)
+        ``xrm_match_rules``, then for each identifier scheme registered ``distinct``
+        the rule ``other_<scheme>`` (two values of it: evidence against), unless a rule
+        of that name is registered. What the duplicate search uses unless given
+        ``rules=``."""
+        from xrm.core.identity.dedupe import FuzzyRule
+
+        taken = {name for _, name in self._rule_sources}
+        extra = []
+        for scheme in self.identifier_schemes.values():
+            name = "other_" + re.sub(r"[^a-z0-9_]", "_", scheme.name.lower())
+            if scheme.distinct and name not in taken:
+                extra.append(
+                    FuzzyRule(name, f"identifier:{scheme.name}", "exact", 0.0,
+                              DISTINCT_IDENTIFIER_WEIGHT)
+                )  # fmt: skip
+        return (*self._rules, *extra)
 
     def add_match_rule(self, rule: MatchRule, source: str = BUILTIN_SOURCE) -> None:
         """Register a duplicate-detection rule (checked to be one by the plugin host); a
