@@ -410,21 +410,22 @@ class _Undone(Exception):
 
 def _expected_merge(app: XRM, keep: int, dup: int) -> dict[Any, bool]:
     """What ``check`` must answer for the survivor's points after merging ``dup`` into
-    ``keep``, worked out with the public API alone: each party first hears the other's
-    refusals, withdrawals and objections of a whole channel or of all channels (one
-    person said no), recorded through ``s.consents.record``; then a point both had is
-    allowed only where both allowed it. The session is rolled back."""
+    ``keep``, worked out with the public API alone: each party first hears every refusal,
+    withdrawal and objection of a whole channel or of all channels that either holds (one
+    person said no), recorded again through ``s.consents.record`` in the order of the
+    originals; then a point both had is allowed only where both allowed it. The session
+    is rolled back."""
     try:
         with app.session() as s:
-            said = {
-                party: [
-                    r for r in s.consents.history(party, merged=False)
+            said = sorted(
+                (
+                    r for party in (keep, dup) for r in s.consents.history(party, merged=False)
                     if r.scope in ("all", "channel") and r.decision != "granted"
-                ]
-                for party in (keep, dup)
-            }  # fmt: skip
-            for party, other in ((keep, dup), (dup, keep)):
-                for r in said[other]:
+                ),
+                key=lambda r: r.id,
+            )  # fmt: skip
+            for party in (keep, dup):
+                for r in said:
                     s.consents.record(
                         party, r.purpose, r.decision, source=r.source, channel=r.channel,
                         captured_at=r.captured_at, effective_from=r.effective_from,

@@ -13,7 +13,6 @@ from sqlalchemy import (
     FromClause,
     Select,
     and_,
-    case,
     exists,
     false,
     literal,
@@ -115,7 +114,7 @@ def audience_query(purpose: Purpose, channel: Channel, at: dt.datetime) -> Selec
             select(r.c.id)
             .select_from(source)
             .where(r.c.purpose == purpose.name, r.c.effective_from <= at_from, *conds)
-            .order_by(r.c.effective_from.desc(), _negative_first(r), r.c.id.desc())
+            .order_by(r.c.effective_from.desc(), r.c.id.desc())
             .limit(1)
             .scalar_subquery()
         )
@@ -197,11 +196,6 @@ def audience_query(purpose: Purpose, channel: Channel, at: dt.datetime) -> Selec
     return select(both.c.party_id, both.c.contact_point_id, both.c.value)
 
 
-def _negative_first(r: Any) -> ColumnElement[int]:
-    """Sorts a refusal, withdrawal or objection before a grant of the same instant."""
-    return case((r.c.decision.in_(sorted(NEGATIVE)), 0), else_=1)
-
-
 def _denied(purpose: Purpose, at: dt.datetime, levels: Sequence[Any]) -> ColumnElement[bool]:
     """The decision rules over the latest record of each scope (most specific first), as
     one SQL condition: true when they deny the contact."""
@@ -214,13 +208,9 @@ def _denied(purpose: Purpose, at: dt.datetime, levels: Sequence[Any]) -> ColumnE
         return x.c.decision.in_(sorted(NEGATIVE))
 
     def later(x: Any, y: Any) -> ColumnElement[bool]:
-        """x is the later word (rules.ledger_order): effective later; at the same instant
-        a refusal before a grant, then the larger id."""
-        same = x.c.effective_from == y.c.effective_from
         return or_(
             x.c.effective_from > y.c.effective_from,
-            and_(same, negative(x), not_(negative(y))),
-            and_(same, negative(x) == negative(y), x.c.id > y.c.id),
+            and_(x.c.effective_from == y.c.effective_from, x.c.id > y.c.id),
         )
 
     def beaten(x: Any, broader: Sequence[Any]) -> ColumnElement[bool]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
 import attrs
 
@@ -22,7 +21,6 @@ __all__ = [
     "PointFacts",
     "consent_event",
     "decide",
-    "ledger_order",
     "record_from_row",
 ]
 
@@ -43,15 +41,8 @@ class PointFacts:
     valid: bool = True
 
 
-def ledger_order(effective_from: dt.datetime, decision: str, ident: int) -> tuple[Any, ...]:
-    """Which of two records is the later word: the later effective time; at the same
-    instant a refusal, withdrawal or objection before a grant (the cautious reading of
-    two answers given at once); then the one recorded later (the larger id)."""
-    return (effective_from, decision in NEGATIVE, ident)
-
-
-def _order(record: ConsentRecord) -> tuple[Any, ...]:
-    return ledger_order(record.effective_from, record.decision, record.id)
+def _order(record: ConsentRecord) -> tuple[dt.datetime, int]:
+    return (record.effective_from, record.id)
 
 
 def _applies(record: ConsentRecord, channel: str, point: PointFacts | None) -> bool:

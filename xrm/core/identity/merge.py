@@ -607,15 +607,15 @@ class _Merge:
         points, for the points the duplicate brings (they count the survivor's records from
         the merge on) and for points of earlier merges. Grants are never carried: the
         survivor's "all channels" grant does not reach the duplicate's addresses, nor the
-        other way round. The survivor's own refusals are carried only when the duplicate
-        brings points; a copy of a record the ledger already holds changes no decision
-        (a refusal is the later word at an equal instant: ``rules.ledger_order``)."""
+        other way round. The copies come after every record either party holds, in the
+        order of the originals: where a copy meets its own original, it can only win a
+        tie of one instant against a grant, making that point less contactable, never
+        more."""
         R = ConsentRecordRow
-        parties = (self.s_id, self.d_id) if self.ledger_plan else (self.d_id,)
         rows = self.db.execute(
             select(R.__table__)
             .where(
-                R.party_id.in_(parties),
+                R.party_id.in_((self.s_id, self.d_id)),
                 R.scope.in_(("all", "channel")),
                 R.decision.in_(sorted(NEGATIVE)),
             )

@@ -30,7 +30,7 @@ from xrm.core._fields import (
     unique_points,
 )
 from xrm.core._gc import collector_paused
-from xrm.core.consent.rules import consent_event, ledger_order
+from xrm.core.consent.rules import consent_event
 from xrm.core.events import JournalEvent, PartyCreated, RoleAssigned
 from xrm.core.imports.importer import import_party, match_keys
 from xrm.core.inputs import Email, ImportedParty, Phone
@@ -392,7 +392,7 @@ def _unchanged(s: ImportService, recognised: list[tuple[_New, int]]) -> set[int]
     db = s.uow.db
     ids = sorted({party_id for _, party_id in recognised})
     have: dict[int, set[tuple[str, ...]]] = {i: set() for i in ids}
-    latest: dict[tuple[int, str, str | None, str | None], tuple[Any, str]] = {}
+    latest: dict[tuple[int, str, str | None, str | None], tuple[Any, int, str]] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         queries = [
@@ -415,9 +415,8 @@ def _unchanged(s: ImportService, recognised: list[tuple[_New, int]]) -> set[int]
         ).where(ConsentRecordRow.party_id.in_(chunk))  # fmt: skip
         for party_id, purpose, channel, key, effective, rid, decision in db.execute(records):
             scope = (party_id, purpose, None if key else channel, key)
-            order = ledger_order(effective, decision, rid)
-            if scope not in latest or order > latest[scope][0]:
-                latest[scope] = (order, decision)
+            if scope not in latest or (effective, rid) > latest[scope][:2]:
+                latest[scope] = (effective, rid, decision)
     same = set()
     for new, party_id in recognised:
         held = have[party_id]
@@ -426,7 +425,7 @@ def _unchanged(s: ImportService, recognised: list[tuple[_New, int]]) -> set[int]
         wanted |= {("tag", t, "") for t in new.tags}
         wanted |= {("role", t, "") for t, _state, _attrs in new.roles}
         consents_said = all(
-            latest.get((party_id, c["purpose"], c["channel"], c["contact_key"]), ((), ""))[1]
+            latest.get((party_id, c["purpose"], c["channel"], c["contact_key"]), (0, 0, ""))[2]
             == c["decision"]
             for c in new.consents
         )

@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from xrm.core._fields import KEPT_INVALID, address_region, match_keys, normalize_contact_point
-from xrm.core.consent.rules import ledger_order
 from xrm.core.inputs import Email, ImportedConsent, ImportedParty, Outcome, Phone
 from xrm.core.uow import validate_model
 from xrm.errors import ValidationError
@@ -141,7 +140,4 @@ def _already_said(s: ImportService, party_id: int, consent: ImportedConsent) -> 
         r for r in s.consents.history(party_id, purpose=consent.purpose)
         if r.contact_key == key and (key is not None or r.channel == consent.channel)
     ]  # fmt: skip
-    if not same_scope:
-        return False
-    latest = max(same_scope, key=lambda r: ledger_order(r.effective_from, r.decision, r.id))
-    return latest.decision == consent.decision
+    return bool(same_scope) and same_scope[-1].decision == consent.decision
