@@ -27,7 +27,7 @@ from xrm import (
     ValidationError,
 )
 from xrm.app import Session
-from xrm.core.identity import _match
+from xrm.core.identity import _match, dedupe
 from xrm.core.identity.dedupe import (
     DEFAULT_AUTO_THRESHOLD,
     DEFAULT_RULES,
@@ -37,6 +37,7 @@ from xrm.core.identity.dedupe import (
     FuzzyRule,
     KeyPart,
     MatchRule,
+    default_thresholds,
     find_duplicates,
     soundex,
 )
@@ -614,6 +615,28 @@ def test_two_values_of_a_distinct_identifier_scheme_are_evidence_against(app: XR
         assert pair.verdict == "review"
         (against,) = [f for f in pair.fields if f.rule == "other_fr_siren"]
         assert (against.weight, against.outcome) == (-12.0, "disagree")
+
+
+def test_the_default_thresholds_grow_one_point_per_doubling_beyond_ten_thousand(
+    app: XRM, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert default_thresholds(0) == default_thresholds(10_000) == (15.0, 8.0)
+    assert default_thresholds(20_000) == (16.0, 9.0)
+    assert default_thresholds(100_000) == (18.32, 11.32)
+    assert default_thresholds(1_000_000) == (21.64, 14.64)
+    # the search applies them to the parties it reads (the base made small here)
+    with app.session() as s:
+        person(s, "Jean", "Martin", birth_date=dt.date(1950, 3, 1))
+        person(s, "Jean", "Martin", birth_date=dt.date(1950, 3, 1))
+        person(s, "Ann", "Other")
+        person(s, "Bob", "Other")
+        assert [p.verdict for p in find_duplicates(s)] == ["probable"]  # 23 >= 15
+        monkeypatch.setattr(dedupe, "THRESHOLD_BASE_PARTIES", 1)  # 4 parties: +2
+        (pair,) = find_duplicates(s, review_threshold=5)
+        assert pair.verdict == "probable"  # 23 >= 17
+        monkeypatch.setattr(dedupe, "THRESHOLD_BASE_PARTIES", 4 / 2**9)  # +9: 24 and 17
+        assert [p.verdict for p in find_duplicates(s)] == ["review"]
+        assert [p.verdict for p in find_duplicates(s, auto_threshold=15)] == ["probable"]
 
 
 # -- how common a name is ----------------------------------------------------------------

@@ -18,9 +18,11 @@ from xrm.cli._common import (
 @click.command("dedupe")
 @click.option("--kind", "kinds", multiple=True, help="Only parties of this kind (repeatable).")
 @click.option("--review", "review_threshold", type=float,
-              help="Lowest score reported (for a person to review).")  # fmt: skip
+              help="Lowest score reported (for a person to review) [default: 8, one more "
+                   "per doubling of the parties beyond 10,000].")  # fmt: skip
 @click.option("--auto", "auto_threshold", type=float,
-              help="Score from which a pair is a probable duplicate.")  # fmt: skip
+              help="Score from which a pair is a probable duplicate [default: 15, one more "
+                   "per doubling of the parties beyond 10,000].")  # fmt: skip
 @click.option("--limit", type=click.IntRange(1), help="At most this many pairs.")
 @click.option(
     "--stream",

@@ -529,8 +529,11 @@ def iter_pairs(
     with collector_paused():
         table = load(uow.db.connection(), fields, wanted)
         auto_default, review_default = default_thresholds(len(table.ids))
+        # a default never crosses the threshold given: the review one stays below auto
         auto = auto_given if auto_threshold is not None else auto_default
-        review = review_given if review_threshold is not None else review_default
+        review = review_given if review_threshold is not None else min(review_default, auto)
+        if auto_threshold is None:
+            auto = max(auto, review)
         if review > auto:
             raise ValidationError.single("review_threshold", "must not exceed auto_threshold")
         scorer = Scorer(table, fuzzy)
