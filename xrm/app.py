@@ -42,9 +42,10 @@ from xrm.core.uow import (
     UnitOfWork,
     as_utc,
     contention,
+    read_only,
     ref_id,
 )
-from xrm.errors import ConfigurationError, Conflict, ValidationError
+from xrm.errors import ConfigurationError, Conflict, ReadOnly, ValidationError
 from xrm.plugin import PluginHost, PluginInfo
 
 __all__ = ["XRM", "Session"]
@@ -190,6 +191,8 @@ def _contention_as_conflict() -> Iterator[None]:
             "the change contradicts what another unit of work stored meanwhile"
         ) from None
     except (StaleDataError, DBAPIError) as exc:
+        if read_only(exc):
+            raise ReadOnly from None
         message = contention(exc)
         if message is None:
             raise
@@ -254,10 +257,15 @@ class XRM:
             self.registry.add(item, source)
 
     @contextmanager
-    def session(self, *, actor: str | None = None) -> Iterator[Session]:
+    def session(self, *, actor: str | None = None, readonly: bool = False) -> Iterator[Session]:
         """A unit of work: commits when the block ends, rolls back everything on error.
 
         ``actor`` (a user name, a job name) is written on every journal event.
+
+        ``readonly=True`` for a unit of work that only reads (a duplicate search, a
+        report): it reads one consistent snapshot and never takes SQLite's writer lock,
+        so however long it runs no writer waits for it; any write in it raises
+        :class:`~xrm.errors.ReadOnly` (on PostgreSQL the transaction is ``READ ONLY``).
 
         Another unit of work in the way raises :class:`~xrm.Conflict` and writes nothing:
         on SQLite, the database's writer lock (taken when the unit of work begins) not
@@ -272,7 +280,10 @@ class XRM:
                 with _contention_as_conflict():
                     db.begin()
                     # on SQLite, the writer lock: waited for here (BEGIN IMMEDIATE)
-                    db.connection(execution_options=_db.WRITER_LOCK)
+                    options = _db.READ_ONLY if readonly else _db.WRITER_LOCK
+                    conn = db.connection(execution_options=options)
+                    if readonly and conn.dialect.name == "postgresql":
+                        conn.exec_driver_sql("SET TRANSACTION READ ONLY")
                 session = Session(
                     db, self.registry, self.settings, actor=actor, plugins=self.plugins
                 )

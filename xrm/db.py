@@ -31,6 +31,9 @@ BUSY_TIMEOUT = 5.0
 #: the execution options of a connection whose transactions take SQLite's writer lock
 #: as they begin (``BEGIN IMMEDIATE``): a unit of work's (``XRM.session``)
 WRITER_LOCK = {"xrm_writer_lock": True}
+#: those of a read-only unit of work (``XRM.session(readonly=True)``): on SQLite a
+#: deferred transaction with ``PRAGMA query_only`` on, which never takes the writer lock
+READ_ONLY = {"xrm_read_only": True}
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -92,7 +95,14 @@ def create_xrm_engine(url: str, **kwargs: Any) -> Engine:
         # import created, and the version-free writes (tags, contact points) never fail
         # for want of the lock. Other connections (migrations, maintenance such as a WAL
         # checkpoint) begin deferred, as SQLite does by default.
-        immediate = conn.get_execution_options().get("xrm_writer_lock")
+        options = conn.get_execution_options()
+        # a read-only unit of work reads a snapshot and never takes the writer lock, so
+        # a long search does not hold every writer back; query_only refuses its writes
+        read_only = bool(options.get("xrm_read_only"))
+        if conn.info.get("xrm_query_only", False) != read_only:
+            conn.exec_driver_sql(f"PRAGMA query_only = {int(read_only)}")
+            conn.info["xrm_query_only"] = read_only
+        immediate = options.get("xrm_writer_lock") and not read_only
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine

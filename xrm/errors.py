@@ -102,6 +102,17 @@ class Conflict(XRMError):
         super().__init__(f"{field}: {message}" if field else message)
 
 
+class ReadOnly(XRMError):
+    """A write in a read-only unit of work (``app.session(readonly=True)``): nothing of
+    the unit of work is written."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this unit of work is read-only (app.session(readonly=True)): it cannot write; "
+            "open one with app.session() to change anything"
+        )
+
+
 class SessionClosed(XRMError):
     """A unit of work (``with app.session() as s``) was used after its block ended: it
     can neither read nor write any more; open a new one."""

@@ -201,9 +201,11 @@ class CliState:
 
 
 @contextmanager
-def open_session(ctx: click.Context, actor: str = "cli") -> Iterator[Session]:
+def open_session(
+    ctx: click.Context, actor: str = "cli", *, readonly: bool = False
+) -> Iterator[Session]:
     state: CliState = ctx.find_object(CliState)  # type: ignore[assignment]
-    with state.app().session(actor=actor) as s:
+    with state.app().session(actor=actor, readonly=readonly) as s:
         yield s
 
 

@@ -41,14 +41,14 @@ def dedupe(
     if stream:
         if limit is not None:
             raise click.UsageError("--stream writes every pair: it takes no --limit")
-        with open_session(ctx) as s:
+        with open_session(ctx, readonly=True) as s:  # writers go on meanwhile
             for pair in s.identity.iter_duplicates(
                 kinds=kinds or None, review_threshold=review_threshold,
                 auto_threshold=auto_threshold,
             ):  # fmt: skip
                 print_json_line(pair)
         return
-    with open_session(ctx) as s:
+    with open_session(ctx, readonly=True) as s:
         pairs = s.identity.duplicates(
             kinds=kinds or None, review_threshold=review_threshold,
             auto_threshold=auto_threshold, limit=limit,

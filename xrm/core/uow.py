@@ -31,7 +31,14 @@ from xrm.core.events import JournalEvent
 from xrm.core.models import Base, JournalEventRow, JournalPartyRow, PartyRow, utcnow
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules
 from xrm.core.registry import Registry
-from xrm.errors import Conflict, FieldError, NotFound, SessionClosed, ValidationError
+from xrm.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    ReadOnly,
+    SessionClosed,
+    ValidationError,
+)
 
 __all__ = [
     "NO_HOOKS",
@@ -328,6 +335,8 @@ class UnitOfWork:
             raise ValidationError.single("", f"a value cannot be stored: {exc.reason}") from None
         except (StaleDataError, DBAPIError) as exc:
             self._rolled_back(savepoint)
+            if read_only(exc):
+                raise ReadOnly from None
             message = contention(exc)
             if message is None:
                 raise
@@ -550,6 +559,17 @@ _PG_CONTENTION = {
 }
 
 RETRY_HINT = "; nothing of this call was written: run the unit of work again (app.retrying)"
+
+
+def read_only(exc: BaseException) -> bool:
+    """Is ``exc`` the database refusing a write in a read-only transaction (SQLite's
+    ``SQLITE_READONLY``, PostgreSQL's ``read_only_sql_transaction``)?"""
+    if not isinstance(exc, DBAPIError) or exc.orig is None:
+        return False
+    if getattr(exc.orig, "sqlstate", None) == "25006":
+        return True
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF == 8
 
 
 def contention(exc: BaseException) -> str | None:
