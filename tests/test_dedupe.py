@@ -639,6 +639,21 @@ def test_the_default_thresholds_grow_one_point_per_doubling_beyond_ten_thousand(
         assert [p.verdict for p in find_duplicates(s, auto_threshold=15)] == ["probable"]
 
 
+@pytest.mark.parametrize(
+    ("lines", "number"),
+    [
+        ("12 rue des lilas", "12"),
+        ("12bis rue x", "12bis"),
+        ("escalier 2 10 rue du 8 mai 1945", "10"),
+        ("appt 3 batiment 4 27 rue nationale", "27"),
+        ("residence du parc 43 rue lafayette", "43"),
+        ("lieu dit la croix", ""),
+    ],
+)
+def test_the_house_number_is_not_a_part_of_the_building(lines: str, number: str) -> None:
+    assert _match.house_number(lines) == number
+
+
 # -- how common a name is ----------------------------------------------------------------
 def test_an_agreement_on_a_common_name_counts_less_and_on_a_rare_one_more() -> None:
     column = [("martin",)] * 100 + [("benyoussef",)] * 2 + [(f"n{i}",) for i in range(898)]

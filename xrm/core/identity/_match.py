@@ -150,12 +150,24 @@ TRANSFORMS: dict[str, Callable[[str], str]] = {
 
 
 # -- reading -----------------------------------------------------------------------------
+#: words after which a number is a building's part, not the house number
+#: (``escalier 2 10 rue du 8 mai`` is number 10)
+_NOT_HOUSE = frozenset({
+    "apt", "app", "appt", "appartement", "apartment", "bat", "batiment", "building",
+    "bldg", "escalier", "esc", "etage", "floor", "porte", "door", "flat", "unit", "suite",
+    "lot", "bp", "cs", "cedex", "box", "po", "residence", "res", "tour", "entree",
+})  # fmt: skip
+
+
 def house_number(lines: str) -> str:
-    """The first word of the (:func:`text_key`) address lines that starts with a digit:
-    ``12 rue des lilas`` -> ``12``, ``12bis rue x`` -> ``12bis``; empty without one."""
+    """The first word of the (:func:`text_key`) address lines that starts with a digit
+    and does not number a part of the building: ``12 rue des lilas`` -> ``12``,
+    ``12bis rue x`` -> ``12bis``, ``escalier 2 10 rue x`` -> ``10``; empty without one."""
+    before = ""
     for word in lines.split():
-        if word[0].isdigit():
+        if word[0].isdigit() and before not in _NOT_HOUSE:
             return word
+        before = word
     return ""
 
 
