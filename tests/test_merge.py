@@ -242,6 +242,22 @@ def test_one_person_said_no_a_refusal_on_either_record_covers_every_address(app:
         assert carried == []  # the unmerge took the carried records away
 
 
+def test_erasing_the_survivor_clears_the_evidence_of_the_refusals_a_merge_carried(
+    app: XRM,
+) -> None:
+    with app.session() as s:
+        keep = s.parties.create("person", "Keep", contact_points=[Email("k@example.com")])
+        dup = s.parties.create("person", "Dup", contact_points=[Email("d@example.com")])
+        s.consents.withdraw(dup, "marketing", source="call", evidence="call 42, Marie D.")
+        plan = s.identity.merge(keep, dup)
+        assert plan.consent_carried
+        s.gdpr.erase(keep, reason="request 7")
+        rows = s.db.scalars(
+            select(ConsentRecordRow).where(ConsentRecordRow.party_id.in_([keep.id, dup.id]))
+        ).all()
+        assert rows and all(r.evidence is None for r in rows)
+
+
 def test_the_history_of_a_survivor_shows_the_records_that_decide_for_its_points(
     app: XRM,
 ) -> None:
