@@ -60,6 +60,7 @@ _MAX_KEYS = 4
 #: remembered comparisons per comparator before the memory is emptied (bounds memory)
 _MEMO_LIMIT = 400_000
 _SPACES = re.compile(r"\s+")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 Values = tuple[str, ...]
 _EMPTY: Values = ()
@@ -67,11 +68,75 @@ _EMPTY: Values = ()
 
 # -- comparing ---------------------------------------------------------------------------
 def _date_similarity(a: str, b: str) -> float:
+    """1 for the same date; 0.9 for one typed with day and month the other way round, one
+    digit wrong or two neighbouring digits swapped; 0.8 for one whose day or year is one
+    away (``1979`` for ``1980`` changes two digits); else 0: two people's dates."""
     if a == b:
         return 1.0
+    if not (_ISO_DATE.fullmatch(a) and _ISO_DATE.fullmatch(b)):
+        return float(OSA.normalized_similarity(a, b))  # not a date xrm wrote
     if a[:4] == b[:4] and a[5:7] == b[8:10] and a[8:10] == b[5:7]:
         return 0.9  # day and month written the other way round
-    return float(OSA.normalized_similarity(a.replace("-", ""), b.replace("-", "")))
+    if OSA.distance(a, b) == 1:
+        return 0.9  # one digit wrong, or two swapped
+    ya, ma, day_a = int(a[:4]), a[5:7], int(a[8:10])
+    yb, mb, day_b = int(b[:4]), b[5:7], int(b[8:10])
+    if ma == mb and (
+        (ya == yb and abs(day_a - day_b) == 1) or (day_a == day_b and abs(ya - yb) == 1)
+    ):
+        return 0.8
+    return 0.0
+
+
+#: two forms of one given name for the two sexes: what the longer adds to the shorter
+#: (Michel/Michele, Daniel/Danielle, Jean/Jeanne, Paul/Pauline, Henri/Henriette,
+#: Julie/Julien, Lucie/Lucien) or the two endings after their common start
+#: (Nicolas/Nicole, Mario/Maria, Frederic/Frederique; not Marie/Maria, two forms of one)
+_GENDER_SUFFIXES = frozenset({"e", "le", "ne", "te", "tte", "ette", "ine"})
+_GENDER_ENDINGS = frozenset({
+    ("as", "e"), ("o", "a"), ("es", "ette"), ("e", "ette"), ("ic", "ique"),
+    ("us", "a"), ("ien", "ie"), ("an", "ane"),
+})  # fmt: skip
+
+
+def gendered(a: str, b: str) -> bool:
+    """Whether two given names (text keys) are one name's forms for the two sexes:
+    ``daniel`` and ``danielle``, ``julien`` and ``julie``, ``nicolas`` and ``nicole``; of
+    two compound names of as many words (``jean pierre``), whether a word is. A typo
+    rarely takes this shape, and a household often does (Michel and Michele)."""
+    if a == b:
+        return False
+    if " " in a or " " in b:
+        wa, wb = a.split(), b.split()
+        return len(wa) == len(wb) and any(map(_gendered_word, wa, wb))
+    return _gendered_word(a, b)
+
+
+def _gendered_word(a: str, b: str) -> bool:
+    if a == b:
+        return False
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    if len(short) < 3:
+        return False
+    if long_.startswith(short):
+        added = long_[len(short) :]
+        return added in _GENDER_SUFFIXES or (added == "n" and short.endswith("ie"))
+    common = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common += 1
+    if common < 3:
+        return False
+    ends = (a[common - 1 :], b[common - 1 :]), (a[common:], b[common:])
+    return any(e in _GENDER_ENDINGS or e[::-1] in _GENDER_ENDINGS for e in ends)
+
+
+def _given_name(a: str, b: str) -> float:
+    """Jaro-Winkler, but 0 for one name's two forms for the sexes (:func:`gendered`)."""
+    if gendered(a, b):
+        return 0.0
+    return float(JaroWinkler.normalized_similarity(a, b))
 
 
 def _exact(a: str, b: str) -> float:
@@ -98,6 +163,7 @@ COMPARE: dict[str, Callable[[str, str], float]] = {
     "token_set": lambda a, b: fuzz.token_set_ratio(a, b) / 100.0,
     "token_set_spaced": _token_set_spaced,
     "date": _date_similarity,
+    "given_name": _given_name,
 }
 
 
@@ -522,7 +588,9 @@ class _Compiled:
 
 #: comparators whose values repeat enough (names, cities, postcodes) to be worth
 #: remembering the weight of each pair of values compared
-_REMEMBERED = frozenset({"jaro_winkler", "levenshtein", "damerau"})
+_REMEMBERED = frozenset({"jaro_winkler", "levenshtein", "damerau", "given_name"})
+#: the comparators of the name rules whose similarities the swap check computes
+_NAME_COMPARE = frozenset({"jaro_winkler", "given_name"})
 
 
 class _Memo:
@@ -589,28 +657,32 @@ class Scorer:
                 _masks([table.values[f] for f in rule.unless_both]),
             ))  # fmt: skip
         for c in self.rules:
-            c.names_jw = c.crossed is not None and c.rule.compare == "jaro_winkler"
+            c.names_jw = c.crossed is not None and c.rule.compare in _NAME_COMPARE
             c.tf = term_frequencies(c.column, c.rule.agree) if c.rule.term_frequency else None
             bonus = max(c.tf.values(), default=0.0) if c.tf else 0.0
             c.most = max(c.rule.agree + max(bonus, 0.0), c.rule.disagree, 0.0)
             c.spread = abs(c.rule.agree - c.rule.disagree)
-        self.given_weight, self.given_floor = self._name_weight("given_name")
-        self.family_weight, self.family_floor = self._name_weight("family_name")
+        self.given_weight, self.given_floor, self.given_compare = self._name_weight("given_name")
+        self.family_weight, self.family_floor, self.family_compare = self._name_weight(
+            "family_name"
+        )
         #: per kind, the rules that apply, in rule order
         self.by_kind = {
             kind: [c for c in self.rules if c.rule.kinds is None or kind in c.rule.kinds]
             for kind in set(table.kinds)
         }
 
-    def _name_weight(self, field: str) -> tuple[Callable[[float], float], float]:
+    def _name_weight(
+        self, field: str
+    ) -> tuple[Callable[[float], float], float, Callable[[str, str], float]]:
         """What the Jaro-Winkler rule on a name field adds for a similarity (the
-        similarity itself without such a rule), and the similarity at or below which it
-        adds its least: names are read as swapped when that makes the two name rules add
-        more, not merely when the similarities sum higher."""
+        similarity itself without such a rule), the similarity at or below which it adds
+        its least, and its comparison: names are read as swapped when that makes the two
+        name rules add more, not merely when the similarities sum higher."""
         for c in self.rules:
             if c.names_jw and c.rule.field == field:
-                return c.rule.weight, c.rule.disagree_at
-        return float, -1.0
+                return c.rule.weight, c.rule.disagree_at, c.compare
+        return float, -1.0, JaroWinkler.normalized_similarity
 
     def score(
         self, i: int, js: Sequence[int], kind: str, floors: Sequence[float]
@@ -631,7 +703,7 @@ class Scorer:
             memo.clear()
         plan = [(k, rules[k], rules[k].most, memo.weights(rules[k], i)) for k in order]
         most = sum(c.most for c in rules)
-        jw = JaroWinkler.normalized_similarity
+        cmp_g, cmp_f = self.given_compare, self.family_compare
         wg, wf = self.given_weight, self.family_weight
         g_floor, f_floor = self.given_floor, self.family_floor
         given, family = self.given_1, self.family_1
@@ -649,24 +721,24 @@ class Scorer:
             if names:
                 gj, fj = given[j], family[j]  # type: ignore[index]
                 if isinstance(gj, str) and isinstance(fj, str):
-                    # Jaro-Winkler of names already compared, else computed and remembered
+                    # names already compared, else compared and remembered
                     sg = by_given.get(gj)
                     if sg is None:
-                        sg = by_given[gj] = jw(gi, gj)
+                        sg = by_given[gj] = cmp_g(gi, gj)
                         memo.size += 1
                     sf = by_family.get(fj)
                     if sf is None:
-                        sf = by_family[fj] = jw(fi, fj)
+                        sf = by_family[fj] = cmp_f(fi, fj)
                         memo.size += 1
                     straight = (sg, sf)
                     if sg + sf < 1.9:  # else crossing could not do better
                         cg = by_given.get(fj)
                         if cg is None:
-                            cg = by_given[fj] = jw(gi, fj)
+                            cg = by_given[fj] = cmp_g(gi, fj)
                             memo.size += 1
                         cf = by_family.get(gj)
                         if cf is None:
-                            cf = by_family[gj] = jw(fi, gj)
+                            cf = by_family[gj] = cmp_f(fi, gj)
                             memo.size += 1
                         crossed = (cg, cf)
                         # both crossed names at their rules' least weight: no gain

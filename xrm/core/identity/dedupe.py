@@ -73,7 +73,7 @@ Verdict = Literal["definite", "probable", "review"]
 #: how a :class:`FuzzyRule` compares two values, each a similarity from 0 to 1
 Comparator = Literal[
     "exact", "jaro_winkler", "levenshtein", "damerau", "token_sort", "token_set",
-    "token_set_spaced", "date",
+    "token_set_spaced", "date", "given_name",
 ]  # fmt: skip
 #: how a :class:`KeyPart` turns a field value into (part of) a blocking key
 Transform = Literal[
@@ -287,14 +287,18 @@ DEFAULT_RULES: tuple[MatchRule, ...] = (
     # one typo in a name of five letters or more still agrees (Jaro-Winkler >= 0.9); a
     # family name changes at marriage, a given name far less often. In a large base, the
     # same name counts for less the more parties hold it (term frequency): namesakes in
-    # one town fall below auto-linking, two holders of a rare name need less else to agree
-    FuzzyRule("given_name", "given_name", "jaro_winkler", 5.0, -5.0, 0.9, 0.8,
+    # one town fall below auto-linking, two holders of a rare name need less else to agree.
+    # One name's forms for the two sexes (Michel/Michele, Julien/Julie) disagree: in one
+    # household they are a husband and his wife, however alike the letters
+    FuzzyRule("given_name", "given_name", "given_name", 5.0, -5.0, 0.9, 0.8,
               term_frequency=True),
     FuzzyRule("family_name", "family_name", "jaro_winkler", 7.0, -3.0, 0.9, 0.75,
               term_frequency=True),
     FuzzyRule("name", "name", "token_sort", 11.0, -6.0, 0.95, 0.7, unless_both=_NAMES,
               term_frequency=True),
-    # a birth date typed with one wrong digit still counts in part; a wholly different one
+    # a birth date typed with one wrong digit, two swapped, day and month the other way
+    # round (0.9) or a day or year one away (0.8) still counts in part; any other (1956 and
+    # 1986 for two Marie Moreau: the digits alone are 0.75 alike) is another date. One
     # (a date of another record, a default like 1900-01-01) is evidence against, not proof.
     # Two people rarely share a whole birth date: with one whole address it outweighs two
     # names that disagree (11 + 12 - 5 - 3 = 15), one person whose names were mistyped
