@@ -318,6 +318,7 @@ def test_a_husband_and_wife_of_one_name_at_one_address_are_not_linked(app: XRM) 
     """Michel and Michele Moreau at one address are a household, left for review. Two
     Marie Moreau born thirty years apart (two digits of the date differ) are evidence
     against, where the digits alone would have called the dates three quarters alike."""
+
     def home() -> PostalAddress:
         return PostalAddress(lines=["35 rue Victor Hugo"], postcode="83000", city="Toulon",
                              country="FR")  # fmt: skip
