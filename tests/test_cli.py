@@ -61,7 +61,7 @@ class TestDb:
         assert "schema at" in run("db", "upgrade").stdout
         run("db", "check")
         current = data(run("db", "current", "--json"))
-        assert current["up_to_date"] is True and "0006_contact_point_valid" in current["current"]  # type: ignore[index]
+        assert current["up_to_date"] is True and "0007_preferences" in current["current"]  # type: ignore[index]
         assert "up to date: yes" in run("db", "current").stdout
 
 
@@ -88,6 +88,21 @@ class TestParty:
         ready("party", "update", "2", "--name", "Stale", "--version", "1", code=1)
         assert data(ready("party", "tag", "2", "gold", "--json"))["tags"] == ["gold", "vip"]  # type: ignore[index]
         assert data(ready("party", "tag", "2", "vip", "--remove", "--json"))["tags"] == ["gold"]  # type: ignore[index]
+
+    def test_preferences_are_shown_changed_and_cleared(self, ready: Run) -> None:
+        assert "language:    -" in ready("party", "prefs", "2").stdout
+        shown = ready("party", "prefs", "marie.dupont@example.com", "--language", "fr_fr",
+                      "--time-zone", "Europe/Paris", "--quiet-hours", "21:00-08:00",
+                      "--channel", "service=sms", "--cap", "marketing=2/7d").stdout  # fmt: skip
+        assert "language:    fr-FR" in shown and "quiet hours: 21:00-08:00" in shown
+        assert "service: channel sms, cap -" in shown and "marketing: channel -, cap 2/7d" in shown
+        cleared = data(ready("party", "prefs", "2", "--json", "--cap", "marketing=none",
+                             "--quiet-hours", "none"))  # fmt: skip
+        assert cleared == {"language": "fr-FR", "time_zone": "Europe/Paris", "quiet_hours": None,
+                           "channels": {"service": "sms"}, "caps": {}}  # fmt: skip
+        refused = ready("party", "prefs", "2", "--channel", "service=pigeon", code=1)
+        assert "channels.service: unknown channel 'pigeon'" in refused.stderr
+        assert "language=fr-FR" in ready("timeline", "2").stdout
 
     @pytest.mark.parametrize(
         ("args", "message"),
@@ -212,6 +227,23 @@ class TestPluginsImportExport:
     def test_demo_runs(self, run: Run) -> None:
         out = run("demo").stdout
         assert "refused: party" in out and "timeline of Marie Dupont" in out
+
+
+def test_import_reads_preferences_from_csv_columns_and_jsonl(ready: Run, tmp_path: Path) -> None:
+    csv = tmp_path / "prefs.csv"
+    csv.write_text("name,email,language,time_zone,quiet_hours\n"
+                   "Ana Lopez,ana@example.com,es_ES,Europe/Madrid,22:00-08:00\n")  # fmt: skip
+    ready("import", str(csv))
+    assert data(ready("party", "prefs", "ana@example.com", "--json")) == {
+        "language": "es-ES", "time_zone": "Europe/Madrid", "quiet_hours": "22:00-08:00",
+        "channels": {}, "caps": {},
+    }  # fmt: skip
+    jsonl = tmp_path / "prefs.jsonl"
+    jsonl.write_text('{"name": "Ana Lopez", "emails": ["ana@example.com"], "preferences": '
+                     '{"language": "fr", "channels": {"service": "sms"}}}\n')  # fmt: skip
+    ready("import", str(jsonl))
+    shown = data(ready("party", "prefs", "ana@example.com", "--json"))
+    assert shown["language"] == "es-ES" and shown["channels"] == {"service": "sms"}  # type: ignore[index]
 
 
 def test_import_recognises_known_parties_and_reports_bad_rows(ready: Run, tmp_path: Path) -> None:

@@ -85,8 +85,8 @@ def test_a_french_excel_file_semicolons_cp1252_own_column_names(
     )
     assert first.stderr == (  # the column nobody mapped, named once
         "warning: column(s) Remarque not imported: not one of birth_date, consents, email, "
-        "family_name, given_name, identifiers, kind, name, phone, region, roles, source, tags "
-        "(--map COLUMN=FIELD reads one as a field)\n"
+        "family_name, given_name, identifiers, kind, language, name, phone, quiet_hours, "
+        "region, roles, source, tags, time_zone (--map COLUMN=FIELD reads one as a field)\n"
     )
     assert names(app) == ["Dupont, Marie", "Lefèvre, Hélène", "Société Générale"]
     with app.session() as s:
@@ -226,10 +226,10 @@ def test_unknown_columns_are_named_once_and_json_fields_once_each(run: Run, tmp_
     assert result.stderr.splitlines() == [
         "warning: line 1: field 'colour' is not imported (known: birth_date, consents, "
         "contact_points, display_name, emails, family_name, given_name, identifiers, kind, name, "
-        "phones, region, roles, tags; --map NAME=FIELD reads it as one)",
+        "phones, preferences, region, roles, tags; --map NAME=FIELD reads it as one)",
         "warning: line 4: field 'score' is not imported (known: birth_date, consents, "
         "contact_points, display_name, emails, family_name, given_name, identifiers, kind, name, "
-        "phones, region, roles, tags; --map NAME=FIELD reads it as one)",
+        "phones, preferences, region, roles, tags; --map NAME=FIELD reads it as one)",
     ]
 
 

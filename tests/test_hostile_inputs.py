@@ -275,6 +275,15 @@ CALLS: dict[str, Call] = {
     "gdpr.is_erased": lambda x: a(x.p),
     "gdpr.paged": lambda x: a(10),
     "gdpr.suppressed": lambda x: a(email="marie@example.com", phone=None, region="FR"),
+    "preferences.get": lambda x: a(x.p),
+    "preferences.set": lambda x: a(
+        x.p,
+        language="fr",
+        time_zone="Europe/Paris",
+        quiet_hours="21:00-08:00",
+        channels={"service": "sms"},
+        caps={"marketing": "2/7d"},
+    ),
 }
 
 #: not attacked: ``db`` is the raw SQLAlchemy session (the documented escape hatch)

@@ -34,7 +34,17 @@ from xrm.core.inputs import (
     Social,
     Url,
 )
+from xrm.core.messaging.templates import (
+    Rendered,
+    SmsLength,
+    Template,
+    TemplateNotFound,
+    TemplateSet,
+    render,
+    sms_length,
+)
 from xrm.core.normalize import EmailRules
+from xrm.core.nouns.preferences import FrequencyCap, Preferences, QuietHours
 from xrm.core.records import (
     ConsentDecision,
     ConsentRecord,
@@ -96,6 +106,7 @@ __all__ = [
     "ErasureReport",
     "ExactRule",
     "FieldComparison",
+    "FrequencyCap",
     "FuzzyRule",
     "Identifier",
     "IdentifierScheme",
@@ -118,16 +129,23 @@ __all__ = [
     "PluginError",
     "PluginInfo",
     "PostalAddress",
+    "Preferences",
     "Purpose",
+    "QuietHours",
     "ReadOnly",
     "Relationship",
     "RelationshipType",
+    "Rendered",
     "Role",
     "RoleTransition",
     "RoleType",
     "Session",
     "SessionClosed",
+    "SmsLength",
     "Social",
+    "Template",
+    "TemplateNotFound",
+    "TemplateSet",
     "TimelineEntry",
     "Touchpoint",
     "Unmerged",
@@ -137,4 +155,6 @@ __all__ = [
     "__version__",
     "hookimpl",
     "personal",
+    "render",
+    "sms_length",
 ]

@@ -30,6 +30,7 @@ from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules, country_code
 from xrm.core.nouns.interactions import InteractionService
 from xrm.core.nouns.journal import timeline as _timeline
 from xrm.core.nouns.parties import PartyService
+from xrm.core.nouns.preferences import PreferenceService
 from xrm.core.nouns.relationships import RelationshipService
 from xrm.core.nouns.roles import RoleService
 from xrm.core.records import Page, TimelineEntry
@@ -88,7 +89,8 @@ class Session:
         self.parties = PartyService(
             uow, suppressions=Suppressions(uow), importer=lambda: self.imports
         )
-        self.imports = ImportService(uow, self.parties, self.roles, self.consents)
+        self.preferences = PreferenceService(uow)
+        self.imports = ImportService(uow, self.parties, self.roles, self.consents, self.preferences)
         self.interactions = InteractionService(uow, self.consents)
         self.identity = IdentityService(uow, self.parties, self.relationships)
         self.gdpr = GdprService(uow)

@@ -38,7 +38,8 @@ from xrm.cli._common import (
 #: the columns of a CSV file
 CSV_COLUMNS = {
     "kind", "name", "given_name", "family_name", "birth_date", "email", "phone", "region",
-    "identifiers", "tags", "roles", "consents", "source",
+    "identifiers", "tags", "roles", "consents", "source", "language", "time_zone",
+    "quiet_hours",
 }  # fmt: skip
 #: the CSV columns holding ``;``-separated lists: several columns read as one are joined
 LIST_COLUMNS = {"email", "phone", "identifiers", "tags", "roles", "consents"}
@@ -46,6 +47,7 @@ LIST_COLUMNS = {"email", "phone", "identifiers", "tags", "roles", "consents"}
 JSONL_FIELDS = {
     "kind", "name", "display_name", "given_name", "family_name", "birth_date", "emails",
     "phones", "region", "contact_points", "identifiers", "tags", "roles", "consents",
+    "preferences",
 }  # fmt: skip
 #: how deep a JSON Lines row may nest (role attributes hold objects)
 MAX_DEPTH = 32
@@ -66,7 +68,8 @@ def _split(value: str | None) -> list[str]:
 def csv_row(row: Mapping[str, str]) -> dict[str, Any]:
     """A CSV row as an import record. Lists are ``;``-separated: ``identifiers`` as
     ``scheme=value``, ``roles`` as ``type[:state]``, ``consents`` as
-    ``purpose[@channel][=decision]`` (default granted), recorded with ``source``."""
+    ``purpose[@channel][=decision]`` (default granted), recorded with ``source``;
+    ``language``, ``time_zone`` and ``quiet_hours`` are the party's preferences."""
     data: dict[str, Any] = {k: v.strip() for k in ("kind", "name", "given_name", "family_name",
                                                   "birth_date", "region")
                             if (v := row.get(k) or "").strip()}  # fmt: skip
@@ -94,6 +97,10 @@ def csv_row(row: Mapping[str, str]) -> dict[str, Any]:
             consent["decision"] = decision.strip()
         consents.append(consent)
     data["consents"] = consents
+    preferences = {k: v.strip() for k in ("language", "time_zone", "quiet_hours")
+                   if (v := row.get(k) or "").strip()}  # fmt: skip
+    if preferences:
+        data["preferences"] = preferences
     return data
 
 

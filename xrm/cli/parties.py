@@ -1,4 +1,4 @@
-"""``xrm party``: add, show, find, list, update and tag parties."""
+"""``xrm party``: add, show, find, list, update and tag parties; their preferences."""
 
 from __future__ import annotations
 
@@ -179,3 +179,64 @@ def tag(ctx: click.Context, ref: str, tags: tuple[str, ...], remove: bool, as_js
         ident = resolve_party(s, ref)
         result = s.parties.untag(ident, *tags) if remove else s.parties.tag(ident, *tags)
     _show(result, as_json)
+
+
+def _none(value: str) -> str | None:
+    return None if value.lower() in ("", "none", "-") else value
+
+
+@party.command("prefs")
+@click.argument("ref", metavar="PARTY")
+@click.option("--language", help="BCP 47 (fr, fr-CA, en); 'none' clears it.")
+@click.option("--time-zone", help="IANA (Europe/Paris); 'none' clears it.")
+@click.option(
+    "--quiet-hours",
+    metavar="HH:MM-HH:MM",
+    help="No message in this local window (21:00-08:00); 'none' clears it.",
+)
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    metavar="PURPOSE=CHANNEL",
+    help="Preferred channel for a purpose (repeatable); PURPOSE=none clears it.",
+)
+@click.option(
+    "--cap",
+    "caps",
+    multiple=True,
+    metavar="PURPOSE=COUNT/DAYS",
+    help="At most COUNT messages in DAYS days for a purpose (2/7d; repeatable); "
+    "PURPOSE=none clears it.",
+)
+@json_option
+@click.pass_context
+def prefs(
+    ctx: click.Context, ref: str, language: str | None, time_zone: str | None,
+    quiet_hours: str | None, channels: tuple[str, ...], caps: tuple[str, ...], as_json: bool,
+) -> None:  # fmt: skip
+    """Show a party's preferences, or change those given: language, time zone, quiet
+    hours, and per purpose the preferred channel and a frequency cap."""
+    changes: dict[str, Any] = {}
+    for name, value in (("language", language), ("time_zone", time_zone),
+                        ("quiet_hours", quiet_hours)):  # fmt: skip
+        if value is not None:
+            changes[name] = _none(value)
+    if channels:
+        changes["channels"] = {k: _none(v) for k, v in key_values(channels, "--channel").items()}
+    if caps:
+        changes["caps"] = {k: _none(v) for k, v in key_values(caps, "--cap").items()}
+    with open_session(ctx) as s:
+        ident = resolve_party(s, ref)
+        found = s.preferences.set(ident, **changes) if changes else s.preferences.get(ident)
+    if as_json:
+        print_json(found.as_json())
+        return
+    click.echo(f"party {found.party_id}: preferences")
+    click.echo(f"  language:    {found.language or '-'}")
+    click.echo(f"  time zone:   {found.time_zone or '-'}")
+    click.echo(f"  quiet hours: {found.quiet_hours or '-'}")
+    for purpose in sorted(set(found.channels) | set(found.caps)):
+        cap = found.caps.get(purpose)
+        click.echo(f"  {purpose}: channel {found.channels.get(purpose, '-')}, "
+                   f"cap {cap if cap else '-'}")  # fmt: skip

@@ -233,4 +233,8 @@ def _summary(data: object) -> str:
     if not isinstance(data, dict):
         return ""
     keys = ("subject", "display_name", "type", "to", "purpose", "scope", "value", "tags")
-    return "; ".join(f"{k}={data[k]}" for k in keys if data.get(k) not in (None, "", []))[:80]
+    found = [f"{k}={data[k]}" for k in keys if data.get(k) not in (None, "", [])]
+    changes = data.get("changes")
+    if isinstance(changes, dict):  # what changed: to its new value
+        found += [f"{k}={c.get('to')}" for k, c in changes.items() if isinstance(c, dict)]
+    return "; ".join(found)[:80]

@@ -182,6 +182,17 @@ class PartyUpdated(JournalEvent):
 
 
 @attrs.frozen(kw_only=True)
+class PreferencesChanged(JournalEvent):
+    """A party's language, time zone, quiet hours, or a purpose's preferred channel or
+    frequency cap changed (``s.preferences.set``)."""
+
+    TYPE = "party.preferences_changed"
+    ENTITY = "party"
+    #: ``{field: {"from": ..., "to": ...}}``; per purpose ``channels.PURPOSE``, ``caps.PURPOSE``
+    changes: dict[str, Any] = personal(keys=("language", "time_zone"))
+
+
+@attrs.frozen(kw_only=True)
 class PartyTagged(JournalEvent):
     """Tags were added to a party."""
 
@@ -200,7 +211,7 @@ class PartyUntagged(JournalEvent):
 
 
 #: every key under which the merge and unmerge events may hold a party's own data
-_MERGE_KEYS = (*_NAMES, "value", "tags", "note", "identifiers")
+_MERGE_KEYS = (*_NAMES, "value", "tags", "note", "identifiers", "language", "time_zone")
 
 
 @attrs.frozen(kw_only=True)
@@ -481,6 +492,7 @@ _CONSENT_EVENTS: dict[str, type[_ConsentEvent]] = {
 CORE_EVENTS: tuple[type[JournalEvent], ...] = (
     PartyCreated,
     PartyUpdated,
+    PreferencesChanged,
     PartyTagged,
     PartyUntagged,
     PartyMerged,

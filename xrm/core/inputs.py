@@ -16,6 +16,7 @@ __all__ = [
     "Email",
     "ImportedConsent",
     "ImportedParty",
+    "ImportedPreferences",
     "ImportedRole",
     "Outcome",
     "ParticipantIn",
@@ -175,6 +176,17 @@ class ImportedConsent(_Row):
     expires_at: dt.datetime | None = None
 
 
+class ImportedPreferences(_Row):
+    """A party's preferences in an import row (see ``s.preferences.set``): they complete
+    what the party has not stated, never replace what it has."""
+
+    language: str | None = None
+    time_zone: str | None = None
+    quiet_hours: str | None = None
+    channels: dict[str, str] = Field(default_factory=dict)
+    caps: dict[str, str] = Field(default_factory=dict)
+
+
 class ImportedParty(_Row):
     """One party to import: what a JSON Lines row holds (a CSV row is read into it)."""
 
@@ -191,5 +203,6 @@ class ImportedParty(_Row):
     tags: list[str] = Field(default_factory=list)
     roles: list[ImportedRole] = Field(default_factory=list)
     consents: list[ImportedConsent] = Field(default_factory=list)
+    preferences: ImportedPreferences | None = None
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)

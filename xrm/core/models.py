@@ -44,6 +44,8 @@ __all__ = [
     "ParticipantRow",
     "PartyRow",
     "PartyTagRow",
+    "PreferenceRow",
+    "PurposePreferenceRow",
     "RelationshipRow",
     "RoleRow",
     "RoleTransitionRow",
@@ -463,6 +465,41 @@ class ConsentLedgerRow(Base):
     __table_args__ = (
         Index("ix_consent_ledger_point", "party_id", "contact_kind", "contact_key", "grp"),
         Index("ix_consent_ledger_ledger_party_id", "ledger_party_id"),
+    )
+
+
+class PreferenceRow(Base):
+    """How a party likes to be addressed: its language, time zone and quiet hours (one row
+    per party that has any; none: the application's defaults)."""
+
+    __tablename__ = "party_preference"
+
+    party_id: Mapped[int] = party_fk(primary_key=True)
+    #: BCP 47 (``fr``, ``fr-CA``), as Babel reads it
+    language: Mapped[str | None] = mapped_column(String(35), info=PERSONAL)
+    #: IANA (``Europe/Paris``)
+    time_zone: Mapped[str | None] = mapped_column(String(64), info=PERSONAL)
+    #: ``HH:MM`` local times: no message between them (the window may cross midnight)
+    quiet_start: Mapped[str | None] = mapped_column(String(5), info=NOT_PERSONAL)
+    quiet_end: Mapped[str | None] = mapped_column(String(5), info=NOT_PERSONAL)
+    updated_at: Mapped[dt.datetime]
+
+
+class PurposePreferenceRow(Base):
+    """A party's preferred channel for one purpose and how often it accepts messages for
+    it (at most ``cap_count`` in ``cap_days`` days)."""
+
+    __tablename__ = "party_purpose_preference"
+
+    party_id: Mapped[int] = party_fk(primary_key=True)
+    purpose: Mapped[name40] = mapped_column(primary_key=True, info=NOT_PERSONAL)
+    channel: Mapped[str | None] = mapped_column(String(40), info=NOT_PERSONAL)
+    cap_count: Mapped[int | None]
+    cap_days: Mapped[int | None]
+    updated_at: Mapped[dt.datetime]
+
+    __table_args__ = (
+        CheckConstraint("(cap_count IS NULL) = (cap_days IS NULL)", name="cap_whole"),
     )
 
 

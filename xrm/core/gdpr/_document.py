@@ -159,6 +159,23 @@ class ConsentOut(_Out):
     recorded_at: dt.datetime
 
 
+class CapOut(_Out):
+    """At most ``count`` messages in ``days`` days."""
+
+    count: int
+    days: int
+
+
+class PreferencesOut(_Out):
+    """How the party likes to be addressed (``s.preferences``)."""
+
+    language: str | None = Field(description="BCP 47")
+    time_zone: str | None = Field(description="IANA")
+    quiet_hours: str | None = Field(description="HH:MM-HH:MM, local time")
+    channels: dict[str, str] = Field(description="purpose -> preferred channel")
+    caps: dict[str, CapOut] = Field(description="purpose -> frequency cap")
+
+
 class EventOut(_Out):
     """A journal event of the party's timeline."""
 
@@ -180,6 +197,7 @@ class PartyExport(_Out):
     exported_at: dt.datetime
     party: PartyOut
     merged_parties: list[PartyOut] = Field(description="parties merged into this one")
+    preferences: PreferencesOut
     roles: list[RoleOut]
     relationships: list[RelationshipOut]
     interactions: list[InteractionOut]

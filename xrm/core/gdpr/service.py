@@ -35,6 +35,7 @@ from xrm.core.gdpr._document import (
     InteractionOut,
     PartyExport,
     PartyOut,
+    PreferencesOut,
     RelationshipOut,
     RoleOut,
     _dump,
@@ -71,12 +72,15 @@ from xrm.core.models import (
     JournalPartyRow,
     ParticipantRow,
     PartyRow,
+    PreferenceRow,
+    PurposePreferenceRow,
     RelationshipRow,
     RoleRow,
     SuppressionRow,
     utcnow,
 )
 from xrm.core.normalize import email_key, phone_key, text_key
+from xrm.core.nouns.preferences import delete_preferences, read_preferences
 from xrm.core.records import Interaction, Party, Role, TimelineEntry
 from xrm.core.uow import PartyRef, UnitOfWork, jsonable, ref_id
 from xrm.errors import Conflict, PluginError, ValidationError
@@ -167,6 +171,8 @@ class ErasureReport:
     also_held_by: tuple[int, ...]
     #: rows of plugins' tables naming the party whose personal columns were replaced
     plugin_rows: int = 0
+    #: preference rows removed (language, time zone, quiet hours; per purpose)
+    preferences: int = 0
 
 
 @checked_methods
@@ -230,6 +236,7 @@ class GdprService:
         yield "exported_at", jsonable(utcnow())
         yield "party", _dump(PartyOut, main)
         yield "merged_parties", [_dump(PartyOut, p) for p in parties[1:]]
+        yield "preferences", _dump(PreferencesOut, self._preferences(main.id))
         yield "roles", self._roles(cluster)
         yield "relationships", self._relationships(cluster)
         yield "interactions", self._interactions(cluster)
@@ -237,6 +244,13 @@ class GdprService:
         yield "timeline", self._timeline(cluster)
         yield "plugins", self._plugin_exports(main)
         yield "tables", export_plugin_rows(ctx, cluster)
+
+    def _preferences(self, party_id: int) -> dict[str, Any]:
+        db = self._ctx.db
+        rows = db.scalars(
+            select(PurposePreferenceRow).where(PurposePreferenceRow.party_id == party_id)
+        )
+        return read_preferences(party_id, db.get(PreferenceRow, party_id), list(rows)).as_json()
 
     def _roles(self, cluster: list[int]) -> Iterator[dict[str, Any]]:
         query = (
@@ -388,6 +402,7 @@ class GdprService:
             counts["relationships"] = self._erase_relationships(cluster, traces)
             counts.update(self._erase_interactions(cluster, traces))
             counts["consent_records"] = self._erase_consents(cluster, secret)
+            counts["preferences"] = delete_preferences(ctx, cluster)
             counts["journal_events"] = self._erase_journal(cluster, traces)
             counts["plugin_rows"] = erase_plugin_rows(ctx, cluster)
             ctx.db.flush()

@@ -25,6 +25,7 @@ from xrm.core.models import (
     RelationshipRow,
     RoleRow,
 )
+from xrm.core.nouns.preferences import uncarry_preferences
 from xrm.core.uow import UnitOfWork
 
 
@@ -133,6 +134,7 @@ class _Unmerge:
                     PartyTagRow.party_id == s_id, PartyTagRow.tag.in_(undo["tags"])
                 )
             )
+        uncarry_preferences(db, s_id, undo.get("preferences"))
         self._back("role", RoleRow.id, RoleRow.party_id, undo["roles"], s_id)
         for ident, ended_at, version in undo["roles_ended"]:
             db.execute(

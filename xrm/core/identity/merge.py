@@ -43,6 +43,7 @@ from xrm.core.models import (
 )
 from xrm.core.normalize import text_key
 from xrm.core.nouns.parties import PartyService
+from xrm.core.nouns.preferences import carry_preferences
 from xrm.core.nouns.relationships import RelationshipService
 from xrm.core.uow import PartyRef, UnitOfWork, jsonable, ref_id
 from xrm.errors import Conflict, ValidationError
@@ -546,6 +547,7 @@ class _Merge:
         _move(IdentifierRow.id, IdentifierRow.party_id, self.identifiers, s_id, db)
         if self.tags:
             db.execute(insert(PartyTagRow), [{"party_id": s_id, "tag": t} for t in self.tags])
+        self.undo["preferences"] = carry_preferences(db, s_id, d_id, now)
         ended = db.execute(
             select(RoleRow.id, RoleRow.ended_at, RoleRow.version).where(
                 RoleRow.id.in_(self.roles_ended)

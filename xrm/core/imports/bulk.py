@@ -201,7 +201,7 @@ def _check(s: ImportService, line: int, row: ImportedParty, now: dt.datetime) ->
     if len({r[0] for r in roles}) != len(roles):
         raise ValidationError.single("roles", "the same role twice")
     consents = []
-    slow = False
+    slow = row.preferences is not None  # completed one party at a time (importer)
     said: dict[tuple[str, str | None, str | None], str] = {}
     for i, consent in enumerate(row.consents):
         try:

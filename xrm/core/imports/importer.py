@@ -8,7 +8,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from xrm.core._fields import KEPT_INVALID, address_region, match_keys, normalize_contact_point
-from xrm.core.inputs import Email, ImportedConsent, ImportedParty, Outcome, Phone
+from xrm.core.inputs import (
+    Email,
+    ImportedConsent,
+    ImportedParty,
+    ImportedPreferences,
+    Outcome,
+    Phone,
+)
 from xrm.core.uow import validate_model
 from xrm.errors import ValidationError
 
@@ -81,7 +88,29 @@ def import_party(
                 expires_at=consent.expires_at,
             )  # fmt: skip
             outcome = "updated" if outcome == "unchanged" else outcome
+        if row.preferences is not None and _complete_preferences(s, party.id, row.preferences):
+            outcome = "updated" if outcome == "unchanged" else outcome
     return outcome, party.id
+
+
+def _complete_preferences(s: ImportService, party_id: int, wanted: ImportedPreferences) -> bool:
+    """Set what the row gives and the party has not stated (its own word stands): whether
+    anything changed."""
+    have = s.preferences.get(party_id)
+    change: dict[str, Any] = {}
+    for field in ("language", "time_zone", "quiet_hours"):
+        value = getattr(wanted, field)
+        if value is not None and getattr(have, field) is None:
+            change[field] = value
+    channels = {p: c for p, c in wanted.channels.items() if p not in have.channels}
+    caps = {p: c for p, c in wanted.caps.items() if p not in have.caps}
+    if not (change or channels or caps):
+        return False
+    try:
+        after = s.preferences.set(party_id, channels=channels, caps=caps, **change)
+    except ValidationError as exc:
+        raise exc.prefixed("preferences") from None
+    return after != have
 
 
 def _recognise(

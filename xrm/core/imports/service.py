@@ -14,6 +14,7 @@ from xrm.core.imports.bulk import import_batch
 from xrm.core.imports.importer import import_party
 from xrm.core.inputs import ImportedParty, Outcome
 from xrm.core.nouns.parties import PartyService
+from xrm.core.nouns.preferences import PreferenceService
 from xrm.core.nouns.roles import RoleService
 from xrm.core.records import ImportResult
 from xrm.core.uow import UnitOfWork, validate_model
@@ -24,8 +25,8 @@ __all__ = ["ImportService"]
 
 @checked_methods
 class ImportService:
-    """``s.imports``: the one-at-a-time and the bulk import, over the party, role and
-    consent services of the same unit of work."""
+    """``s.imports``: the one-at-a-time and the bulk import, over the party, role,
+    consent and preference services of the same unit of work."""
 
     def __init__(
         self,
@@ -33,17 +34,20 @@ class ImportService:
         parties: PartyService,
         roles: RoleService,
         consents: ConsentService,
+        preferences: PreferenceService,
     ) -> None:
         self.uow = uow
         self.parties = parties
         self.roles = roles
         self.consents = consents
+        self.preferences = preferences
         self.suppressions = Suppressions(uow)
 
     def import_one(self, record: ImportedParty | Mapping[str, Any]) -> tuple[Outcome, int]:
         """Create the party, or complete the one already known by one of its emails, phones
-        or identifiers: missing contact points, identifiers, tags and roles are added, and a
-        consent is recorded unless the ledger's latest word for that scope is already it.
+        or identifiers: missing contact points, identifiers, tags and roles are added, a
+        consent is recorded unless the ledger's latest word for that scope is already it,
+        and ``preferences`` fill what the party has not stated.
         All or nothing for the record. Returns what happened and the party id."""
         return import_party(self, record)
 

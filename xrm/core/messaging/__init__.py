@@ -1,0 +1,1 @@
+"""Messaging: templates, channels, the outbox."""
