@@ -61,7 +61,7 @@ class TestDb:
         assert "schema at" in run("db", "upgrade").stdout
         run("db", "check")
         current = data(run("db", "current", "--json"))
-        assert current["up_to_date"] is True and "0007_preferences" in current["current"]  # type: ignore[index]
+        assert current["up_to_date"] is True and "0008_message" in current["current"]  # type: ignore[index]
         assert "up to date: yes" in run("db", "current").stdout
 
 
@@ -345,3 +345,29 @@ def test_an_empty_email_or_phone_is_a_line_error_not_a_traceback(
     assert "must not be empty" in out.stderr and "Traceback" not in out.output
     names = [p["display_name"] for p in data(ready("party", "list", "--json"))["items"]]  # type: ignore[index]
     assert "Cy" in names and "Ann" not in names
+
+
+def test_messages_are_previewed_sent_and_delivered_by_the_worker_as_files(
+    ready: Run, tmp_path: Path
+) -> None:
+    folder = tmp_path / "templates" / "welcome"
+    folder.mkdir(parents=True)
+    (folder / "email.en.subject").write_text("Welcome {{ party.name }}")
+    (folder / "email.en.txt").write_text("Hello {{ party.name }}, your code is {{ data.code }}.")
+    (folder / "sms.en.txt").write_text("Code {{ data.code }}")
+    outbox = tmp_path / "outbox"
+    opts = ["--templates", str(tmp_path / "templates"), "--outbox", str(outbox)]
+    shown = ready(*opts, "message", "preview", "2", "welcome", "--purpose", "service",
+                  "--data", "code=42").stdout  # fmt: skip
+    assert "by email: Marie.Dupont@Example.com" in shown and "Hello Marie Dupont" in shown
+    ready(*opts, "party", "prefs", "2", "--channel", "service=sms")
+    sent = data(ready(*opts, "message", "send", "2", "welcome", "--purpose", "service",
+                      "--data", "code=42", "--json"))  # fmt: skip
+    assert sent["channel"] == "sms" and sent["status"] == "queued"  # type: ignore[index]
+    refused = ready(*opts, "message", "send", "2", "welcome", "--purpose", "marketing", code=1)
+    assert "cannot be sent a 'marketing' message" in refused.stderr
+    assert ready(*opts, "worker", "--once").stdout == "1 sent\n"
+    assert json.loads((outbox / "1.json").read_text())["text"] == "Code 42"
+    listed = data(ready(*opts, "message", "list", "2", "--json"))
+    assert [m["status"] for m in listed] == ["sent"]  # type: ignore[union-attr, index]
+    assert ready(*opts, "worker", "--once").stdout == "nothing due\n"

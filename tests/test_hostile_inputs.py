@@ -22,15 +22,18 @@ import itertools
 import json
 import os
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
 
-from xrm import XRM, Email, Phone, Session
+from xrm import XRM, Email, FileTransport, Phone, Session, Template, TemplateSet
 from xrm.core._args import plan_of
 from xrm.core.events import PartyTagged
 from xrm.errors import XRMError
+
+from .conftest import TEST_TYPES, make_app
 
 
 class _Rollback(Exception):
@@ -105,6 +108,7 @@ class Seeds:
     rel: Any
     inter: Any
     consent: Any
+    message: Any = None
     role_type: Any = None
     rel_type: Any = None
 
@@ -131,7 +135,8 @@ def seed(s: Session) -> Seeds:
     )
     gone = s.parties.create("person", "Marie D.", contact_points=[Email("md@example.org")])
     s.identity.merge(dup, gone)
-    return Seeds(p, o, dup, gone, p.contact_points[0], role, rel, inter, consent)
+    message = s.messages.send(p, "notice", purpose="service", data={"n": 1})
+    return Seeds(p, o, dup, gone, p.contact_points[0], role, rel, inter, consent, message.id)
 
 
 Call = Callable[[Seeds], tuple[tuple[Any, ...], dict[str, Any]]]
@@ -275,6 +280,10 @@ CALLS: dict[str, Call] = {
     "gdpr.is_erased": lambda x: a(x.p),
     "gdpr.paged": lambda x: a(10),
     "gdpr.suppressed": lambda x: a(email="marie@example.com", phone=None, region="FR"),
+    "messages.send": lambda x: a(x.p, "notice", purpose="service", data={"n": 2}, channel="email"),
+    "messages.preview": lambda x: a(x.p, "notice", purpose="service", data={"n": 3}, channel=None),
+    "messages.get": lambda x: a(x.message),
+    "messages.of": lambda x: a(x.p, limit=5),
     "preferences.get": lambda x: a(x.p),
     "preferences.set": lambda x: a(
         x.p,
@@ -362,6 +371,19 @@ def assert_clipped(exc: BaseException) -> None:
     assert "x" * 100 not in message, "the message quotes a long value in full"
     assert "mot " * 25 not in message, "the message quotes a long value in full"
     assert len(message) < 2_000
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[XRM]:
+    """The suite's ``app``, with a template and a transport so that messages are made."""
+    notice = Template("notice", "email", "en", subject="Notice", body="Number {{ data.n }}")
+    xrm_app = make_app(
+        request, backend, tmp_path, default_region="FR", builtins=False, discover=False,
+        templates=TemplateSet([notice]), transports=[FileTransport(tmp_path / "outbox")],
+    )  # fmt: skip
+    xrm_app.register(*TEST_TYPES, source="tests")
+    yield xrm_app
+    xrm_app.dispose()
 
 
 @pytest.mark.parametrize("method", sorted(CALLS))

@@ -7,6 +7,7 @@ import os
 import random
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -26,6 +27,10 @@ from xrm.core.gdpr import GdprService, Suppressions
 from xrm.core.gdpr.service import CHECKPOINT_AFTER, checkpoint
 from xrm.core.identity.service import IdentityService
 from xrm.core.imports.service import ImportService
+from xrm.core.messaging.service import DEFAULT_LEASE, MessageService
+from xrm.core.messaging.templates import TemplateSet, language_tag
+from xrm.core.messaging.transports import Transport
+from xrm.core.models import utcnow
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules, country_code
 from xrm.core.nouns.interactions import InteractionService
 from xrm.core.nouns.journal import timeline as _timeline
@@ -92,6 +97,7 @@ class Session:
         self.preferences = PreferenceService(uow)
         self.imports = ImportService(uow, self.parties, self.roles, self.consents, self.preferences)
         self.interactions = InteractionService(uow, self.consents)
+        self.messages = MessageService(uow, self.consents, self.interactions, self.preferences)
         self.identity = IdentityService(uow, self.parties, self.relationships)
         self.gdpr = GdprService(uow)
 
@@ -201,6 +207,48 @@ def _contention_as_conflict() -> Iterator[None]:
         raise Conflict(message) from None
 
 
+#: the actor the outbox worker writes its events as
+WORKER = "xrm worker"
+
+
+def _templates(value: TemplateSet | str | os.PathLike[str] | None) -> TemplateSet | None:
+    if value is None or isinstance(value, TemplateSet):
+        return value
+    return TemplateSet.from_directory(value)
+
+
+def _language(value: str) -> str:
+    try:
+        return language_tag(value)
+    except ValueError as exc:
+        raise ConfigurationError(f"default_language: {exc}") from None
+
+
+def _transports(found: Sequence[tuple[str, Transport]], registry: Registry) -> dict[str, Transport]:
+    """channel -> transport; one per channel, each channel registered."""
+    by_channel: dict[str, tuple[str, Transport]] = {}
+    for source, transport in found:
+        if not isinstance(transport, Transport):
+            raise ConfigurationError(f"{source}: {transport!r} is not an xrm.Transport")
+        try:
+            transport.check()
+        except ValueError as exc:
+            raise ConfigurationError(f"{source}: {exc}") from None
+        for channel in transport.channels:
+            if channel not in registry.channels:
+                raise ConfigurationError(
+                    f"{source}: transport {transport.name!r} carries unknown channel {channel!r}"
+                )
+            if channel in by_channel:
+                other, first = by_channel[channel]
+                raise ConfigurationError(
+                    f"two transports for channel {channel!r}: {first.name!r} of {other!r} "
+                    f"and {transport.name!r} of {source!r}"
+                )
+            by_channel[channel] = (source, transport)
+    return {channel: transport for channel, (_, transport) in by_channel.items()}
+
+
 def _builtin_plugins() -> list[tuple[str, object]]:
     from xrm.plugins import customers
 
@@ -231,6 +279,9 @@ class XRM:
         default_region: str | None = None,
         email_rules: EmailRules = DEFAULT_EMAIL_RULES,
         engine_options: dict[str, Any] | None = None,
+        templates: TemplateSet | str | os.PathLike[str] | None = None,
+        transports: Sequence[Transport] = (),
+        default_language: str = "en",
     ) -> None:
         self.url = _db.resolve_url(url)
         region = default_region or os.environ.get("XRM_DEFAULT_REGION") or None
@@ -239,7 +290,6 @@ class XRM:
                 region = country_code(region)
             except ValueError as exc:
                 raise ConfigurationError(f"default_region: {exc}") from None
-        self.settings = Settings(default_region=region, email_rules=email_rules)
         # filled by the plugin host alone, the essential plugin's defaults first: one check
         self.registry = Registry()
         self.plugins = PluginHost(
@@ -248,6 +298,13 @@ class XRM:
             load_entry_points=discover,
         )
         self.plugins.register_into(self.registry)
+        self.settings = Settings(
+            default_region=region, email_rules=email_rules,
+            templates=_templates(templates), default_language=_language(default_language),
+            transports=_transports(
+                [*self.plugins.transports(), *(("app", t) for t in transports)], self.registry
+            ),
+        )  # fmt: skip
         self._migration_locations = self.plugins.migration_locations()
         self.engine: Engine = _db.create_xrm_engine(self.url, **(engine_options or {}))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
@@ -343,6 +400,51 @@ class XRM:
             time.sleep(min(pause, 1.0) * random.uniform(0.5, 1.5))  # apart from the others
             pause *= 2
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def deliver(
+        self,
+        *,
+        limit: int = 100,
+        now: dt.datetime | None = None,
+        lease: dt.timedelta = DEFAULT_LEASE,
+    ) -> Counter[str]:
+        """One round of the outbox worker: claim up to ``limit`` due messages, then hand
+        each to its transport in a unit of work of its own, after checking the ledger and
+        the address as they stand (a withdrawal or a suppression since the message was
+        made blocks it). Returns how many messages ended in each status (``sent``,
+        ``retry``, ``failed``, ``blocked``, ``unknown``).
+
+        Never two deliveries of one message: a claimed message is ``sending`` before its
+        transport is called, and one left ``sending`` for longer than ``lease`` (its worker
+        died) becomes ``unknown`` and is not handed over again. Several workers may run at
+        once: on PostgreSQL each claims its own messages (``FOR UPDATE SKIP LOCKED``); on
+        SQLite the writer lock takes turns."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise ValidationError.single("limit", "must be between 1 and 10000")
+        when = as_utc(now, "now") if now is not None else None
+        counts: Counter[str] = Counter()
+        with self.session(actor=WORKER) as s:
+            claimed = s.messages._claim(limit, when or utcnow(), lease)
+        for message_id in claimed:
+            with self.session(actor=WORKER) as s:
+                counts[s.messages._deliver(message_id, when or utcnow())] += 1
+        return counts
+
+    def work(
+        self, *, poll: float = 1.0, limit: int = 100, rounds: int | None = None
+    ) -> Counter[str]:
+        """Run :meth:`deliver` again and again (``xrm worker``), waiting ``poll`` seconds
+        after a round that found nothing, ``rounds`` times (``None``: until interrupted).
+        Returns the counts of every round."""
+        total: Counter[str] = Counter()
+        done = 0
+        while rounds is None or done < rounds:
+            counts = self.deliver(limit=limit)
+            total.update(counts)
+            done += 1
+            if not counts and (rounds is None or done < rounds):
+                time.sleep(poll)
+        return total
 
     @property
     def migration_locations(self) -> list[str]:

@@ -8,7 +8,7 @@ never a database traceback.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
@@ -20,6 +20,7 @@ __all__ = [
     "NotFound",
     "PluginError",
     "SessionClosed",
+    "Undeliverable",
     "ValidationError",
     "XRMError",
 ]
@@ -131,6 +132,25 @@ class ConsentRequired(XRMError):
         self.reason = reason
         super().__init__(
             f"party {party_id} may not be contacted for {purpose!r} by {channel}: {reason}"
+        )
+
+
+class Undeliverable(XRMError):
+    """A message that cannot be sent to the party: ``code`` is ``no_channel`` (no channel
+    has a template, a transport, a valid unsuppressed address and the ledger's permission:
+    ``reasons`` says why per channel) or ``capped`` (the party's frequency cap for the
+    purpose is reached); nothing was written."""
+
+    def __init__(
+        self, *, party_id: int, purpose: str, code: str, reasons: Mapping[str, str]
+    ) -> None:
+        self.party_id = party_id
+        self.purpose = purpose
+        self.code = code
+        self.reasons = dict(reasons)
+        why = "; ".join(f"{k}: {v}" for k, v in self.reasons.items())
+        super().__init__(
+            _clip_quotes(f"party {party_id} cannot be sent a {purpose!r} message: {why}")
         )
 
 

@@ -42,6 +42,7 @@ import pluggy
 
 from xrm.core.events import JournalEvent
 from xrm.core.identity.dedupe import MatchRule
+from xrm.core.messaging.transports import Transport
 from xrm.core.records import ConsentRecord, Interaction, Party, Relationship, Role
 from xrm.core.registry import (
     Channel,
@@ -79,6 +80,7 @@ __all__ = [
     "xrm_role_changed",
     "xrm_role_types",
     "xrm_touchpoints",
+    "xrm_transports",
     "xrm_validate_interaction",
     "xrm_validate_party",
     "xrm_validate_relationship",
@@ -583,4 +585,25 @@ def xrm_match_rules() -> Iterable[MatchRule]:
     with :class:`~xrm.ConfigurationError` naming both plugins.
 
     **Raising** stops the start with ``PluginError(plugin, "xrm_match_rules")``.
+    """
+
+
+@hookspec
+def xrm_transports() -> Iterable[Transport]:
+    """Add message transports: what carries a message of a channel out of xrm (an SMS
+    gateway, a social network's API, a mail house).
+
+    **Called** once, when the application starts.
+
+    :returns: An iterable of :class:`xrm.Transport` objects, each with a ``name``, the
+        ``channels`` it carries and a ``send(envelope)`` method that delivers one
+        :class:`xrm.Envelope` to the next hop and returns the provider's id (or ``None``),
+        or raises :class:`xrm.TransientFailure` (tried again later, with backoff) or
+        :class:`xrm.PermanentFailure` (the message fails).
+
+    **Results** are collected from every plugin, then the application's own
+    (``XRM(transports=...)``) are added. One transport per channel: a second one for a
+    channel stops the start with :class:`~xrm.ConfigurationError` naming both.
+
+    **Raising** stops the start with ``PluginError(plugin, "xrm_transports")``.
     """

@@ -52,6 +52,7 @@ import pluggy
 
 from xrm import hookspecs
 from xrm.core.identity.dedupe import MATCH_RULE_TYPES, MatchRule
+from xrm.core.messaging.transports import Transport
 from xrm.core.registry import (
     BUILTIN_SOURCE,
     Channel,
@@ -325,6 +326,16 @@ class PluginHost:
                 for rule in self._items(hook, name, impl, MATCH_RULE_TYPES):
                     registry.add_match_rule(rule, name)
         return list(registry.match_rules)
+
+    def transports(self) -> list[tuple[str, Transport]]:
+        """Every plugin's message transports (``xrm_transports``), with the plugin's name,
+        in call order."""
+        hook = "xrm_transports"
+        return [
+            (name, transport)
+            for name, impl in self._implementations(hook)
+            for transport in self._items(hook, name, impl, Transport)
+        ]
 
     def cli_commands(self, cli: click.Group) -> None:
         """Let every plugin add its commands to the ``xrm`` click group."""

@@ -19,6 +19,7 @@ from xrm.cli.db import db
 from xrm.cli.gdpr import erase
 from xrm.cli.identity import dedupe, merge, unmerge
 from xrm.cli.io import export_party, import_file
+from xrm.cli.messages import message, worker
 from xrm.cli.parties import party
 from xrm.cli.plugins import plugins
 from xrm.cli.records import interact, relate, relationships, role, timeline
@@ -41,16 +42,39 @@ __all__ = ["cli", "main"]
     envvar="XRM_DEFAULT_REGION",
     help="Country (ISO 3166 alpha-2) for phone numbers written without a country code.",
 )
+@click.option(
+    "--templates",
+    metavar="DIR",
+    envvar="XRM_TEMPLATES",
+    help="Message templates: DIR/<name>/<channel>.<language>.txt|html|subject.",
+)
+@click.option(
+    "--outbox",
+    metavar="DIR",
+    envvar="XRM_OUTBOX",
+    help="Deliver email and SMS as files in DIR (the file transport; SMS only with --smtp).",
+)
+@click.option("--smtp", metavar="HOST:PORT", envvar="XRM_SMTP", help="Deliver email by SMTP.")
+@click.option(
+    "--sender",
+    default="xrm@localhost",
+    show_default=True,
+    envvar="XRM_SENDER",
+    help="The From address of email.",
+)
 @click.version_option(package_name="xrm", prog_name="xrm")
 @click.pass_context
-def cli(ctx: click.Context, database: str | None, region: str | None) -> None:
+def cli(
+    ctx: click.Context, database: str | None, region: str | None, templates: str | None,
+    outbox: str | None, smtp: str | None, sender: str,
+) -> None:  # fmt: skip
     """xrm: one view of every party, every contact remembered, contact only with
     permission.
 
     The database is --database, else XRM_DATABASE_URL, else the embedded
     sqlite:///xrm.db. Run `xrm db upgrade` once to create it.
     """
-    ctx.obj = CliState(database, region)
+    ctx.obj = CliState(database, region, templates, outbox, smtp, sender)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -64,7 +88,8 @@ def demo(ctx: click.Context) -> None:
 
 
 for command in (db, party, role, relate, relationships, interact, consent, timeline, plugins,
-                import_file, export_party, erase, dedupe, merge, unmerge, scaffold):  # fmt: skip
+                import_file, export_party, erase, dedupe, merge, unmerge, scaffold, message,
+                worker):  # fmt: skip
     cli.add_command(command)
 
 

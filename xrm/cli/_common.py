@@ -17,7 +17,7 @@ import pydantic
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
-from xrm import XRM, Session
+from xrm import XRM, FileTransport, Session, SmtpTransport, Transport
 from xrm.errors import NotFound, ValidationError, XRMError
 
 __all__ = [
@@ -175,12 +175,30 @@ def _database_error(url: str | None, exc: Exception) -> click.ClickException:
 class CliState:
     url: str | None
     region: str | None
+    #: messaging: the templates folder, the file transport's folder, an SMTP server
+    templates: str | None = None
+    outbox: str | None = None
+    smtp: str | None = None
+    sender: str = "xrm@localhost"
     _app: XRM | None = None
+
+    def _messaging(self) -> dict[str, Any]:
+        transports: list[Transport] = []
+        if self.smtp is not None:
+            host, _, port = self.smtp.rpartition(":")
+            if not host or not port.isdigit():
+                raise click.BadParameter(f"{self.smtp!r} is not HOST:PORT", param_hint="--smtp")
+            transports.append(SmtpTransport(host, int(port), sender=self.sender))
+        if self.outbox is not None:
+            channels = ("sms",) if self.smtp is not None else ("email", "sms")
+            transports.append(FileTransport(self.outbox, channels=channels, sender=self.sender))
+        return {"templates": self.templates, "transports": transports}
 
     def app(self, *, require_current: bool = True) -> XRM:
         if self._app is None:
+            messaging = self._messaging()
             try:
-                self._app = XRM(self.url, default_region=self.region)
+                self._app = XRM(self.url, default_region=self.region, **messaging)
             except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
                 raise _database_error(self.url, exc) from None
             if require_current and not self._app.schema_is_current():

@@ -488,7 +488,38 @@ _CONSENT_EVENTS: dict[str, type[_ConsentEvent]] = {
     "objected": ConsentObjected,
 }
 
+
 #: the core's event types, in the order the docs list them
+@attrs.frozen(kw_only=True)
+class MessageQueued(JournalEvent):
+    """A message for a party was rendered and put in the outbox, with its outbound
+    interaction (``s.messages.send``); ``not_before`` is later than now in quiet hours."""
+
+    TYPE = "message.queued"
+    ENTITY = "message"
+    template: str
+    purpose: str
+    channel: str
+    address: str = personal()
+    interaction_id: int | None
+    not_before: str
+
+
+@attrs.frozen(kw_only=True)
+class MessageDelivered(JournalEvent):
+    """The worker handed a message over to its transport (``status`` ``sent``), or gave
+    up on it: ``failed`` (a permanent failure or too many attempts), ``blocked`` (the
+    ledger or the address no longer allowed it as it was about to leave), ``unknown`` (a
+    worker died while sending it: it is not sent again), ``cancelled`` (erasure)."""
+
+    TYPE = "message.delivered"
+    ENTITY = "message"
+    status: str
+    transport: str
+    attempts: int
+    reason: str | None = personal(default=None)
+
+
 CORE_EVENTS: tuple[type[JournalEvent], ...] = (
     PartyCreated,
     PartyUpdated,
@@ -515,6 +546,8 @@ CORE_EVENTS: tuple[type[JournalEvent], ...] = (
     ConsentRefused,
     ConsentWithdrawn,
     ConsentObjected,
+    MessageQueued,
+    MessageDelivered,
 )
 
 

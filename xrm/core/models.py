@@ -41,6 +41,7 @@ __all__ = [
     "InteractionRow",
     "JournalEventRow",
     "JournalPartyRow",
+    "MessageRow",
     "ParticipantRow",
     "PartyRow",
     "PartyTagRow",
@@ -500,6 +501,53 @@ class PurposePreferenceRow(Base):
 
     __table_args__ = (
         CheckConstraint("(cap_count IS NULL) = (cap_days IS NULL)", name="cap_whole"),
+    )
+
+
+class MessageRow(Base):
+    """A message for a party in the outbox: rendered and committed with its outbound
+    interaction, delivered later by the worker (``xrm worker``, ``app.deliver``).
+
+    ``status``: ``queued`` (due from ``not_before``), ``sending`` (handed to a worker:
+    never handed over again), ``sent``, ``failed`` (a permanent failure or too many
+    attempts), ``blocked`` (the ledger or the address no longer allowed it when it was
+    about to leave), ``unknown`` (a worker died while sending: not sent again, so never
+    twice), ``cancelled`` (the party was erased before it left)."""
+
+    __tablename__ = "message"
+
+    id: Mapped[pk]
+    party_id: Mapped[int] = party_fk(index=True)
+    interaction_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("interaction.id", ondelete="SET NULL"), index=True
+    )
+    contact_point_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("contact_point.id", ondelete="SET NULL")
+    )
+    template: Mapped[name60] = mapped_column(info=NOT_PERSONAL)
+    purpose: Mapped[name40] = mapped_column(info=NOT_PERSONAL)
+    channel: Mapped[name40] = mapped_column(info=NOT_PERSONAL)
+    transport: Mapped[name40] = mapped_column(info=NOT_PERSONAL)
+    #: the address written to, as it was when the message was made
+    address: Mapped[str] = mapped_column(String(320), info=PERSONAL)
+    language: Mapped[str] = mapped_column(String(35), info=NOT_PERSONAL)
+    subject: Mapped[str | None] = mapped_column(String(300), info=PERSONAL)
+    body_text: Mapped[str] = mapped_column(Text, info=PERSONAL)
+    body_html: Mapped[str | None] = mapped_column(Text, info=PERSONAL)
+    status: Mapped[str] = mapped_column(String(20), info=NOT_PERSONAL)
+    not_before: Mapped[dt.datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(300), info=PERSONAL)
+    #: unique per message: a transport to an idempotent API passes it on
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True, info=NOT_PERSONAL)
+    external_id: Mapped[str | None] = mapped_column(String(200), info=NOT_PERSONAL)
+    created_at: Mapped[dt.datetime]
+    claimed_at: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
+
+    __table_args__ = (
+        Index("ix_message_due", "status", "not_before", "id"),
+        Index("ix_message_party_purpose", "party_id", "purpose", "created_at"),
     )
 
 

@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import attrs
 import pydantic
@@ -31,6 +31,10 @@ from xrm.core.events import JournalEvent
 from xrm.core.models import Base, JournalEventRow, JournalPartyRow, PartyRow, utcnow
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules
 from xrm.core.registry import Registry
+
+if TYPE_CHECKING:
+    from xrm.core.messaging.templates import TemplateSet
+    from xrm.core.messaging.transports import Transport
 from xrm.errors import (
     Conflict,
     FieldError,
@@ -99,6 +103,12 @@ class Settings:
     #: ISO 3166 alpha-2 region for phone numbers written without a country code
     default_region: str | None = None
     email_rules: EmailRules = DEFAULT_EMAIL_RULES
+    #: the message templates (``XRM(templates=...)``); ``None``: messaging is off
+    templates: TemplateSet | None = None
+    #: channel -> the transport that carries it (``XRM(transports=...)``, ``xrm_transports``)
+    transports: Mapping[str, Transport] = attrs.field(factory=dict)
+    #: the language of a party that stated none
+    default_language: str = "en"
 
 
 @attrs.frozen

@@ -107,7 +107,9 @@ class ConsentService:
             confirmed_at,
         )  # fmt: skip
         with ctx.atomic():
-            party_row = ctx.party_row(party)
+            # the party's lock: a message being handed to its transport (which holds it)
+            # is waited for, so no message leaves after a withdrawal is committed
+            party_row = ctx.lock_party(party)
             row = ConsentRecordRow(
                 party_id=party_row.id,
                 purpose=purpose,

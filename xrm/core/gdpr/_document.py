@@ -138,6 +138,30 @@ class InteractionOut(_Out):
     participants: list[ParticipantOut]
 
 
+class MessageOut(_Out):
+    """A message made for the party (``s.messages``), with what it said."""
+
+    id: int
+    party_id: int
+    interaction_id: int | None
+    template: str
+    purpose: str
+    channel: str
+    transport: str
+    address: str
+    language: str
+    subject: str | None
+    text: str
+    html: str | None
+    status: str
+    not_before: dt.datetime
+    attempts: int
+    last_error: str | None
+    external_id: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+
 class ConsentOut(_Out):
     """One record of the consent ledger."""
 
@@ -201,6 +225,7 @@ class PartyExport(_Out):
     roles: list[RoleOut]
     relationships: list[RelationshipOut]
     interactions: list[InteractionOut]
+    messages: list[MessageOut] = Field(description="messages made for the party, oldest first")
     consents: list[ConsentOut]
     timeline: list[EventOut] = Field(description="journal events, in the order written")
     plugins: dict[str, dict[str, Any]] = Field(

@@ -33,6 +33,7 @@ from xrm.core.gdpr._document import (
     ConsentOut,
     EventOut,
     InteractionOut,
+    MessageOut,
     PartyExport,
     PartyOut,
     PreferencesOut,
@@ -63,6 +64,7 @@ from xrm.core.gdpr._traces import (
     _Traces,
     marks_by_type,
 )
+from xrm.core.messaging.service import Message
 from xrm.core.models import (
     ConsentLedgerRow,
     ConsentRecordRow,
@@ -70,6 +72,7 @@ from xrm.core.models import (
     InteractionRow,
     JournalEventRow,
     JournalPartyRow,
+    MessageRow,
     ParticipantRow,
     PartyRow,
     PreferenceRow,
@@ -173,6 +176,8 @@ class ErasureReport:
     plugin_rows: int = 0
     #: preference rows removed (language, time zone, quiet hours; per purpose)
     preferences: int = 0
+    #: messages whose address and texts were removed (those not yet sent: cancelled)
+    messages: int = 0
 
 
 @checked_methods
@@ -240,6 +245,7 @@ class GdprService:
         yield "roles", self._roles(cluster)
         yield "relationships", self._relationships(cluster)
         yield "interactions", self._interactions(cluster)
+        yield "messages", self._messages(cluster)
         yield "consents", self._consents(cluster)
         yield "timeline", self._timeline(cluster)
         yield "plugins", self._plugin_exports(main)
@@ -319,6 +325,27 @@ class GdprService:
                     "attributes": dict(row.attributes or {}),
                 },
             )
+
+    def _messages(self, cluster: list[int]) -> Iterator[dict[str, Any]]:
+        query = select(MessageRow).where(MessageRow.party_id.in_(cluster))
+        for row in self._pages(query, MessageRow.id, lambda r: r.id):
+            yield _dump(MessageOut, Message.of(row))
+
+    def _erase_messages(self, cluster: list[int]) -> int:
+        """Messages not yet gone are cancelled; every message's address and texts go."""
+        db = self._ctx.db
+        M = MessageRow
+        db.execute(
+            update(M)
+            .where(M.party_id.in_(cluster), M.status.in_(("queued", "sending")))
+            .values(status="cancelled")
+        )
+        done = db.execute(
+            update(M)
+            .where(M.party_id.in_(cluster))
+            .values(address=ERASED, subject=None, body_text=ERASED, body_html=None, last_error=None)
+        )
+        return int(done.rowcount or 0)  # type: ignore[attr-defined]
 
     def _interactions(self, cluster: list[int]) -> Iterator[dict[str, Any]]:
         for row in self._pages(self._interaction_query(cluster), InteractionRow.id, _row_id):
@@ -403,6 +430,7 @@ class GdprService:
             counts.update(self._erase_interactions(cluster, traces))
             counts["consent_records"] = self._erase_consents(cluster, secret)
             counts["preferences"] = delete_preferences(ctx, cluster)
+            counts["messages"] = self._erase_messages(cluster)
             counts["journal_events"] = self._erase_journal(cluster, traces)
             counts["plugin_rows"] = erase_plugin_rows(ctx, cluster)
             ctx.db.flush()

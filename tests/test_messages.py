@@ -1,0 +1,376 @@
+"""Messages (``s.messages``, ``app.deliver``): the channel and address chosen under the
+consent ledger and the party's preferences, quiet hours and caps, the outbox and its
+worker, delivery through a folder and through a real SMTP server, and erasure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import itertools
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from xrm import (
+    XRM,
+    Email,
+    Envelope,
+    FileTransport,
+    Phone,
+    SmtpTransport,
+    Template,
+    TemplateSet,
+    TransientFailure,
+    Transport,
+    Undeliverable,
+)
+from xrm.testing import snapshot
+
+from .conftest import make_app
+
+TEMPLATES = TemplateSet([
+    Template("repair_status", "email", "fr", subject="Réparation {{ data.ticket }}",
+             body="Bonjour {{ party.name }}, votre réparation {{ data.ticket }} est prête "
+                  "le {{ data.due | date }}.",
+             html="<p>Bonjour {{ party.name }}, réparation {{ data.ticket }} prête.</p>"),
+    Template("repair_status", "email", "en", subject="Repair {{ data.ticket }}",
+             body="Hello {{ party.name }}, repair {{ data.ticket }} is ready."),
+    Template("repair_status", "sms", "fr", body="Réparation {{ data.ticket }} prête."),
+    Template("repair_status", "sms", "en", body="Repair {{ data.ticket }} ready."),
+])  # fmt: skip
+DATA = {"ticket": "R-42", "due": dt.date(2027, 3, 12)}
+_PEOPLE = itertools.count()
+
+
+class Recorder(Transport):
+    """A transport that remembers what it was given and fails when told to."""
+
+    def __init__(self, channels: tuple[str, ...] = ("email", "sms")) -> None:
+        self.name = "recorder"
+        self.channels = channels
+        self.sent: list[Envelope] = []
+        self.fail_next = 0
+
+    def send(self, envelope: Envelope) -> str | None:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise TransientFailure("the server said 451, try later")
+        self.sent.append(envelope)
+        return f"id-{envelope.message_id}"
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def mapp(request: pytest.FixtureRequest, backend: str, tmp_path: Path,
+         recorder: Recorder) -> Iterator[XRM]:  # fmt: skip
+    app = make_app(request, backend, tmp_path, templates=TEMPLATES, transports=[recorder])
+    yield app
+    app.dispose()
+
+
+def marie(app: XRM, **prefs: Any) -> int:
+    with app.session() as s:
+        party = s.parties.create(
+            "person", "Marie Dupont",
+            contact_points=[Email("marie@example.com"), Phone("+33612345678")],
+        )  # fmt: skip
+        s.consents.grant(party.id, "marketing", source="web form")
+        if prefs:
+            s.preferences.set(party.id, **prefs)
+        return party.id
+
+
+def test_a_service_notice_goes_by_email_in_the_partys_language_and_leaves_with_the_worker(
+    mapp: XRM, recorder: Recorder
+) -> None:
+    m = marie(mapp, language="fr")
+    with mapp.session() as s:
+        message = s.messages.send(m, "repair_status", purpose="service", data=DATA)
+        assert recorder.sent == []  # never inside the caller's unit of work
+        interaction = s.interactions.get(message.interaction_id)  # type: ignore[arg-type]
+        events = [e.type for e in s.timeline(m).items]
+    assert (message.channel, message.address, message.language) == (
+        "email", "marie@example.com", "fr"
+    )  # fmt: skip
+    assert message.subject == "Réparation R-42" and "12 mars 2027" in message.text
+    assert message.status == "queued" and interaction.direction == "outbound"
+    assert {"message.queued", "interaction.recorded"} <= set(events)
+    assert mapp.deliver() == {"sent": 1}
+    (envelope,) = recorder.sent
+    assert (envelope.to, envelope.subject) == ("marie@example.com", "Réparation R-42")
+    with mapp.session() as s:
+        done = s.messages.get(message.id)
+    assert (done.status, done.external_id, done.attempts) == ("sent", f"id-{message.id}", 1)
+    assert mapp.deliver() == {}  # nothing left: never twice
+
+
+def test_the_preferred_channel_for_the_purpose_is_used_when_the_ledger_allows_it(
+    mapp: XRM,
+) -> None:
+    m = marie(mapp, language="en", channels={"service": "sms", "marketing": "sms"})
+    with mapp.session() as s:
+        sms = s.messages.send(m, "repair_status", purpose="service", data=DATA)
+        assert (sms.channel, sms.address, sms.text) == ("sms", "+33612345678", "Repair R-42 ready.")
+        s.consents.withdraw(m, "marketing", source="sms STOP", channel="sms")
+        # the preferred channel is refused for marketing: the next allowed one is used
+        mail = s.messages.send(m, "repair_status", purpose="marketing", data=DATA)
+    assert mail.channel == "email"
+
+
+def test_no_allowed_channel_is_a_clear_error_naming_each_channels_reason_and_writes_nothing(
+    mapp: XRM,
+) -> None:
+    with mapp.session() as s:
+        m = s.parties.create("person", "Jean Martin",
+                             contact_points=[Email("jean@example.com")]).id  # fmt: skip
+    before = snapshot(mapp)
+    with mapp.session() as s, pytest.raises(Undeliverable) as caught:
+        s.messages.send(m, "repair_status", purpose="marketing", data=DATA)
+    assert caught.value.code == "no_channel"
+    assert set(caught.value.reasons) == {"email", "sms"}
+    assert "no valid, unsuppressed phone" in caught.value.reasons["sms"]
+    assert (
+        "consent" in caught.value.reasons["email"] or "no record" in caught.value.reasons["email"]
+    )
+    assert snapshot(mapp) == before
+
+
+def test_a_suppressed_address_is_never_chosen_even_when_primary(mapp: XRM) -> None:
+    m = marie(mapp)
+    with mapp.session() as s:
+        point = s.parties.get(m).primary("email")
+        assert point is not None
+        s.consents.suppress(m, point.id, reason="bounced")
+        message = s.messages.send(m, "repair_status", purpose="service", data=DATA)
+    assert message.channel == "sms"
+
+
+def test_quiet_hours_defer_the_message_to_their_end_in_the_partys_time_zone(
+    mapp: XRM, recorder: Recorder
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    start = (now - dt.timedelta(hours=1)).strftime("%H:%M")
+    end = (now + dt.timedelta(hours=2)).replace(second=0, microsecond=0)
+    m = marie(mapp, time_zone="UTC", quiet_hours=f"{start}-{end:%H:%M}")
+    with mapp.session() as s:
+        message = s.messages.send(m, "repair_status", purpose="service", data=DATA)
+    assert message.not_before == end
+    assert mapp.deliver() == {}  # not yet
+    assert mapp.deliver(now=end + dt.timedelta(seconds=1)) == {"sent": 1}
+    assert len(recorder.sent) == 1
+
+
+def test_the_frequency_cap_refuses_the_message_past_it(mapp: XRM) -> None:
+    m = marie(mapp, caps={"marketing": "2/7d"})
+    with mapp.session() as s:
+        for _ in range(2):
+            s.messages.send(m, "repair_status", purpose="marketing", data=DATA)
+        with pytest.raises(Undeliverable) as caught:
+            s.messages.send(m, "repair_status", purpose="marketing", data=DATA)
+        s.messages.send(m, "repair_status", purpose="service", data=DATA)  # another purpose
+    assert caught.value.code == "capped" and "cap 2/7d" in str(caught.value)
+
+
+def test_a_withdrawal_between_enqueue_and_delivery_stops_the_message(
+    mapp: XRM, recorder: Recorder
+) -> None:
+    m = marie(mapp)
+    with mapp.session() as s:
+        message = s.messages.send(m, "repair_status", purpose="marketing", data=DATA)
+    with mapp.session() as s:
+        s.consents.withdraw(m, "marketing", source="unsubscribe link")
+    assert mapp.deliver() == {"blocked": 1}
+    assert recorder.sent == []
+    with mapp.session() as s:
+        blocked = s.messages.get(message.id)
+        events = [e.data for e in s.timeline(m, types=["message.delivered"]).items]
+    assert blocked.status == "blocked" and "the ledger" in (blocked.last_error or "")
+    assert events[0]["status"] == "blocked"
+
+
+def test_a_transient_failure_is_retried_with_backoff_then_given_up(
+    mapp: XRM, recorder: Recorder
+) -> None:
+    m = marie(mapp)
+    with mapp.session() as s:
+        message = s.messages.send(m, "repair_status", purpose="service", data=DATA)
+    recorder.fail_next = 1
+    assert mapp.deliver() == {"retry": 1}
+    with mapp.session() as s:
+        waiting = s.messages.get(message.id)
+    assert waiting.status == "queued" and "451" in (waiting.last_error or "")
+    assert mapp.deliver() == {}  # backing off
+    assert mapp.deliver(now=waiting.not_before) == {"sent": 1}
+    recorder.fail_next = 99
+    with mapp.session() as s:
+        again = s.messages.send(m, "repair_status", purpose="service", data=DATA)
+    later = dt.datetime.now(dt.UTC)
+    outcomes: list[str] = []
+    for _ in range(6):
+        later += dt.timedelta(hours=1)
+        outcomes += list(mapp.deliver(now=later).elements())
+    assert outcomes == ["retry"] * 4 + ["failed"]
+    with mapp.session() as s:
+        assert s.messages.get(again.id).attempts == 5
+
+
+def test_a_message_left_sending_by_a_dead_worker_is_never_handed_over_again(
+    mapp: XRM, recorder: Recorder
+) -> None:
+    m = marie(mapp)
+    with mapp.session() as s:
+        message = s.messages.send(m, "repair_status", purpose="service", data=DATA)
+        s.messages._claim(10, dt.datetime.now(dt.UTC), dt.timedelta(minutes=5))
+    # the worker that claimed it died before it said what became of it
+    assert mapp.deliver() == {}
+    assert mapp.deliver(now=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=6)) == {}
+    with mapp.session() as s:
+        assert s.messages.get(message.id).status == "unknown"
+    assert recorder.sent == []
+
+
+def test_erasure_cancels_what_has_not_left_and_removes_every_message_text(mapp: XRM) -> None:
+    m = marie(mapp)
+    with mapp.session() as s:
+        s.messages.send(m, "repair_status", purpose="service", data=DATA)
+    mapp.deliver()
+    with mapp.session() as s:
+        queued = s.messages.send(m, "repair_status", purpose="service", data=DATA)
+        exported = s.gdpr.export(m)["messages"]
+        report = s.gdpr.erase(m, reason="asked by letter")
+        after = s.messages.of(m)
+    assert [e["status"] for e in exported] == ["sent", "queued"]
+    assert report.messages == 2
+    assert {x.status for x in after} == {"sent", "cancelled"}
+    assert queued.id in {x.id for x in after}
+    assert all(x.address == "[erased]" and x.subject is None for x in after)
+    assert "marie@example.com" not in repr(snapshot(mapp)["message"])
+    assert mapp.deliver() == {}
+
+
+def test_the_file_transport_writes_an_email_with_its_text_and_html_parts(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "outbox"
+    app = make_app(request, backend, tmp_path, templates=TEMPLATES,
+                   transports=[FileTransport(folder, sender="service@acme.example")])  # fmt: skip
+    try:
+        m = marie(app, language="fr")
+        with app.session() as s:
+            message = s.messages.send(m, "repair_status", purpose="service", data=DATA)
+        assert app.deliver() == {"sent": 1}
+    finally:
+        app.dispose()
+    written = email.message_from_bytes(
+        (folder / f"{message.id}.eml").read_bytes(), policy=email.policy.default
+    )
+    assert written["To"] == "marie@example.com" and written["Subject"] == "Réparation R-42"
+    parts = {p.get_content_type(): p.get_payload(decode=True) for p in written.walk()}
+    assert b"12 mars 2027" in parts["text/plain"]
+    assert b"<p>Bonjour Marie Dupont" in parts["text/html"]
+
+
+# -- a real SMTP server ---------------------------------------------------------------------
+class _Inbox:
+    def __init__(self) -> None:
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[_Inbox, int]]:
+    inbox = _Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+def test_the_smtp_transport_delivers_to_a_real_server_once(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path,
+    smtp_server: tuple[_Inbox, int],
+) -> None:  # fmt: skip
+    inbox, port = smtp_server
+    transport = SmtpTransport("127.0.0.1", port, sender="service@acme.example", timeout=5)
+    app = make_app(request, backend, tmp_path, templates=TEMPLATES, transports=[transport])
+    try:
+        m = marie(app, language="en")
+        with app.session() as s:
+            message = s.messages.send(m, "repair_status", purpose="service", data=DATA)
+        assert app.deliver() == {"sent": 1}
+        assert app.deliver() == {}
+        with app.session() as s:
+            sent = s.messages.get(message.id)
+    finally:
+        app.dispose()
+    ((sender, recipients, content),) = inbox.received
+    assert (sender, recipients) == ("service@acme.example", ["marie@example.com"])
+    parsed = email.message_from_bytes(content)
+    assert parsed["Subject"] == "Repair R-42" and parsed["Message-ID"] == sent.external_id
+
+
+def test_an_smtp_server_that_is_down_is_a_transient_failure() -> None:
+    transport = SmtpTransport("127.0.0.1", _free_port(), sender="x@acme.example", timeout=2)
+    envelope = Envelope(message_id=1, idempotency_key="k", channel="email",
+                        to="a@example.com", language="en", subject="s", text="t")  # fmt: skip
+    with pytest.raises(TransientFailure):
+        transport.send(envelope)
+
+
+@settings(max_examples=25, deadline=None)
+@given(steps=st.lists(st.sampled_from(["send", "withdraw", "grant", "deliver"]), max_size=12))
+def test_no_message_ever_leaves_without_the_ledgers_permission_at_that_moment(
+    mapp: XRM, recorder: Recorder, steps: list[str]
+) -> None:
+    """Sends, withdrawals, grants and worker rounds in any order: every envelope the
+    transport received was allowed by the ledger at the moment it left."""
+    address = f"p{next(_PEOPLE)}@example.com"  # one party per example: the database stays
+    with mapp.session() as s:
+        m = s.parties.create("person", "P", contact_points=[Email(address)]).id
+    allowed = False
+    leaving_allowed: list[bool] = []
+    for step in steps:
+        with mapp.session() as s:
+            if step == "send":
+                try:
+                    s.messages.send(m, "repair_status", purpose="marketing", data=DATA)
+                except Undeliverable:
+                    assert not allowed
+            elif step == "withdraw":
+                s.consents.withdraw(m, "marketing", source="t")
+                allowed = False
+            elif step == "grant":
+                s.consents.grant(m, "marketing", source="t")
+                allowed = True
+        if step == "deliver":
+            before = len(recorder.sent)
+            mapp.deliver()
+            mine = [e for e in recorder.sent[before:] if e.to == address]
+            leaving_allowed += [allowed] * len(mine)
+    assert all(leaving_allowed)
+    keys = [e.idempotency_key for e in recorder.sent]
+    assert len(keys) == len(set(keys))  # never two deliveries of one message

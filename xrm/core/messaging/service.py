@@ -1,0 +1,415 @@
+"""``s.messages``: render a message for a party, choose its channel and address under the
+consent ledger and the party's preferences, and put it in the outbox with its outbound
+interaction; the worker's two steps (claim, deliver) for ``app.deliver``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import zoneinfo
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from sqlalchemy import func, select, update
+
+from xrm.core._args import checked_methods
+from xrm.core.consent.service import ConsentService
+from xrm.core.events import MessageDelivered, MessageQueued
+from xrm.core.messaging.templates import Rendered, TemplateNotFound, render
+from xrm.core.messaging.transports import Envelope, PermanentFailure, TransientFailure
+from xrm.core.models import ContactPointRow, MessageRow, PartyRow, utcnow
+from xrm.core.nouns.interactions import InteractionService
+from xrm.core.nouns.preferences import Preferences, PreferenceService
+from xrm.core.uow import PartyRef, UnitOfWork, as_utc
+from xrm.errors import ConfigurationError, NotFound, Undeliverable, ValidationError
+
+__all__ = ["Message", "MessageService", "Preview"]
+
+#: the order channels are tried in when the party prefers none for the purpose
+CHANNEL_ORDER = ("email", "sms", "postal_mail", "phone", "social", "chat")
+#: statuses that count towards a frequency cap (made to leave, whatever became of them)
+_COUNTED = ("queued", "sending", "sent", "unknown")
+#: how many times a transient failure is tried again before the message is failed
+MAX_ATTEMPTS = 5
+#: first retry after this, doubling each time (1, 2, 4, 8 minutes)
+BACKOFF = dt.timedelta(minutes=1)
+#: how long a message may stay ``sending`` before its worker is taken for dead
+DEFAULT_LEASE = dt.timedelta(minutes=5)
+
+
+@attrs.frozen
+class Message:
+    """A message in the outbox (``s.messages.get``)."""
+
+    id: int
+    party_id: int
+    interaction_id: int | None
+    template: str
+    purpose: str
+    channel: str
+    transport: str
+    address: str
+    language: str
+    subject: str | None
+    text: str
+    html: str | None
+    status: str
+    not_before: dt.datetime
+    attempts: int
+    last_error: str | None
+    external_id: str | None
+    created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: MessageRow) -> Message:
+        return cls(
+            id=row.id, party_id=row.party_id, interaction_id=row.interaction_id,
+            template=row.template, purpose=row.purpose, channel=row.channel,
+            transport=row.transport, address=row.address, language=row.language,
+            subject=row.subject, text=row.body_text, html=row.body_html, status=row.status,
+            not_before=row.not_before, attempts=row.attempts, last_error=row.last_error,
+            external_id=row.external_id, created_at=row.created_at, sent_at=row.sent_at,
+        )  # fmt: skip
+
+
+@attrs.frozen
+class Preview:
+    """What :meth:`MessageService.send` would do, written nowhere."""
+
+    party_id: int
+    channel: str
+    contact_point_id: int
+    address: str
+    rendered: Rendered
+    #: now, or the end of the party's quiet hours
+    not_before: dt.datetime
+    #: channels passed over, with why
+    passed_over: Mapping[str, str]
+
+
+@checked_methods
+class MessageService:
+    """``s.messages``: messages for parties, through the outbox."""
+
+    def __init__(
+        self,
+        ctx: UnitOfWork,
+        consents: ConsentService,
+        interactions: InteractionService,
+        preferences: PreferenceService,
+    ) -> None:
+        self._ctx = ctx
+        self._consents = consents
+        self._interactions = interactions
+        self._preferences = preferences
+
+    # -- making ----------------------------------------------------------------------------
+    def preview(
+        self,
+        party: PartyRef,
+        template: str,
+        *,
+        purpose: str,
+        data: Mapping[str, Any] | None = None,
+        channel: str | None = None,
+    ) -> Preview:
+        """The channel, address, rendered message and time :meth:`send` would choose, or
+        the same error; nothing is written."""
+        ctx = self._ctx
+        row = ctx.party_row(party)
+        if purpose not in ctx.registry.purposes:
+            known = ", ".join(sorted(ctx.registry.purposes))
+            raise ValidationError.single("purpose", f"unknown purpose {purpose!r} ({known})")
+        if channel is not None and channel not in ctx.registry.channels:
+            known = ", ".join(sorted(ctx.registry.channels))
+            raise ValidationError.single("channel", f"unknown channel {channel!r} ({known})")
+        prefs = self._preferences.get(row.id)
+        now = utcnow()
+        self._check_cap(row.id, purpose, prefs, now)
+        return self._choose(row, template, purpose, dict(data or {}), channel, prefs, now)
+
+    def send(
+        self,
+        party: PartyRef,
+        template: str,
+        *,
+        purpose: str,
+        data: Mapping[str, Any] | None = None,
+        channel: str | None = None,
+    ) -> Message:
+        """Render ``template`` for the party and put it in the outbox, to leave through the
+        worker (never inside this unit of work).
+
+        The channel is ``channel`` if given, else the party's preferred one for
+        ``purpose``, else the first of email, SMS, postal mail... that has a template and
+        a transport; the address is the first valid, unsuppressed one of that channel's
+        kind (the primary first) that the consent ledger allows for ``purpose``. In the
+        party's quiet hours the message waits for their end; at the party's frequency cap
+        for the purpose it is refused. :class:`~xrm.errors.Undeliverable` says why per
+        channel when nothing is allowed. The outbound interaction is recorded in the same
+        unit of work (and checked by the ledger again); the message is on the timeline."""
+        preview = self.preview(party, template, purpose=purpose, data=data, channel=channel)
+        ctx = self._ctx
+        rendered = preview.rendered
+        with ctx.atomic():
+            ctx.lock_party(preview.party_id)
+            interaction = self._interactions.record(
+                channel=preview.channel, direction="outbound", purpose=purpose,
+                participants=[(preview.party_id, "recipient", preview.contact_point_id)],
+                subject=rendered.subject, content=rendered.text,
+                attributes={"template": template, "language": rendered.language},
+            )  # fmt: skip
+            now = utcnow()
+            row = MessageRow(
+                party_id=preview.party_id, interaction_id=interaction.id,
+                contact_point_id=preview.contact_point_id, template=template,
+                purpose=purpose, channel=preview.channel,
+                transport=ctx.settings.transports[preview.channel].name,
+                address=preview.address, language=rendered.language,
+                subject=rendered.subject, body_text=rendered.text, body_html=rendered.html,
+                status="queued", not_before=preview.not_before, attempts=0,
+                idempotency_key=secrets.token_hex(16), created_at=now,
+            )  # fmt: skip
+            ctx.db.add(row)
+            ctx.db.flush()
+            ctx.record(
+                MessageQueued(
+                    entity_id=row.id, parties=(row.party_id,), template=template,
+                    purpose=purpose, channel=row.channel, address=row.address,
+                    interaction_id=interaction.id, not_before=row.not_before.isoformat(),
+                )
+            )  # fmt: skip
+            return Message.of(row)
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, message: int) -> Message:
+        """One message, by id."""
+        row = self._ctx.db.get(MessageRow, message)
+        if row is None:
+            raise NotFound("message", message)
+        return Message.of(row)
+
+    def of(self, party: PartyRef, *, limit: int = 50) -> list[Message]:
+        """The party's latest messages, newest first."""
+        if not 1 <= limit <= 1000:
+            raise ValidationError.single("limit", "must be between 1 and 1000")
+        row = self._ctx.party_row(party, reading=True)
+        query = (
+            select(MessageRow)
+            .where(MessageRow.party_id == row.id)
+            .order_by(MessageRow.id.desc())
+            .limit(limit)
+        )
+        return [Message.of(r) for r in self._ctx.db.scalars(query)]
+
+    # -- choosing --------------------------------------------------------------------------
+    def _check_cap(self, party_id: int, purpose: str, prefs: Preferences, now: dt.datetime) -> None:
+        cap = prefs.caps.get(purpose)
+        if cap is None:
+            return
+        since = now - dt.timedelta(days=cap.days)
+        count = self._ctx.db.scalar(
+            select(func.count())
+            .select_from(MessageRow)
+            .where(
+                MessageRow.party_id == party_id, MessageRow.purpose == purpose,
+                MessageRow.created_at >= since, MessageRow.status.in_(_COUNTED),
+            )
+        )  # fmt: skip
+        if (count or 0) >= cap.count:
+            raise Undeliverable(
+                party_id=party_id, purpose=purpose, code="capped",
+                reasons={"cap": f"{count} message(s) in the last {cap.days} day(s), cap {cap}"},
+            )  # fmt: skip
+
+    def _choose(
+        self, row: PartyRow, template: str, purpose: str, data: dict[str, Any],
+        channel: str | None, prefs: Preferences, now: dt.datetime,
+    ) -> Preview:  # fmt: skip
+        ctx = self._ctx
+        templates = ctx.settings.templates
+        if templates is None:
+            raise ConfigurationError("no message templates: give XRM(templates=...)")
+        if template not in templates.names():
+            raise ValidationError.single("template", f"unknown template {template!r}")
+        language = prefs.language or ctx.settings.default_language
+        reasons: dict[str, str] = {}
+        for candidate in self._candidates(template, purpose, channel, prefs):
+            if candidate not in ctx.settings.transports:
+                reasons[candidate] = "no transport carries this channel"
+                continue
+            try:
+                chosen = templates.find(
+                    template, candidate, language, ctx.settings.default_language
+                )
+            except TemplateNotFound:
+                reasons[candidate] = f"no template {template!r} for it"
+                continue
+            point, why = self._address(row.id, purpose, candidate)
+            if point is None:
+                reasons[candidate] = why
+                continue
+            rendered = render(
+                chosen, party=_party_fields(row), data=data, preferences=prefs.as_json(),
+                language=language, time_zone=prefs.time_zone,
+            )  # fmt: skip
+            return Preview(
+                party_id=row.id, channel=candidate, contact_point_id=point.id,
+                address=point.value, rendered=rendered,
+                not_before=_after_quiet_hours(prefs, now), passed_over=reasons,
+            )  # fmt: skip
+        if not reasons:
+            reasons["channels"] = f"no channel has a template {template!r}"
+        raise Undeliverable(party_id=row.id, purpose=purpose, code="no_channel", reasons=reasons)
+
+    def _candidates(
+        self, template: str, purpose: str, channel: str | None, prefs: Preferences
+    ) -> list[str]:
+        if channel is not None:
+            return [channel]
+        templates = self._ctx.settings.templates
+        assert templates is not None
+        have = {t.channel for t in templates if t.name == template}
+        order = [c for c in CHANNEL_ORDER if c in have] + sorted(have - set(CHANNEL_ORDER))
+        preferred = prefs.channels.get(purpose)
+        if preferred is not None:
+            order = [preferred] + [c for c in order if c != preferred]
+        return order
+
+    def _address(
+        self, party_id: int, purpose: str, channel: str
+    ) -> tuple[ContactPointRow | None, str]:
+        """The first contact point of the channel's kind the ledger allows, or why none."""
+        ctx = self._ctx
+        kind = ctx.registry.channels[channel].contact_kind
+        if kind is None:
+            return None, "the channel has no address to write to"
+        points = list(
+            ctx.db.scalars(
+                select(ContactPointRow)
+                .where(
+                    ContactPointRow.party_id == party_id, ContactPointRow.kind == kind,
+                    ContactPointRow.valid.is_(True), ContactPointRow.suppressed.is_(False),
+                )
+                .order_by(ContactPointRow.is_primary.desc(), ContactPointRow.id)
+            )
+        )  # fmt: skip
+        if not points:
+            return None, f"no valid, unsuppressed {kind}"
+        why = ""
+        for point in points:
+            decision = self._consents.check(party_id, purpose, channel, point.id)
+            if decision.allowed:
+                return point, ""
+            why = decision.reason
+        return None, why
+
+    # -- the worker's steps (app.deliver) -----------------------------------------------
+    def _claim(self, limit: int, now: dt.datetime, lease: dt.timedelta) -> list[int]:
+        """Mark up to ``limit`` due messages ``sending`` and return their ids; a message
+        left ``sending`` longer than ``lease`` (its worker died) becomes ``unknown``: it
+        may have left, so it is never handed over again."""
+        ctx, M = self._ctx, MessageRow
+        stale = list(
+            ctx.db.scalars(
+                select(M).where(M.status == "sending", M.claimed_at < now - lease).order_by(M.id)
+            )
+        )
+        for row in stale:
+            self._finish(row, "unknown", "the worker died while sending it")
+        query = (
+            select(M.id)
+            .where(M.status == "queued", M.not_before <= now)
+            .order_by(M.not_before, M.id)
+            .limit(limit)
+        )
+        if ctx.db.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        ids = list(ctx.db.scalars(query))
+        if ids:
+            ctx.db.execute(
+                update(M).where(M.id.in_(ids))
+                .values(status="sending", claimed_at=now, attempts=M.attempts + 1)
+                .execution_options(synchronize_session=False)
+            )  # fmt: skip
+        return ids
+
+    def _deliver(self, message_id: int, now: dt.datetime) -> str:
+        """Hand one claimed message to its transport, holding the party's lock (so that a
+        withdrawal or a suppression waits, and one made before is seen), after checking
+        the ledger and the address as they stand now. Returns the new status."""
+        ctx = self._ctx
+        row = ctx.db.get(MessageRow, message_id)
+        if row is None or row.status != "sending":
+            return "skipped"
+        party = ctx.db.get(PartyRow, row.party_id)
+        if party is None or party.erased_at is not None or party.merged_into_id is not None:
+            return self._finish(row, "blocked", "the party was erased or merged")
+        ctx.lock_party(row.party_id)
+        point = ctx.db.get(ContactPointRow, row.contact_point_id) if row.contact_point_id else None
+        if point is None or point.party_id != row.party_id:
+            return self._finish(row, "blocked", "the address is no longer the party's")
+        if point.suppressed or not point.valid:
+            return self._finish(row, "blocked", "the address is suppressed")
+        decision = self._consents.check(row.party_id, row.purpose, row.channel, point.id)
+        if not decision.allowed:
+            return self._finish(row, "blocked", f"the ledger: {decision.reason}")
+        transport = ctx.settings.transports.get(row.channel)
+        if transport is None:
+            return self._finish(row, "failed", f"no transport for {row.channel}")
+        envelope = Envelope(
+            message_id=row.id, idempotency_key=row.idempotency_key, channel=row.channel,
+            to=point.key if point.kind == "phone" else point.value, language=row.language,
+            subject=row.subject, text=row.body_text, html=row.body_html,
+        )  # fmt: skip
+        try:
+            row.external_id = transport.send(envelope)
+        except TransientFailure as exc:
+            if row.attempts >= MAX_ATTEMPTS:
+                return self._finish(row, "failed", f"gave up after {row.attempts}: {exc}")
+            row.status = "queued"
+            row.last_error = str(exc)[:300]
+            row.not_before = as_utc(now, "now") + BACKOFF * 2 ** (row.attempts - 1)
+            return "retry"
+        except PermanentFailure as exc:
+            return self._finish(row, "failed", str(exc))
+        row.sent_at = utcnow()
+        return self._finish(row, "sent", None)
+
+    def _finish(self, row: MessageRow, status: str, reason: str | None) -> str:
+        row.status = status
+        if reason is not None:
+            row.last_error = reason[:300]
+        self._ctx.db.flush()
+        self._ctx.record(
+            MessageDelivered(
+                entity_id=row.id, parties=(row.party_id,), status=status,
+                transport=row.transport, attempts=row.attempts, reason=reason,
+            )
+        )  # fmt: skip
+        return status
+
+
+def _party_fields(row: PartyRow) -> dict[str, Any]:
+    """What a template sees as ``party``."""
+    return {
+        "id": row.id, "kind": row.kind, "name": row.display_name,
+        "display_name": row.display_name, "given_name": row.given_name,
+        "family_name": row.family_name,
+    }  # fmt: skip
+
+
+def _after_quiet_hours(prefs: Preferences, now: dt.datetime) -> dt.datetime:
+    """``now``, or the end of the party's quiet hours when ``now`` falls in them."""
+    window = prefs.quiet_hours
+    if window is None:
+        return now
+    zone = zoneinfo.ZoneInfo(prefs.time_zone or "UTC")
+    local = now.astimezone(zone)
+    if local.time() not in window:
+        return now
+    day = local.date() if local.time() < window.end else local.date() + dt.timedelta(days=1)
+    end = dt.datetime.combine(day, window.end, tzinfo=zone)
+    return end.astimezone(dt.UTC)
