@@ -42,4 +42,4 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) xrm-demo.db xrm-demo.db-wal xrm-demo.db-shm .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) xrm-demo.db xrm-demo.db-wal xrm-demo.db-shm xrm-demo-outbox .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -43,6 +43,10 @@ def test_the_demo_runs_twice_on_one_file_and_recognises_what_it_knows(tmp_path: 
         assert s.parties.count() == 2
         assert len(s.interactions.of(marie)) == 2 * 3  # a call, a campaign, a repair notice
     assert any("refused: party" in line for line in second)
+    # the repair notice went by SMS, Marie's preferred channel for service, as a file
+    assert any("queued for Marie by sms" in line for line in first)
+    sent = sorted((tmp_path / "demo-outbox").glob("*.json"))
+    assert len(sent) == 2 and "réparation R-1042 terminée" in sent[0].read_text()
     app.dispose()
 
 

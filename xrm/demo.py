@@ -8,17 +8,38 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 from xrm import (
     XRM,
     ConsentRequired,
     Email,
+    FileTransport,
     Phone,
     PostalAddress,
     RelationshipType,
     Session,
+    Template,
+    TemplateSet,
 )
+
+#: The demo's message templates (an application keeps them in a folder:
+#: ``TemplateSet.from_directory``).
+TEMPLATES = TemplateSet([
+    Template("repair_done", "email", "fr", subject="Votre réparation {{ data.ticket }}",
+             body="Bonjour {{ party.given_name or party.name }},\n\nVotre imprimante "
+                  "(dossier {{ data.ticket }}) est réparée. Montant : "
+                  "{{ data.amount | currency('EUR') }}, à retirer avant le "
+                  "{{ data.until | date }}."),
+    Template("repair_done", "sms", "fr",
+             body="ACME : réparation {{ data.ticket }} terminée, "
+                  "{{ data.amount | currency('EUR') }}, à retirer avant le "
+                  "{{ data.until | date('short') }}."),
+    Template("repair_done", "email", "en", subject="Your repair {{ data.ticket }}",
+             body="Hello {{ party.name }}, your printer ({{ data.ticket }}) is repaired."),
+])  # fmt: skip
 
 #: The demo's own relationship type (plugins such as xrm-employees bring richer ones).
 WORKS_FOR = RelationshipType(
@@ -42,9 +63,20 @@ def _known_or_new(
     return ident
 
 
+def _outbox(url: str) -> Path:
+    """Where the demo's file transport writes: beside an SQLite file, else a temporary
+    folder."""
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        db = Path(url.removeprefix("sqlite:///"))
+        return db.with_name(db.stem + "-outbox")
+    return Path(tempfile.mkdtemp(prefix="xrm-demo-outbox-"))
+
+
 def run(url: str = "sqlite:///xrm-demo.db", say: Callable[[str], None] = print) -> int:
     """Run the demo against ``url`` and return the id of the person it follows."""
-    app = XRM(url, default_region="FR")
+    outbox = _outbox(url)
+    app = XRM(url, default_region="FR", templates=TEMPLATES,
+              transports=[FileTransport(outbox, sender="service@acme.example")])  # fmt: skip
     say(f"xrm demo on {url}")
     app.upgrade()
     say("  schema is at the latest revision")
@@ -149,22 +181,25 @@ def run(url: str = "sqlite:///xrm-demo.db", say: Callable[[str], None] = print) 
             )
     except ConsentRequired as refused:
         say(f"  refused: {refused}")
+    # After-sales tells Marie her repair is done, in her language, on the channel she
+    # prefers for service notices: a contract purpose needs no opt-in.
     with app.session(actor="after-sales") as s:
-        s.interactions.record(
-            channel="email",
-            direction="outbound",
-            purpose="service",
-            touchpoint="after_sales",
-            subject="Your repair is done",
-            participants=[(marie, "recipient")],
-        )
-        say("  the repair notice went out: a contract purpose needs no opt-in")
-
+        s.preferences.set(marie, language="fr", time_zone="Europe/Paris",
+                          channels={"service": "sms"})  # fmt: skip
+        notice = s.messages.send(
+            marie, "repair_done", purpose="service",
+            data={"ticket": "R-1042", "amount": "89.90",
+                  "until": dt.date.today() + dt.timedelta(days=14)},
+        )  # fmt: skip
+        say(f"  repair notice queued for Marie by {notice.channel} to {notice.address}")
+    delivered = app.deliver()
+    say(f"  the outbox worker delivered: {dict(delivered)} (files in {outbox})")
+    say(f"    {notice.text}")
     with app.session() as s:
         say("timeline of Marie Dupont (newest first):")
         for entry in s.timeline(marie, limit=10):
             when = entry.occurred_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M")
-            say(f"  {when}  {entry.type:<22} by {entry.actor or '-'}")
+            say(f"  {when}  {entry.type:<26} by {entry.actor or '-'}")
         held = ", ".join(f"{r.type} ({r.state})" for r in s.roles.of(acme))
         say(f"ACME Industries holds: {held}")
         say(
