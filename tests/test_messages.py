@@ -4,6 +4,7 @@ worker, delivery through a folder and through a real SMTP server, and erasure.""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email
 import email.policy
@@ -287,8 +288,11 @@ class _Inbox:
     def __init__(self) -> None:
         self.received: list[tuple[str, list[str], bytes]] = []
         self.lock = threading.Lock()
+        #: seconds before the server accepts a message: a kill lands mid-conversation
+        self.delay = 0.0
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        await asyncio.sleep(self.delay)
         with self.lock:
             self.received.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
         return "250 OK"
@@ -374,3 +378,59 @@ def test_no_message_ever_leaves_without_the_ledgers_permission_at_that_moment(
     assert all(leaving_allowed)
     keys = [e.idempotency_key for e in recorder.sent]
     assert len(keys) == len(set(keys))  # never two deliveries of one message
+
+
+_WORKER = """
+import sys
+from xrm import XRM, SmtpTransport
+url, port = sys.argv[1], int(sys.argv[2])
+app = XRM(url, transports=[SmtpTransport("127.0.0.1", port, sender="s@acme.example")])
+app.work(poll=0.01, limit=3)
+"""
+
+
+def test_a_worker_killed_at_random_moments_never_delivers_a_message_twice(
+    mapp: XRM, smtp_server: tuple[_Inbox, int], tmp_path: Path
+) -> None:
+    """Workers are started and killed with SIGKILL at random moments while they send to a
+    real SMTP server; whatever the moment, the server receives each message at most once,
+    and every message ends sent (received) or unknown (maybe received, never resent)."""
+    import random
+    import subprocess
+    import sys
+    import time
+
+    inbox, port = smtp_server
+    inbox.delay = 0.1
+    with mapp.session() as s:
+        ids = []
+        for i in range(40):
+            party = s.parties.create("person", f"P{i}", contact_points=[Email(f"p{i}@example.com")])
+            ids.append(s.messages.send(party, "repair_status", purpose="service", data=DATA).id)
+    rng = random.Random(7)
+    script = tmp_path / "worker.py"
+    script.write_text(_WORKER)
+    for _ in range(30):
+        worker = subprocess.Popen([sys.executable, str(script), mapp.url, str(port)])
+        time.sleep(rng.uniform(0.6, 1.4))  # the interpreter starts in about half a second
+        worker.kill()  # SIGKILL: no cleanup, no rollback handler runs
+        worker.wait()
+        with mapp.session() as s:
+            if all(s.messages.get(i).status not in ("queued", "sending") for i in ids):
+                break
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    smtp = SmtpTransport("127.0.0.1", port, sender="s@acme.example")
+    last = XRM(mapp.url, transports=[smtp])
+    try:
+        while last.deliver(now=later, limit=100):  # what is left, and dead workers' messages
+            pass
+    finally:
+        last.dispose()
+    with mapp.session() as s:
+        final = {i: s.messages.get(i) for i in ids}
+    received = [email.message_from_bytes(content)["Message-ID"] for _, _, content in inbox.received]
+    assert len(received) == len(set(received)), "a message was delivered twice"
+    assert {m.status for m in final.values()} <= {"sent", "unknown"}
+    sent = {m.external_id for m in final.values() if m.status == "sent"}
+    assert sent <= set(received)  # sent means the server has it
+    assert len(sent) + sum(m.status == "unknown" for m in final.values()) == len(ids)
