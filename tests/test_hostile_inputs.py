@@ -31,6 +31,9 @@ import pytest
 from xrm import XRM, Email, FileTransport, Phone, Session, Template, TemplateSet
 from xrm.core._args import plan_of
 from xrm.core.events import PartyTagged
+from xrm.core.gdpr._suppression import database_secret
+from xrm.core.messaging.service import unsubscribe_token
+from xrm.core.models import MessageRow
 from xrm.errors import XRMError
 
 from .conftest import TEST_TYPES, make_app
@@ -109,6 +112,7 @@ class Seeds:
     inter: Any
     consent: Any
     message: Any = None
+    token: Any = None
     role_type: Any = None
     rel_type: Any = None
 
@@ -135,8 +139,11 @@ def seed(s: Session) -> Seeds:
     )
     gone = s.parties.create("person", "Marie D.", contact_points=[Email("md@example.org")])
     s.identity.merge(dup, gone)
-    message = s.messages.send(p, "notice", purpose="service", data={"n": 1})
-    return Seeds(p, o, dup, gone, p.contact_points[0], role, rel, inter, consent, message.id)
+    message = s.messages.send(p, "notice", purpose="marketing", data={"n": 1})
+    row = s._uow.db.get(MessageRow, message.id)
+    token = unsubscribe_token(database_secret(s._uow), row)
+    return Seeds(p, o, dup, gone, p.contact_points[0], role, rel, inter, consent, message.id,
+                 token)  # fmt: skip
 
 
 Call = Callable[[Seeds], tuple[tuple[Any, ...], dict[str, Any]]]
@@ -284,6 +291,7 @@ CALLS: dict[str, Call] = {
     "messages.preview": lambda x: a(x.p, "notice", purpose="service", data={"n": 3}, channel=None),
     "messages.get": lambda x: a(x.message),
     "messages.of": lambda x: a(x.p, limit=5),
+    "messages.unsubscribe": lambda x: a(x.token, source="one-click"),
     "preferences.get": lambda x: a(x.p),
     "preferences.set": lambda x: a(
         x.p,

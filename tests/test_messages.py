@@ -25,6 +25,7 @@ from xrm import (
     Email,
     Envelope,
     FileTransport,
+    NotFound,
     Phone,
     SmtpTransport,
     Template,
@@ -434,3 +435,39 @@ def test_a_worker_killed_at_random_moments_never_delivers_a_message_twice(
     sent = {m.external_id for m in final.values() if m.status == "sent"}
     assert sent <= set(received)  # sent means the server has it
     assert len(sent) + sum(m.status == "unknown" for m in final.values()) == len(ids)
+
+
+def test_one_click_unsubscribe_withdraws_that_purpose_on_that_channel_with_the_token(
+    request: pytest.FixtureRequest, backend: str, tmp_path: Path, recorder: Recorder
+) -> None:
+    app = make_app(request, backend, tmp_path, templates=TEMPLATES, transports=[recorder],
+                   unsubscribe_url="https://acme.example/unsubscribe")  # fmt: skip
+    try:
+        m = marie(app)
+        with app.session() as s:
+            s.messages.send(m, "repair_status", purpose="marketing", data=DATA)
+            s.messages.send(m, "repair_status", purpose="service", data=DATA)
+        assert app.deliver() == {"sent": 2}
+        marketing, service = recorder.sent
+        assert service.headers == {}  # a contract purpose: nothing to unsubscribe from
+        assert marketing.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        link = marketing.headers["List-Unsubscribe"]
+        assert link.startswith("<https://acme.example/unsubscribe?token=") and link.endswith(">")
+        token = link.split("token=", 1)[1].rstrip(">")
+        forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+        with app.session() as s:
+            with pytest.raises(NotFound):
+                s.messages.unsubscribe(forged)
+            with pytest.raises(NotFound):
+                s.messages.unsubscribe("12.not-a-token")
+            record = s.messages.unsubscribe(token)
+            assert (record.decision, record.purpose, record.channel) == (
+                "withdrawn", "marketing", "email"
+            )  # fmt: skip
+            assert token in (record.evidence or "")
+            assert not s.consents.check(m, "marketing", "email").allowed
+            assert s.consents.check(m, "marketing", "sms").allowed  # that channel only
+            again = s.messages.send(m, "repair_status", purpose="marketing", data=DATA)
+        assert again.channel == "sms"
+    finally:
+        app.dispose()

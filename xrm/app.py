@@ -262,6 +262,11 @@ class XRM:
     ``default_region`` (or ``XRM_DEFAULT_REGION``) reads phone numbers written without
     a country code. Call :meth:`upgrade` once to create or migrate the schema.
 
+    Messaging (docs/messaging.md): ``templates`` (a :class:`~xrm.TemplateSet` or its
+    folder), ``transports`` (with the plugins' ``xrm_transports``; one per channel),
+    ``default_language`` for parties that stated none, and ``unsubscribe_url`` for the
+    one-click unsubscribe headers of email.
+
     Plugins, in this order: the essential plugin ``xrm`` (the core's defaults, always
     there), xrm's built-in ones (``builtins=False`` leaves them out), the installed
     distributions registered under the ``xrm`` entry-point group (``discover=False``
@@ -282,6 +287,7 @@ class XRM:
         templates: TemplateSet | str | os.PathLike[str] | None = None,
         transports: Sequence[Transport] = (),
         default_language: str = "en",
+        unsubscribe_url: str | None = None,
     ) -> None:
         self.url = _db.resolve_url(url)
         region = default_region or os.environ.get("XRM_DEFAULT_REGION") or None
@@ -301,6 +307,7 @@ class XRM:
         self.settings = Settings(
             default_region=region, email_rules=email_rules,
             templates=_templates(templates), default_language=_language(default_language),
+            unsubscribe_url=unsubscribe_url,
             transports=_transports(
                 [*self.plugins.transports(), *(("app", t) for t in transports)], self.registry
             ),

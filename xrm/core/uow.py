@@ -109,6 +109,9 @@ class Settings:
     transports: Mapping[str, Transport] = attrs.field(factory=dict)
     #: the language of a party that stated none
     default_language: str = "en"
+    #: where one-click unsubscribe links point (``XRM(unsubscribe_url=...)``); ``None``:
+    #: emails carry no ``List-Unsubscribe`` header
+    unsubscribe_url: str | None = None
 
 
 @attrs.frozen

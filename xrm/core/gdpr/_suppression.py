@@ -59,6 +59,12 @@ def _make_secret(ctx: UnitOfWork) -> bytes:
     return bytes.fromhex(value)
 
 
+def database_secret(ctx: UnitOfWork) -> bytes:
+    """The database's secret (32 random bytes, made on first use), for keyed hashes and
+    signed tokens; each use keys its own domain (``unsubscribe:``...)."""
+    return _make_secret(ctx)
+
+
 def _keyed_hash(secret: bytes, kind: str, key: str) -> str:
     return hmac.new(secret, f"{kind}:{key}".encode(), hashlib.sha256).hexdigest()
 

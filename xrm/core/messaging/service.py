@@ -4,7 +4,11 @@ interaction; the worker's two steps (claim, deliver) for ``app.deliver``."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
+import re
 import secrets
 import zoneinfo
 from collections.abc import Mapping
@@ -16,11 +20,14 @@ from sqlalchemy import func, select, update
 from xrm.core._args import checked_methods
 from xrm.core.consent.service import ConsentService
 from xrm.core.events import MessageDelivered, MessageQueued
+from xrm.core.gdpr._suppression import database_secret
 from xrm.core.messaging.templates import Rendered, TemplateNotFound, render
 from xrm.core.messaging.transports import Envelope, PermanentFailure, TransientFailure
 from xrm.core.models import ContactPointRow, MessageRow, PartyRow, utcnow
 from xrm.core.nouns.interactions import InteractionService
 from xrm.core.nouns.preferences import Preferences, PreferenceService
+from xrm.core.records import ConsentRecord
+from xrm.core.registry import LawfulBasis
 from xrm.core.uow import PartyRef, UnitOfWork, as_utc
 from xrm.errors import ConfigurationError, NotFound, Undeliverable, ValidationError
 
@@ -34,6 +41,10 @@ _COUNTED = ("queued", "sending", "sent", "unknown")
 MAX_ATTEMPTS = 5
 #: first retry after this, doubling each time (1, 2, 4, 8 minutes)
 BACKOFF = dt.timedelta(minutes=1)
+#: what an unsubscribe token looks like
+_TOKEN = re.compile(r"(\d{1,19})\.([A-Za-z0-9_-]{22})")
+#: the purposes a message may be unsubscribed from, and the decision that records it
+_UNSUBSCRIBE = {LawfulBasis.CONSENT: "withdrawn", LawfulBasis.LEGITIMATE_INTEREST: "objected"}
 #: how long a message may stay ``sending`` before its worker is taken for dead
 DEFAULT_LEASE = dt.timedelta(minutes=5)
 
@@ -204,6 +215,32 @@ class MessageService:
         )
         return [Message.of(r) for r in self._ctx.db.scalars(query)]
 
+    def unsubscribe(self, token: str, *, source: str = "unsubscribe link") -> ConsentRecord:
+        """The party said "no more" through the link (or the one-click ``POST``, RFC 8058)
+        of a message: its consent for that purpose on that channel is withdrawn (an
+        objection for a legitimate-interest purpose), with the token as evidence.
+        A token this database did not sign, or of a message that is gone, is refused
+        (:class:`~xrm.errors.NotFound`), as is one of a contract or legal purpose, which no
+        link unsubscribes from."""
+        ctx = self._ctx
+        match = _TOKEN.fullmatch(token.strip())
+        row = ctx.db.get(MessageRow, int(match[1])) if match else None
+        if match is None or row is None:
+            raise NotFound("unsubscribe token", token.strip()[:40])
+        expected = unsubscribe_token(database_secret(ctx), row)
+        if not hmac.compare_digest(expected, token.strip()):
+            raise NotFound("unsubscribe token", token.strip()[:40])
+        decision = _UNSUBSCRIBE.get(ctx.registry.purposes[row.purpose].basis)
+        if decision is None:
+            raise ValidationError.single(
+                "token", f"{row.purpose!r} messages are not unsubscribed from (their basis "
+                "is a contract or the law)",
+            )  # fmt: skip
+        return self._consents.record(
+            row.party_id, row.purpose, decision, source=source, channel=row.channel,
+            evidence=f"unsubscribe token {token.strip()} of message {row.id}",
+        )  # fmt: skip
+
     # -- choosing --------------------------------------------------------------------------
     def _check_cap(self, party_id: int, purpose: str, prefs: Preferences, now: dt.datetime) -> None:
         cap = prefs.caps.get(purpose)
@@ -363,6 +400,7 @@ class MessageService:
             message_id=row.id, idempotency_key=row.idempotency_key, channel=row.channel,
             to=point.key if point.kind == "phone" else point.value, language=row.language,
             subject=row.subject, text=row.body_text, html=row.body_html,
+            headers=self._list_unsubscribe(row),
         )  # fmt: skip
         try:
             row.external_id = transport.send(envelope)
@@ -378,6 +416,19 @@ class MessageService:
         row.sent_at = utcnow()
         return self._finish(row, "sent", None)
 
+    def _list_unsubscribe(self, row: MessageRow) -> dict[str, str]:
+        """RFC 2369 and RFC 8058 headers of an email one may unsubscribe from."""
+        url = self._ctx.settings.unsubscribe_url
+        basis = self._ctx.registry.purposes[row.purpose].basis
+        if url is None or row.channel != "email" or basis not in _UNSUBSCRIBE:
+            return {}
+        token = unsubscribe_token(database_secret(self._ctx), row)
+        joined = "&" if "?" in url else "?"
+        return {
+            "List-Unsubscribe": f"<{url}{joined}token={token}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+
     def _finish(self, row: MessageRow, status: str, reason: str | None) -> str:
         row.status = status
         if reason is not None:
@@ -390,6 +441,18 @@ class MessageService:
             )
         )  # fmt: skip
         return status
+
+
+def _sign(secret: bytes, payload: str) -> str:
+    mac = hmac.new(secret, f"unsubscribe:{payload}".encode(), hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+
+def unsubscribe_token(secret: bytes, row: MessageRow) -> str:
+    """``<message id>.<signature>``: names the message, and through it the party, the
+    purpose and the channel; only this database's secret can make one."""
+    payload = f"{row.id}.{row.party_id}.{row.purpose}.{row.channel}"
+    return f"{row.id}.{_sign(secret, payload)}"
 
 
 def _party_fields(row: PartyRow) -> dict[str, Any]:
