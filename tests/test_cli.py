@@ -371,3 +371,17 @@ def test_messages_are_previewed_sent_and_delivered_by_the_worker_as_files(
     listed = data(ready(*opts, "message", "list", "2", "--json"))
     assert [m["status"] for m in listed] == ["sent"]  # type: ignore[union-attr, index]
     assert ready(*opts, "worker", "--once").stdout == "nothing due\n"
+
+
+def test_inbound_records_a_reply_and_names_an_unknown_sender(ready: Run, tmp_path: Path) -> None:
+    mail = tmp_path / "reply.eml"
+    mail.write_text("From: Marie <marie.dupont@example.com>\nSubject: Re: quote\n\nYes please.\n")
+    assert ready("inbound", str(mail)).stdout == (
+        "message from party 2 (marie.dupont@example.com)\n"
+    )
+    sms = tmp_path / "sms.json"
+    sms.write_text('{"from": "+33 6 98 76 54 32", "text": "who is this?"}')
+    assert "unknown_sender from an unknown sender" in ready("inbound", str(sms)).stdout
+    made = data(ready("inbound", str(sms), "--create-unknown", "--json"))
+    assert made["kind"] == "message" and made["party_id"] == 3  # type: ignore[index]
+    assert "interaction.recorded" in ready("timeline", "2").stdout

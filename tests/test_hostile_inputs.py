@@ -287,6 +287,13 @@ CALLS: dict[str, Call] = {
     "gdpr.is_erased": lambda x: a(x.p),
     "gdpr.paged": lambda x: a(10),
     "gdpr.suppressed": lambda x: a(email="marie@example.com", phone=None, region="FR"),
+    "inbound.email": lambda x: a(
+        "From: Marie <marie@example.com>\r\nSubject: Re\r\n\r\nThanks\r\n", create_unknown=False
+    ),
+    "inbound.sms": lambda x: a({"from": "+33612345678", "text": "OK"}, create_unknown=True),
+    "inbound.social": lambda x: a(
+        {"network": "mastodon", "from": "@someone", "text": "Hi"}, create_unknown=True
+    ),
     "messages.send": lambda x: a(x.p, "notice", purpose="service", data={"n": 2}, channel="email"),
     "messages.preview": lambda x: a(x.p, "notice", purpose="service", data={"n": 3}, channel=None),
     "messages.get": lambda x: a(x.message),

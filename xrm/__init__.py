@@ -34,6 +34,7 @@ from xrm.core.inputs import (
     Social,
     Url,
 )
+from xrm.core.messaging.inbound import Inbound
 from xrm.core.messaging.service import Message, Preview
 from xrm.core.messaging.templates import (
     Rendered,
@@ -124,6 +125,7 @@ __all__ = [
     "IdentifierScheme",
     "ImportResult",
     "ImportedParty",
+    "Inbound",
     "Interaction",
     "JournalEvent",
     "KeyPart",

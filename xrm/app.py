@@ -27,6 +27,7 @@ from xrm.core.gdpr import GdprService, Suppressions
 from xrm.core.gdpr.service import CHECKPOINT_AFTER, checkpoint
 from xrm.core.identity.service import IdentityService
 from xrm.core.imports.service import ImportService
+from xrm.core.messaging.inbound import InboundService
 from xrm.core.messaging.service import DEFAULT_LEASE, MessageService
 from xrm.core.messaging.templates import TemplateSet, language_tag
 from xrm.core.messaging.transports import Transport
@@ -100,6 +101,7 @@ class Session:
         self.messages = MessageService(uow, self.consents, self.interactions, self.preferences)
         self.identity = IdentityService(uow, self.parties, self.relationships)
         self.gdpr = GdprService(uow)
+        self.inbound = InboundService(uow, self.parties, self.interactions, self.consents)
 
     @property
     def actor(self) -> str | None:

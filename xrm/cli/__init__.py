@@ -19,7 +19,7 @@ from xrm.cli.db import db
 from xrm.cli.gdpr import erase
 from xrm.cli.identity import dedupe, merge, unmerge
 from xrm.cli.io import export_party, import_file
-from xrm.cli.messages import message, worker
+from xrm.cli.messages import inbound, message, worker
 from xrm.cli.parties import party
 from xrm.cli.plugins import plugins
 from xrm.cli.records import interact, relate, relationships, role, timeline
@@ -89,7 +89,7 @@ def demo(ctx: click.Context) -> None:
 
 for command in (db, party, role, relate, relationships, interact, consent, timeline, plugins,
                 import_file, export_party, erase, dedupe, merge, unmerge, scaffold, message,
-                worker):  # fmt: skip
+                worker, inbound):  # fmt: skip
     cli.add_command(command)
 
 

@@ -1,8 +1,11 @@
-"""``xrm message``: preview, send and list messages; ``xrm worker``: deliver the outbox."""
+"""``xrm message``: preview, send and list messages; ``xrm worker``: deliver the outbox;
+``xrm inbound``: record what came back."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 from typing import Any
 
 import click
@@ -132,3 +135,33 @@ def worker(ctx: click.Context, once: bool, poll: float, limit: int) -> None:
         return
     done = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing due"
     click.echo(done)
+
+
+@click.command("inbound")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--create-unknown", is_flag=True, help="Make a party of an unknown sender.")
+@json_option
+@click.pass_context
+def inbound(ctx: click.Context, file: Path, create_unknown: bool, as_json: bool) -> None:
+    """Record a message that came back: an email as received (.eml: a reply, or a
+    delivery status notification that suppresses a bounced address), or an SMS gateway's
+    callback or a direct message (.json, with "network" for a direct message)."""
+    with open_session(ctx, actor="inbound") as s:
+        if file.suffix.lower() == ".json":
+            try:
+                data = json.loads(file.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise click.BadParameter(f"not JSON: {exc}", param_hint="FILE") from None
+            if not isinstance(data, dict):
+                raise click.BadParameter("a JSON object is expected", param_hint="FILE")
+            receive = s.inbound.social if "network" in data else s.inbound.sms
+            got = receive(data, create_unknown=create_unknown)
+        else:
+            raw = file.read_bytes().decode("utf-8", errors="replace")
+            got = s.inbound.email(raw, create_unknown=create_unknown)
+    if as_json:
+        print_json(got)
+        return
+    who = f"party {got.party_id}" if got.party_id is not None else "an unknown sender"
+    about = f", about message {got.message_id}" if got.message_id is not None else ""
+    click.echo(f"{got.kind} from {who} ({got.address}){about}")

@@ -512,7 +512,8 @@ class MessageRow(Base):
     never handed over again), ``sent``, ``failed`` (a permanent failure or too many
     attempts), ``blocked`` (the ledger or the address no longer allowed it when it was
     about to leave), ``unknown`` (a worker died while sending: not sent again, so never
-    twice), ``cancelled`` (the party was erased before it left)."""
+    twice), ``cancelled`` (the party was erased before it left), ``bounced`` (sent, then
+    reported undeliverable by a delivery status notification)."""
 
     __tablename__ = "message"
 

@@ -160,6 +160,7 @@ class MessageOut(_Out):
     external_id: str | None
     created_at: dt.datetime
     sent_at: dt.datetime | None
+    reference: str
 
 
 class ConsentOut(_Out):

@@ -36,7 +36,7 @@ __all__ = ["Message", "MessageService", "Preview"]
 #: the order channels are tried in when the party prefers none for the purpose
 CHANNEL_ORDER = ("email", "sms", "postal_mail", "phone", "social", "chat")
 #: statuses that count towards a frequency cap (made to leave, whatever became of them)
-_COUNTED = ("queued", "sending", "sent", "unknown")
+_COUNTED = ("queued", "sending", "sent", "unknown", "bounced")
 #: how many times a transient failure is tried again before the message is failed
 MAX_ATTEMPTS = 5
 #: first retry after this, doubling each time (1, 2, 4, 8 minutes)
@@ -72,6 +72,9 @@ class Message:
     external_id: str | None
     created_at: dt.datetime
     sent_at: dt.datetime | None
+    #: unique to the message: its email's ``Message-ID`` is ``<reference@sender's domain>``,
+    #: and an SMS reply names it in ``in_reply_to``
+    reference: str
 
     @classmethod
     def of(cls, row: MessageRow) -> Message:
@@ -82,6 +85,7 @@ class Message:
             subject=row.subject, text=row.body_text, html=row.body_html, status=row.status,
             not_before=row.not_before, attempts=row.attempts, last_error=row.last_error,
             external_id=row.external_id, created_at=row.created_at, sent_at=row.sent_at,
+            reference=row.idempotency_key,
         )  # fmt: skip
 
 
