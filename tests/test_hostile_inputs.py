@@ -297,6 +297,7 @@ CALLS: dict[str, Call] = {
     "messages.send": lambda x: a(x.p, "notice", purpose="service", data={"n": 2}, channel="email"),
     "messages.preview": lambda x: a(x.p, "notice", purpose="service", data={"n": 3}, channel=None),
     "messages.get": lambda x: a(x.message),
+    "messages.bounced": lambda x: a(x.message, reason="gateway: 30003 unreachable"),
     "messages.of": lambda x: a(x.p, limit=5),
     "messages.unsubscribe": lambda x: a(x.token, source="one-click"),
     "preferences.get": lambda x: a(x.p),

@@ -113,3 +113,17 @@ def test_an_sms_reply_and_a_direct_message_are_recorded_from_their_holders(iapp:
     assert (sms.kind, sms.party_id, sms.message_id) == ("reply", marie, message)
     assert (dm.kind, dm.party_id) == ("message", marie)
     assert channels == ["sms", "social"]
+
+
+def test_a_transports_bounce_callback_suppresses_the_number(iapp: XRM) -> None:
+    marie, _, _ = _marie_and_a_sent_message(iapp)
+    with iapp.session() as s:
+        s.preferences.set(marie, channels={"service": "sms"})
+        sms = s.messages.send(marie, "repair_status", purpose="service", data=DATA)
+    assert iapp.deliver() == {"sent": 1}
+    with iapp.session() as s:
+        bounced = s.messages.bounced(sms.id, reason="gateway status 30003: unreachable")
+        phone = next(p for p in s.parties.get(marie).contact_points if p.kind == "phone")
+        again = s.messages.send(marie, "repair_status", purpose="service", data=DATA)
+    assert bounced.status == "bounced" and phone.suppressed and not phone.primary
+    assert again.channel == "email"

@@ -11,6 +11,7 @@ import email.policy
 import itertools
 import socket
 import threading
+import zoneinfo
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ from xrm import (
     Transport,
     Undeliverable,
 )
+from xrm.core.messaging.service import _after_quiet_hours
+from xrm.core.nouns.preferences import Preferences, QuietHours
 from xrm.testing import snapshot
 
 from .conftest import make_app
@@ -471,3 +474,45 @@ def test_one_click_unsubscribe_withdraws_that_purpose_on_that_channel_with_the_t
         assert again.channel == "sms"
     finally:
         app.dispose()
+
+
+_ZONES = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Pacific/Auckland"]
+
+
+@given(
+    now=st.datetimes(min_value=dt.datetime(2020, 1, 1), max_value=dt.datetime(2035, 1, 1),
+                     timezones=st.just(dt.UTC)),
+    zone=st.sampled_from(_ZONES),
+    start=st.integers(0, 1439), length=st.integers(1, 1439),
+)  # fmt: skip
+def test_a_message_never_leaves_in_quiet_hours_and_waits_no_longer_than_them(
+    now: dt.datetime, zone: str, start: int, length: int
+) -> None:
+    """Whatever the window, the zone (summer time included) and the moment: the time a
+    message may leave is now when outside the window, else the window's end, which is
+    outside it, later than now, and less than a day away."""
+    end = (start + length) % 1440
+    window = QuietHours(dt.time(start // 60, start % 60), dt.time(end // 60, end % 60))
+    prefs = Preferences(party_id=1, time_zone=zone, quiet_hours=window)
+    leaves = _after_quiet_hours(prefs, now)
+    local = now.astimezone(zoneinfo.ZoneInfo(zone))
+    if local.time() not in window:
+        assert leaves == now
+    else:
+        assert now < leaves < now + dt.timedelta(hours=25)
+        assert leaves.astimezone(zoneinfo.ZoneInfo(zone)).time() not in window
+
+
+@settings(max_examples=15, deadline=None)
+@given(count=st.integers(1, 4), days=st.integers(1, 30), tries=st.integers(0, 7))
+def test_a_frequency_cap_is_never_exceeded(mapp: XRM, count: int, days: int, tries: int) -> None:
+    m = marie(mapp, caps={"marketing": f"{count}/{days}d"})
+    codes: list[str] = []
+    with mapp.session() as s:
+        for _ in range(tries):
+            try:
+                s.messages.send(m, "repair_status", purpose="marketing", data=DATA)
+                codes.append("sent")
+            except Undeliverable as exc:
+                codes.append(exc.code)
+    assert codes == ["sent"] * min(tries, count) + ["capped"] * max(0, tries - count)

@@ -245,6 +245,34 @@ class MessageService:
             evidence=f"unsubscribe token {token.strip()} of message {row.id}",
         )  # fmt: skip
 
+    def bounced(self, message: int, *, reason: str) -> Message:
+        """A transport's callback said a sent message bounced (an SMS gateway's delivery
+        report, a mail provider's webhook): its address is suppressed on every party
+        holding it, with ``reason``, and the message says ``bounced``."""
+        ctx = self._ctx
+        why = reason.strip()[:200]
+        if not why:
+            raise ValidationError.single("reason", "say why (the provider's status)")
+        with ctx.atomic():
+            row = ctx.db.get(MessageRow, message)
+            if row is None:
+                raise NotFound("message", message)
+            point = (
+                ctx.db.get(ContactPointRow, row.contact_point_id) if row.contact_point_id else None
+            )
+            if point is not None:
+                holders = ctx.db.execute(
+                    select(ContactPointRow.party_id, ContactPointRow.id).where(
+                        ContactPointRow.kind == point.kind, ContactPointRow.key == point.key,
+                        ContactPointRow.suppressed.is_(False),
+                    )
+                ).all()  # fmt: skip
+                for party_id, point_id in holders:
+                    self._consents.suppress(party_id, point_id, reason=f"bounced: {why}")
+            if row.status in ("sent", "unknown"):
+                self._finish(row, "bounced", why)
+            return Message.of(row)
+
     # -- choosing --------------------------------------------------------------------------
     def _check_cap(self, party_id: int, purpose: str, prefs: Preferences, now: dt.datetime) -> None:
         cap = prefs.caps.get(purpose)
