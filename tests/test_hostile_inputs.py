@@ -294,6 +294,9 @@ CALLS: dict[str, Call] = {
     "inbound.social": lambda x: a(
         {"network": "mastodon", "from": "@someone", "text": "Hi"}, create_unknown=True
     ),
+    "messages.send_many": lambda x: a(
+        [x.p, x.o, x.p], "notice", purpose="service", data={"n": 4}, channel=None
+    ),
     "messages.send": lambda x: a(x.p, "notice", purpose="service", data={"n": 2}, channel="email"),
     "messages.preview": lambda x: a(x.p, "notice", purpose="service", data={"n": 3}, channel=None),
     "messages.get": lambda x: a(x.message),

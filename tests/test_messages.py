@@ -5,6 +5,7 @@ worker, delivery through a folder and through a real SMTP server, and erasure.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import email
 import email.policy
@@ -516,3 +517,63 @@ def test_a_frequency_cap_is_never_exceeded(mapp: XRM, count: int, days: int, tri
             except Undeliverable as exc:
                 codes.append(exc.code)
     assert codes == ["sent"] * min(tries, count) + ["capped"] * max(0, tries - count)
+
+
+_SETUPS = st.fixed_dictionaries({
+    "email": st.booleans(), "phone": st.booleans(), "bounced": st.booleans(),
+    "prefers": st.sampled_from([None, "email", "sms"]),
+    "consent": st.sampled_from(["none", "all", "email", "sms", "all_but_sms"]),
+    "capped": st.booleans(), "language": st.sampled_from([None, "fr", "en", "de"]),
+})  # fmt: skip
+
+
+@settings(max_examples=20, deadline=None)
+@given(setups=st.lists(_SETUPS, min_size=1, max_size=6))
+def test_send_many_makes_for_each_party_what_send_would(
+    mapp: XRM, setups: list[dict[str, Any]]
+) -> None:
+    """The set-based path chooses, for every party, the channel, address and text the
+    one-at-a-time path does, and refuses the same parties for the same reason."""
+    ids = []
+    with mapp.session() as s:
+        for setup in setups:
+            n = next(_PEOPLE)
+            points: list[Any] = []
+            if setup["email"]:
+                points.append(Email(f"bulk{n}@example.com"))
+            if setup["phone"]:
+                points.append(Phone(f"+3361{n:07d}"))
+            party = s.parties.create("person", f"Bulk {n}", contact_points=points)
+            if setup["bounced"] and setup["email"]:
+                s.consents.suppress(party.id, party.contact_points[0].id, reason="bounced")
+            consent = setup["consent"]
+            if consent != "none":
+                channel = None if consent in ("all", "all_but_sms") else consent
+                s.consents.grant(party.id, "marketing", source="t", channel=channel)
+            if consent == "all_but_sms":
+                s.consents.withdraw(party.id, "marketing", source="t", channel="sms")
+            prefs: dict[str, Any] = {"language": setup["language"]}
+            if setup["prefers"]:
+                prefs["channels"] = {"marketing": setup["prefers"]}
+            if setup["capped"]:
+                prefs["caps"] = {"marketing": "1/7d"}
+            s.preferences.set(party.id, **prefs)
+            if setup["capped"] and consent != "none":
+                with contextlib.suppress(Undeliverable):  # one message: the cap is reached
+                    s.messages.send(party.id, "repair_status", purpose="marketing", data=DATA)
+            ids.append(party.id)
+    expected: dict[int, Any] = {}
+    with mapp.session() as s:
+        for ident in ids:
+            try:
+                found = s.messages.preview(ident, "repair_status", purpose="marketing", data=DATA)
+                expected[ident] = (found.channel, found.address, found.rendered.text)
+            except Undeliverable as exc:
+                expected[ident] = (exc.code, sorted(exc.reasons))
+    with mapp.session() as s:
+        report = s.messages.send_many(ids, "repair_status", purpose="marketing", data=DATA)
+        made = {m.party_id: (m.channel, m.address, m.text)
+                for m in (s.messages.get(i) for i in report.sent)}  # fmt: skip
+    got = {**made, **{i: (e.code, sorted(e.reasons)) for i, e in report.refused.items()}}
+    assert got == expected
+    assert len(report.sent) == len(made)  # one message per party

@@ -227,3 +227,14 @@ def test_an_import_sets_the_preferences_of_a_new_party_and_completes_a_known_one
     )  # fmt: skip
     assert jean.caps == {"marketing": FrequencyCap(1, 30)}
     assert (marie.language, marie.time_zone) == ("fr", "Europe/Paris")  # her word stands
+
+
+def test_clearing_what_a_party_never_stated_writes_nothing(app: XRM) -> None:
+    with app.session() as s:
+        marie = s.parties.create("person", "Marie Dupont")
+    before = snapshot(app)
+    with app.session() as s:
+        prefs = s.preferences.set(marie, language=None, quiet_hours=None,
+                                  channels={"service": None}, caps={"marketing": None})  # fmt: skip
+    assert prefs == Preferences(party_id=marie.id)
+    assert snapshot(app) == before

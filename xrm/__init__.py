@@ -35,7 +35,7 @@ from xrm.core.inputs import (
     Url,
 )
 from xrm.core.messaging.inbound import Inbound
-from xrm.core.messaging.service import Message, Preview
+from xrm.core.messaging.service import Message, Preview, SendReport
 from xrm.core.messaging.templates import (
     Rendered,
     SmsLength,
@@ -156,6 +156,7 @@ __all__ = [
     "Role",
     "RoleTransition",
     "RoleType",
+    "SendReport",
     "Session",
     "SessionClosed",
     "SmsLength",

@@ -301,6 +301,8 @@ def _checkers() -> dict[str, Check]:
         "ImportedParty | Mapping[str, Any]": check_model_or_mapping,
         "Iterable[ImportedParty | Mapping[str, Any]]": check_stream,
         "Iterable[str]": _iterable_of(text),
+        # parties to message in bulk: any iterable, each id checked as it is read
+        "Iterable[PartyRef]": check_stream,
         "Iterable[MatchRule]": _iterable_of(
             _instance_of("MatchRule", (ExactRule, FuzzyRule, BlockingRule))
         ),

@@ -11,27 +11,38 @@ import hmac
 import re
 import secrets
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 from sqlalchemy import func, select, update
 
-from xrm.core._args import checked_methods
+from xrm.core._args import check_ref, checked_methods
+from xrm.core.consent.audience import audience_query
 from xrm.core.consent.service import ConsentService
-from xrm.core.events import MessageDelivered, MessageQueued
+from xrm.core.events import InteractionRecorded, JournalEvent, MessageDelivered, MessageQueued
 from xrm.core.gdpr._suppression import database_secret
 from xrm.core.messaging.templates import Rendered, TemplateNotFound, render
 from xrm.core.messaging.transports import Envelope, PermanentFailure, TransientFailure
-from xrm.core.models import ContactPointRow, MessageRow, PartyRow, utcnow
+from xrm.core.models import (
+    ContactPointRow,
+    InteractionRow,
+    MessageRow,
+    ParticipantRow,
+    PartyRow,
+    utcnow,
+)
 from xrm.core.nouns.interactions import InteractionService
-from xrm.core.nouns.preferences import Preferences, PreferenceService
-from xrm.core.records import ConsentRecord
+from xrm.core.nouns.preferences import Preferences, PreferenceService, preferences_of
+from xrm.core.records import ConsentRecord, Interaction, Participant
 from xrm.core.registry import LawfulBasis
 from xrm.core.uow import PartyRef, UnitOfWork, as_utc
 from xrm.errors import ConfigurationError, NotFound, Undeliverable, ValidationError
 
-__all__ = ["Message", "MessageService", "Preview"]
+__all__ = ["Message", "MessageService", "Preview", "SendReport"]
+
+#: parties worked on per round of set-based statements in ``send_many``
+BATCH = 1000
 
 #: the order channels are tried in when the party prefers none for the purpose
 CHANNEL_ORDER = ("email", "sms", "postal_mail", "phone", "social", "chat")
@@ -104,6 +115,16 @@ class Preview:
     passed_over: Mapping[str, str]
 
 
+@attrs.frozen
+class SendReport:
+    """What :meth:`MessageService.send_many` did: the messages made (ids, in the order of
+    the parties) and, per party refused, why (an :class:`~xrm.errors.Undeliverable`, or
+    ``not_found`` / ``merged`` / ``erased``)."""
+
+    sent: tuple[int, ...]
+    refused: Mapping[int, Undeliverable]
+
+
 @checked_methods
 class MessageService:
     """``s.messages``: messages for parties, through the outbox."""
@@ -134,12 +155,7 @@ class MessageService:
         the same error; nothing is written."""
         ctx = self._ctx
         row = ctx.party_row(party)
-        if purpose not in ctx.registry.purposes:
-            known = ", ".join(sorted(ctx.registry.purposes))
-            raise ValidationError.single("purpose", f"unknown purpose {purpose!r} ({known})")
-        if channel is not None and channel not in ctx.registry.channels:
-            known = ", ".join(sorted(ctx.registry.channels))
-            raise ValidationError.single("channel", f"unknown channel {channel!r} ({known})")
+        self._check_names(template, purpose, channel)
         prefs = self._preferences.get(row.id)
         now = utcnow()
         self._check_cap(row.id, purpose, prefs, now)
@@ -197,6 +213,47 @@ class MessageService:
                 )
             )  # fmt: skip
             return Message.of(row)
+
+    def send_many(
+        self,
+        parties: Iterable[PartyRef],
+        template: str,
+        *,
+        purpose: str,
+        data: Mapping[str, Any] | None = None,
+        channel: str | None = None,
+    ) -> SendReport:
+        """:meth:`send` for many parties at once, each once (a party given twice gets one
+        message), with the same choices for each — channel, address, language, quiet hours,
+        cap — made set-based: per 1,000 parties, one statement each for the parties, their
+        preferences, their caps, their addresses and, per channel, the consent ledger's
+        audience (the same rules as :meth:`~xrm.core.consent.service.ConsentService.check`,
+        in SQL), then the interactions, participants, messages and journal events inserted
+        together. Plugins' ``xrm_validate_interaction`` and ``xrm_interaction_recorded``
+        hooks are called for each interaction. A party that cannot be sent the message is
+        in ``refused`` with why; the others' messages are made. All in the caller's unit of
+        work: a failure (a plugin's veto) writes nothing."""
+        ctx = self._ctx
+        self._check_names(template, purpose, channel)
+        data_ = dict(data or {})
+        sent: list[int] = []
+        refused: dict[int, Undeliverable] = {}
+        seen: set[int] = set()
+        chunk: list[int] = []
+        with ctx.atomic():
+            for i, party in enumerate(parties):
+                check_ref(party, f"parties.{i}")  # each id checked as it is read
+                ident = party if isinstance(party, int) else party.id
+                if ident in seen:
+                    continue
+                seen.add(ident)
+                chunk.append(ident)
+                if len(chunk) == BATCH:
+                    self._send_chunk(chunk, template, purpose, data_, channel, sent, refused)
+                    chunk = []
+            if chunk:
+                self._send_chunk(chunk, template, purpose, data_, channel, sent, refused)
+        return SendReport(tuple(sent), refused)
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, message: int) -> Message:
@@ -274,6 +331,20 @@ class MessageService:
             return Message.of(row)
 
     # -- choosing --------------------------------------------------------------------------
+    def _check_names(self, template: str, purpose: str, channel: str | None) -> None:
+        ctx = self._ctx
+        if purpose not in ctx.registry.purposes:
+            known = ", ".join(sorted(ctx.registry.purposes))
+            raise ValidationError.single("purpose", f"unknown purpose {purpose!r} ({known})")
+        if channel is not None and channel not in ctx.registry.channels:
+            known = ", ".join(sorted(ctx.registry.channels))
+            raise ValidationError.single("channel", f"unknown channel {channel!r} ({known})")
+        templates = ctx.settings.templates
+        if templates is None:
+            raise ConfigurationError("no message templates: give XRM(templates=...)")
+        if template not in templates.names():
+            raise ValidationError.single("template", f"unknown template {template!r}")
+
     def _check_cap(self, party_id: int, purpose: str, prefs: Preferences, now: dt.datetime) -> None:
         cap = prefs.caps.get(purpose)
         if cap is None:
@@ -313,8 +384,9 @@ class MessageService:
                 chosen = templates.find(
                     template, candidate, language, ctx.settings.default_language
                 )
-            except TemplateNotFound:
-                reasons[candidate] = f"no template {template!r} for it"
+            except TemplateNotFound as exc:
+                tried = ", ".join(exc.tried)
+                reasons[candidate] = f"no template {template!r} for it in {tried}"
                 continue
             point, why = self._address(row.id, purpose, candidate)
             if point is None:
@@ -332,6 +404,188 @@ class MessageService:
         if not reasons:
             reasons["channels"] = f"no channel has a template {template!r}"
         raise Undeliverable(party_id=row.id, purpose=purpose, code="no_channel", reasons=reasons)
+
+    def _send_chunk(
+        self, ids: list[int], template: str, purpose: str, data: dict[str, Any],
+        channel: str | None, sent: list[int], refused: dict[int, Undeliverable],
+    ) -> None:  # fmt: skip
+        ctx, db, registry, settings = (
+            self._ctx,
+            self._ctx.db,
+            self._ctx.registry,
+            self._ctx.settings,
+        )
+        templates = settings.templates
+        assert templates is not None
+        now = utcnow()
+        rows = {r.id: r for r in db.scalars(select(PartyRow).where(PartyRow.id.in_(ids)))}
+        live: list[PartyRow] = []
+        for ident in ids:
+            row = rows.get(ident)
+            why = ("not_found", "no such party") if row is None else (
+                ("merged", f"merged into party {row.merged_into_id}")
+                if row.merged_into_id is not None
+                else ("erased", "the party was erased") if row.erased_at is not None else None
+            )  # fmt: skip
+            if why is not None:
+                refused[ident] = Undeliverable(
+                    party_id=ident, purpose=purpose, code=why[0], reasons={"party": why[1]}
+                )
+            else:
+                assert row is not None
+                live.append(row)
+        if not live:
+            return
+        live_ids = [r.id for r in live]
+        prefs = preferences_of(db, live_ids)
+        counts = self._cap_counts(live_ids, purpose, prefs, now)
+        points: dict[int, list[tuple[int, str, str, str]]] = {}
+        for found_point in db.execute(
+            select(ContactPointRow.party_id, ContactPointRow.id, ContactPointRow.kind,
+                   ContactPointRow.value, ContactPointRow.key)
+            .where(ContactPointRow.party_id.in_(live_ids), ContactPointRow.valid.is_(True),
+                   ContactPointRow.suppressed.is_(False))
+            .order_by(ContactPointRow.party_id, ContactPointRow.is_primary.desc(),
+                      ContactPointRow.id)
+        ):  # fmt: skip
+            party_id, point_id, kind, value, key = found_point
+            points.setdefault(party_id, []).append((point_id, kind, value, key))
+        allowed: dict[str, set[int]] = {}
+
+        def allowed_on(name: str) -> set[int]:
+            if name not in allowed:
+                audience = audience_query(
+                    registry.purposes[purpose], registry.channels[name], now
+                ).subquery()
+                query = select(audience.c.contact_point_id).where(audience.c.party_id.in_(live_ids))
+                allowed[name] = {r.contact_point_id for r in db.execute(query)}
+            return allowed[name]
+
+        made: list[tuple[PartyRow, str, Rendered, tuple[int, str, str, str], dt.datetime]] = []
+        for row in live:
+            pref = prefs[row.id]
+            cap = pref.caps.get(purpose)
+            if cap is not None and counts.get(row.id, 0) >= cap.count:
+                refused[row.id] = Undeliverable(
+                    party_id=row.id, purpose=purpose, code="capped",
+                    reasons={"cap": f"{counts[row.id]} message(s) in the last {cap.days} "
+                                    f"day(s), cap {cap}"},
+                )  # fmt: skip
+                continue
+            language = pref.language or settings.default_language
+            reasons: dict[str, str] = {}
+            chosen = None
+            for candidate in self._candidates(template, purpose, channel, pref):
+                if candidate not in settings.transports:
+                    reasons[candidate] = "no transport carries this channel"
+                    continue
+                try:
+                    found = templates.find(template, candidate, language, settings.default_language)
+                except TemplateNotFound as exc:
+                    reasons[candidate] = (
+                        f"no template {template!r} for it in {', '.join(exc.tried)}"
+                    )
+                    continue
+                wanted = registry.channels[candidate].contact_kind
+                if wanted is None:
+                    reasons[candidate] = "the channel has no address to write to"
+                    continue
+                mine = [p for p in points.get(row.id, ()) if p[1] == wanted]
+                if not mine:
+                    reasons[candidate] = f"no valid, unsuppressed {wanted}"
+                    continue
+                ok = allowed_on(candidate)
+                pick = next((p for p in mine if p[0] in ok), None)
+                if pick is None:
+                    reasons[candidate] = "the consent ledger does not allow it"
+                    continue
+                chosen = (candidate, found, pick)
+                break
+            if chosen is None:
+                refused[row.id] = Undeliverable(
+                    party_id=row.id, purpose=purpose, code="no_channel",
+                    reasons=reasons or {"channels": f"no channel has a template {template!r}"},
+                )  # fmt: skip
+                continue
+            rendered = render(
+                chosen[1], party=_party_fields(row), data=data, preferences=pref.as_json(),
+                language=language, time_zone=pref.time_zone,
+            )  # fmt: skip
+            made.append((row, chosen[0], rendered, chosen[2], _after_quiet_hours(pref, now)))
+        if not made:
+            return
+        interaction_ids = ctx.insert_many(InteractionRow, [
+            {"channel": c, "direction": "outbound", "touchpoint": None, "purpose": purpose,
+             "occurred_at": now, "subject": r.subject, "content": r.text, "outcome": None,
+             "external_ref": None, "created_at": now,
+             "attributes": {"template": template, "language": r.language}}
+            for _, c, r, _, _ in made
+        ])  # fmt: skip
+        ctx.insert_many(ParticipantRow, [
+            {"interaction_id": i, "party_id": row.id, "role": "recipient",
+             "contact_point_id": point[0], "occurred_at": now}
+            for i, (row, _, _, point, _) in zip(interaction_ids, made, strict=True)
+        ])  # fmt: skip
+        message_rows = [
+            {"party_id": row.id, "interaction_id": i, "contact_point_id": point[0],
+             "template": template, "purpose": purpose, "channel": c,
+             "transport": settings.transports[c].name, "address": point[2],
+             "language": r.language, "subject": r.subject, "body_text": r.text,
+             "body_html": r.html, "status": "queued", "not_before": leaves, "attempts": 0,
+             "last_error": None, "idempotency_key": secrets.token_hex(16),
+             "external_id": None, "created_at": now, "claimed_at": None, "sent_at": None}
+            for i, (row, c, r, point, leaves) in zip(interaction_ids, made, strict=True)
+        ]  # fmt: skip
+        message_ids = ctx.insert_many(MessageRow, message_rows)
+        records = [
+            Interaction(
+                id=i, channel=c, direction="outbound", touchpoint=None, purpose=purpose,
+                occurred_at=now, subject=r.subject, content=r.text, outcome=None,
+                external_ref=None, attributes={"template": template, "language": r.language},
+                participants=(Participant(row.id, "recipient", point[0]),),
+            )
+            for i, (row, c, r, point, _) in zip(interaction_ids, made, strict=True)
+        ]  # fmt: skip
+        for record in records:
+            ctx.notify("xrm_validate_interaction", interaction=record)
+        events: list[JournalEvent] = []
+        for i, m, (row, c, r, point, leaves) in zip(
+            interaction_ids, message_ids, made, strict=True
+        ):
+            events.append(InteractionRecorded(
+                entity_id=i, parties=(row.id,), occurred_at=now, channel=c,
+                direction="outbound", touchpoint=None, purpose=purpose, subject=r.subject,
+                outcome=None, participants=[[row.id, "recipient"]], historical=False,
+            ))  # fmt: skip
+            events.append(MessageQueued(
+                entity_id=m, parties=(row.id,), template=template, purpose=purpose,
+                channel=c, address=point[2], interaction_id=i, not_before=leaves.isoformat(),
+            ))  # fmt: skip
+        ctx.record_many(events)
+        for record in records:
+            ctx.notify("xrm_interaction_recorded", interaction=record)
+        sent.extend(message_ids)
+
+    def _cap_counts(
+        self, ids: list[int], purpose: str, prefs: Mapping[int, Preferences], now: dt.datetime
+    ) -> dict[int, int]:
+        """Per party with a cap for ``purpose``, the messages counted in its window."""
+        capped = {i: p.caps[purpose] for i, p in prefs.items() if purpose in p.caps}
+        if not capped:
+            return {}
+        longest = max(c.days for c in capped.values())
+        counts: dict[int, int] = {}
+        for party_id, created in self._ctx.db.execute(
+            select(MessageRow.party_id, MessageRow.created_at).where(
+                MessageRow.party_id.in_(list(capped)), MessageRow.purpose == purpose,
+                MessageRow.status.in_(_COUNTED),
+                MessageRow.created_at >= now - dt.timedelta(days=longest),
+            )
+        ):  # fmt: skip
+            when = as_utc(created, "created_at")
+            if when is not None and when >= now - dt.timedelta(days=capped[party_id].days):
+                counts[party_id] = counts.get(party_id, 0) + 1
+        return counts
 
     def _candidates(
         self, template: str, purpose: str, channel: str | None, prefs: Preferences

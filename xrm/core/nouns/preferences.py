@@ -169,6 +169,20 @@ def read_preferences(
     )
 
 
+def preferences_of(db: Any, parties: list[int]) -> dict[int, Preferences]:
+    """The preferences of many parties: two statements (the bulk paths)."""
+    rows = {r.party_id: r for r in db.scalars(
+        select(PreferenceRow).where(PreferenceRow.party_id.in_(parties)))}  # fmt: skip
+    purposes: dict[int, list[PurposePreferenceRow]] = {}
+    for row in db.scalars(
+        select(PurposePreferenceRow)
+        .where(PurposePreferenceRow.party_id.in_(parties))
+        .order_by(PurposePreferenceRow.party_id, PurposePreferenceRow.purpose)
+    ):
+        purposes.setdefault(row.party_id, []).append(row)
+    return {p: read_preferences(p, rows.get(p), purposes.get(p, [])) for p in parties}
+
+
 @checked_methods
 class PreferenceService:
     """``s.preferences``: a party's language, time zone, quiet hours, and per purpose its
@@ -279,7 +293,7 @@ class PreferenceService:
             setattr(row, key, value)
         row.updated_at = now
         if row.language is None and row.time_zone is None and row.quiet_start is None:
-            db.delete(row)  # nothing stated: no row
+            _forget(db, row)  # nothing stated: no row
 
     def _write_purpose(
         self, party_id: int, purpose: str, values: dict[str, Any], now: dt.datetime
@@ -293,7 +307,15 @@ class PreferenceService:
             setattr(row, key, value)
         row.updated_at = now
         if row.channel is None and row.cap_count is None:
-            db.delete(row)
+            _forget(db, row)
+
+
+def _forget(db: Any, row: Any) -> None:
+    """No row for what states nothing: one just added is dropped, a stored one deleted."""
+    if row in db.new:
+        db.expunge(row)
+    else:
+        db.delete(row)
 
 
 def _check(parse: Any, value: Any, path: str, errors: list[FieldError]) -> Any:
