@@ -418,8 +418,12 @@ class MessageService:
         templates = settings.templates
         assert templates is not None
         now = utcnow()
-        rows = {r.id: r for r in db.scalars(select(PartyRow).where(PartyRow.id.in_(ids)))}
-        live: list[PartyRow] = []
+        # Core rows, not ORM objects: a million parties never fill the session's identity map
+        party = PartyRow.__table__
+        rows: dict[int, Any] = {
+            r.id: r for r in db.execute(select(party).where(party.c.id.in_(ids)))
+        }
+        live: list[Any] = []
         for ident in ids:
             row = rows.get(ident)
             why = ("not_found", "no such party") if row is None else (
@@ -461,7 +465,7 @@ class MessageService:
                 allowed[name] = {r.contact_point_id for r in db.execute(query)}
             return allowed[name]
 
-        made: list[tuple[PartyRow, str, Rendered, tuple[int, str, str, str], dt.datetime]] = []
+        made: list[tuple[Any, str, Rendered, tuple[int, str, str, str], dt.datetime]] = []
         for row in live:
             pref = prefs[row.id]
             cap = pref.caps.get(purpose)
@@ -741,7 +745,7 @@ def unsubscribe_token(secret: bytes, row: MessageRow) -> str:
     return f"{row.id}.{_sign(secret, payload)}"
 
 
-def _party_fields(row: PartyRow) -> dict[str, Any]:
+def _party_fields(row: Any) -> dict[str, Any]:
     """What a template sees as ``party``."""
     return {
         "id": row.id, "kind": row.kind, "name": row.display_name,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -151,9 +151,8 @@ def _hhmm(value: str | None) -> dt.time | None:
     return None if value is None else dt.time(int(value[:2]), int(value[3:5]))
 
 
-def read_preferences(
-    party_id: int, row: PreferenceRow | None, purposes: list[PurposePreferenceRow]
-) -> Preferences:
+def read_preferences(party_id: int, row: Any, purposes: Sequence[Any]) -> Preferences:
+    """From the rows (ORM objects or Core rows: the same attribute names)."""
     start, end = (_hhmm(row.quiet_start), _hhmm(row.quiet_end)) if row else (None, None)
     return Preferences(
         party_id=party_id,
@@ -171,13 +170,15 @@ def read_preferences(
 
 def preferences_of(db: Any, parties: list[int]) -> dict[int, Preferences]:
     """The preferences of many parties: two statements (the bulk paths)."""
-    rows = {r.party_id: r for r in db.scalars(
-        select(PreferenceRow).where(PreferenceRow.party_id.in_(parties)))}  # fmt: skip
-    purposes: dict[int, list[PurposePreferenceRow]] = {}
-    for row in db.scalars(
-        select(PurposePreferenceRow)
-        .where(PurposePreferenceRow.party_id.in_(parties))
-        .order_by(PurposePreferenceRow.party_id, PurposePreferenceRow.purpose)
+    # Core rows (the same attribute names): the session's identity map stays empty
+    table, per_purpose = PreferenceRow.__table__, PurposePreferenceRow.__table__
+    rows = {r.party_id: r for r in db.execute(
+        select(table).where(table.c.party_id.in_(parties)))}  # fmt: skip
+    purposes: dict[int, list[Any]] = {}
+    for row in db.execute(
+        select(per_purpose)
+        .where(per_purpose.c.party_id.in_(parties))
+        .order_by(per_purpose.c.party_id, per_purpose.c.purpose)
     ):
         purposes.setdefault(row.party_id, []).append(row)
     return {p: read_preferences(p, rows.get(p), purposes.get(p, [])) for p in parties}
