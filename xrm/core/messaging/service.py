@@ -140,6 +140,7 @@ class MessageService:
         self._consents = consents
         self._interactions = interactions
         self._preferences = preferences
+        self._orders: dict[str, list[str]] = {}
 
     # -- making ----------------------------------------------------------------------------
     def preview(
@@ -596,14 +597,23 @@ class MessageService:
     ) -> list[str]:
         if channel is not None:
             return [channel]
-        templates = self._ctx.settings.templates
-        assert templates is not None
-        have = {t.channel for t in templates if t.name == template}
-        order = [c for c in CHANNEL_ORDER if c in have] + sorted(have - set(CHANNEL_ORDER))
+        order = self._channel_order(template)
         preferred = prefs.channels.get(purpose)
         if preferred is not None:
             order = [preferred] + [c for c in order if c != preferred]
         return order
+
+    def _channel_order(self, template: str) -> list[str]:
+        """The channels ``template`` exists for, in :data:`CHANNEL_ORDER` (remembered for
+        the unit of work: the templates do not change in it)."""
+        found = self._orders.get(template)
+        if found is None:
+            templates = self._ctx.settings.templates
+            assert templates is not None
+            have = {t.channel for t in templates if t.name == template}
+            found = [c for c in CHANNEL_ORDER if c in have] + sorted(have - set(CHANNEL_ORDER))
+            self._orders[template] = found
+        return list(found)
 
     def _address(
         self, party_id: int, purpose: str, channel: str

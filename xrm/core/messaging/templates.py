@@ -68,12 +68,23 @@ def _locale(tag: str) -> Locale:
     return Locale.parse(tag, sep="-")
 
 
+@functools.lru_cache(maxsize=1024)
+def _known_tag(value: str) -> str:
+    return _canonical_tag(value)
+
+
 def language_tag(value: object) -> str:
     """``value`` as a canonical tag (``fr``, ``fr-CA``, ``zh-Hant-TW``), refused
     (``ValueError``) unless Babel has data for that very language: Babel's own parser
     quietly reads ``fr-ZZ`` as ``fr-FR`` and ``und`` as ``en-US``, which a language must
     not become. Preferences and templates both spell languages this way."""
-    match = _LANGUAGE_TAG.fullmatch(value) if isinstance(value, str) else None
+    if isinstance(value, str):
+        return _known_tag(value)  # a few languages, asked for again and again: remembered
+    raise ValueError(f"{value!r} is not a language tag such as 'fr' or 'fr-CA' (BCP 47)")
+
+
+def _canonical_tag(value: str) -> str:
+    match = _LANGUAGE_TAG.fullmatch(value)
     if match is None:
         raise ValueError(f"{value!r} is not a language tag such as 'fr' or 'fr-CA' (BCP 47)")
     language = match["language"].lower()
