@@ -101,7 +101,9 @@ class Session:
         self.messages = MessageService(uow, self.consents, self.interactions, self.preferences)
         self.identity = IdentityService(uow, self.parties, self.relationships)
         self.gdpr = GdprService(uow)
-        self.inbound = InboundService(uow, self.parties, self.interactions, self.consents)
+        self.inbound = InboundService(
+            uow, self.parties, self.interactions, self.consents, self.messages
+        )
 
     @property
     def actor(self) -> str | None:

@@ -75,15 +75,13 @@ from xrm.core.models import (
     MessageRow,
     ParticipantRow,
     PartyRow,
-    PreferenceRow,
-    PurposePreferenceRow,
     RelationshipRow,
     RoleRow,
     SuppressionRow,
     utcnow,
 )
 from xrm.core.normalize import email_key, phone_key, text_key
-from xrm.core.nouns.preferences import delete_preferences, read_preferences
+from xrm.core.nouns.preferences import delete_preferences, preferences_of
 from xrm.core.records import Interaction, Party, Role, TimelineEntry
 from xrm.core.uow import PartyRef, UnitOfWork, jsonable, ref_id
 from xrm.errors import Conflict, PluginError, ValidationError
@@ -252,11 +250,7 @@ class GdprService:
         yield "tables", export_plugin_rows(ctx, cluster)
 
     def _preferences(self, party_id: int) -> dict[str, Any]:
-        db = self._ctx.db
-        rows = db.scalars(
-            select(PurposePreferenceRow).where(PurposePreferenceRow.party_id == party_id)
-        )
-        return read_preferences(party_id, db.get(PreferenceRow, party_id), list(rows)).as_json()
+        return preferences_of(self._ctx.db, [party_id])[party_id].as_json()
 
     def _roles(self, cluster: list[int]) -> Iterator[dict[str, Any]]:
         query = (

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from xrm.core._args import checked_methods
 from xrm.core.consent.service import ConsentService
-from xrm.core.events import MessageDelivered
+from xrm.core.messaging.service import MessageService, suppress_holders
 from xrm.core.models import ContactPointRow, MessageRow, PartyRow
 from xrm.core.normalize import email_key, phone_key, social_key
 from xrm.core.nouns.interactions import InteractionService
@@ -81,11 +81,13 @@ class InboundService:
         parties: PartyService,
         interactions: InteractionService,
         consents: ConsentService,
+        messages: MessageService,
     ) -> None:
         self._ctx = ctx
         self._parties = parties
         self._interactions = interactions
         self._consents = consents
+        self._messages = messages
 
     def email(self, raw: str, *, create_unknown: bool = False) -> Inbound:
         """One email as received (RFC 5322 text). A delivery status notification
@@ -226,34 +228,19 @@ class InboundService:
         if action != "failed" or not status.startswith("5"):
             late: int | None = original.party_id if original is not None else None
             return Inbound("delay", late, None, original.id if original else None, recipient)
-        ctx = self._ctx
         key = email_key_or_none(recipient)
-        with ctx.atomic():
-            holders = list(
-                ctx.db.execute(
-                    select(ContactPointRow.party_id, ContactPointRow.id).where(
-                        ContactPointRow.kind == "email", ContactPointRow.key == key,
-                        ContactPointRow.suppressed.is_(False),
-                    )
-                )
-            ) if key else []  # fmt: skip
-            reason = f"bounced: {status} {fields.get('diagnostic-code', '')}".strip()[:200]
-            for party_id, point_id in holders:
-                self._consents.suppress(party_id, point_id, reason=reason)
-            if original is not None and original.status == "sent":
-                original.status = "bounced"
-                original.last_error = reason
-                ctx.db.flush()
-                ctx.record(
-                    MessageDelivered(
-                        entity_id=original.id, parties=(original.party_id,),
-                        status="bounced", transport=original.transport,
-                        attempts=original.attempts, reason=reason,
-                    )
-                )  # fmt: skip
+        why = f"{status} {fields.get('diagnostic-code', '')}".strip()[:190]
+        with self._ctx.atomic():
+            holders = (
+                suppress_holders(self._ctx, self._consents, "email", key, f"bounced: {why}")
+                if key
+                else []
+            )
+            if original is not None:  # marked bounced (and its own address suppressed)
+                self._messages.bounced(original.id, reason=why)
         who: int | None = original.party_id if original is not None else None
         if who is None and holders:
-            who = int(holders[0][0])
+            who = holders[0]
         return Inbound("bounce", who, None, original.id if original else None, recipient)
 
 

@@ -6,23 +6,24 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
 import secrets
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from xrm.core._args import check_ref, checked_methods
 from xrm.core.consent.audience import audience_query
 from xrm.core.consent.service import ConsentService
 from xrm.core.events import InteractionRecorded, JournalEvent, MessageDelivered, MessageQueued
 from xrm.core.gdpr._suppression import database_secret
-from xrm.core.messaging.templates import Rendered, TemplateNotFound, render
+from xrm.core.messaging.templates import Rendered, Template, TemplateNotFound, render
 from xrm.core.messaging.transports import Envelope, PermanentFailure, TransientFailure
 from xrm.core.models import (
     ContactPointRow,
@@ -319,14 +320,7 @@ class MessageService:
                 ctx.db.get(ContactPointRow, row.contact_point_id) if row.contact_point_id else None
             )
             if point is not None:
-                holders = ctx.db.execute(
-                    select(ContactPointRow.party_id, ContactPointRow.id).where(
-                        ContactPointRow.kind == point.kind, ContactPointRow.key == point.key,
-                        ContactPointRow.suppressed.is_(False),
-                    )
-                ).all()  # fmt: skip
-                for party_id, point_id in holders:
-                    self._consents.suppress(party_id, point_id, reason=f"bounced: {why}")
+                suppress_holders(ctx, self._consents, point.kind, point.key, f"bounced: {why}")
             if row.status in ("sent", "unknown"):
                 self._finish(row, "bounced", why)
             return Message.of(row)
@@ -347,64 +341,59 @@ class MessageService:
             raise ValidationError.single("template", f"unknown template {template!r}")
 
     def _check_cap(self, party_id: int, purpose: str, prefs: Preferences, now: dt.datetime) -> None:
-        cap = prefs.caps.get(purpose)
-        if cap is None:
-            return
-        since = now - dt.timedelta(days=cap.days)
-        count = self._ctx.db.scalar(
-            select(func.count())
-            .select_from(MessageRow)
-            .where(
-                MessageRow.party_id == party_id, MessageRow.purpose == purpose,
-                MessageRow.created_at >= since, MessageRow.status.in_(_COUNTED),
-            )
-        )  # fmt: skip
-        if (count or 0) >= cap.count:
-            raise Undeliverable(
-                party_id=party_id, purpose=purpose, code="capped",
-                reasons={"cap": f"{count} message(s) in the last {cap.days} day(s), cap {cap}"},
-            )  # fmt: skip
+        counts = self._cap_counts([party_id], purpose, {party_id: prefs}, now)
+        refused = _capped(party_id, purpose, prefs, counts)
+        if refused is not None:
+            raise refused
 
     def _choose(
         self, row: PartyRow, template: str, purpose: str, data: dict[str, Any],
         channel: str | None, prefs: Preferences, now: dt.datetime,
     ) -> Preview:  # fmt: skip
-        ctx = self._ctx
-        templates = ctx.settings.templates
-        if templates is None:
-            raise ConfigurationError("no message templates: give XRM(templates=...)")
-        if template not in templates.names():
-            raise ValidationError.single("template", f"unknown template {template!r}")
-        language = prefs.language or ctx.settings.default_language
+        found, address, reasons = self._pick(
+            row.id, template, purpose, channel, prefs,
+            lambda name: self._address(row.id, purpose, name),
+        )  # fmt: skip
+        rendered = render(
+            found, party=_party_fields(row), data=data, preferences=prefs.as_json(),
+            language=prefs.language or self._ctx.settings.default_language,
+            time_zone=prefs.time_zone,
+        )  # fmt: skip
+        return Preview(
+            party_id=row.id, channel=found.channel, contact_point_id=address[0],
+            address=address[1], rendered=rendered,
+            not_before=_after_quiet_hours(prefs, now), passed_over=reasons,
+        )  # fmt: skip
+
+    def _pick(
+        self, party_id: int, template: str, purpose: str, channel: str | None,
+        prefs: Preferences, address: Callable[[str], tuple[tuple[int, str] | None, str]],
+    ) -> tuple[Template, tuple[int, str], dict[str, str]]:  # fmt: skip
+        """The first candidate channel with a transport, a template in the party's language
+        (or a fallback) and an address ``address(channel)`` gives (its id and value), with
+        why each channel before it was passed over; :class:`Undeliverable` when none."""
+        settings = self._ctx.settings
+        templates = settings.templates
+        assert templates is not None
+        language = prefs.language or settings.default_language
         reasons: dict[str, str] = {}
         for candidate in self._candidates(template, purpose, channel, prefs):
-            if candidate not in ctx.settings.transports:
+            if candidate not in settings.transports:
                 reasons[candidate] = "no transport carries this channel"
                 continue
             try:
-                chosen = templates.find(
-                    template, candidate, language, ctx.settings.default_language
-                )
+                found = templates.find(template, candidate, language, settings.default_language)
             except TemplateNotFound as exc:
-                tried = ", ".join(exc.tried)
-                reasons[candidate] = f"no template {template!r} for it in {tried}"
+                reasons[candidate] = f"no template {template!r} for it in {', '.join(exc.tried)}"
                 continue
-            point, why = self._address(row.id, purpose, candidate)
+            point, why = address(candidate)
             if point is None:
                 reasons[candidate] = why
                 continue
-            rendered = render(
-                chosen, party=_party_fields(row), data=data, preferences=prefs.as_json(),
-                language=language, time_zone=prefs.time_zone,
-            )  # fmt: skip
-            return Preview(
-                party_id=row.id, channel=candidate, contact_point_id=point.id,
-                address=point.value, rendered=rendered,
-                not_before=_after_quiet_hours(prefs, now), passed_over=reasons,
-            )  # fmt: skip
+            return found, point, reasons
         if not reasons:
             reasons["channels"] = f"no channel has a template {template!r}"
-        raise Undeliverable(party_id=row.id, purpose=purpose, code="no_channel", reasons=reasons)
+        raise Undeliverable(party_id=party_id, purpose=purpose, code="no_channel", reasons=reasons)
 
     def _send_chunk(
         self, ids: list[int], template: str, purpose: str, data: dict[str, Any],
@@ -416,8 +405,6 @@ class MessageService:
             self._ctx.registry,
             self._ctx.settings,
         )
-        templates = settings.templates
-        assert templates is not None
         now = utcnow()
         # Core rows, not ORM objects: a million parties never fill the session's identity map
         party = PartyRow.__table__
@@ -466,57 +453,36 @@ class MessageService:
                 allowed[name] = {r.contact_point_id for r in db.execute(query)}
             return allowed[name]
 
-        made: list[tuple[Any, str, Rendered, tuple[int, str, str, str], dt.datetime]] = []
+        def address(party_id: int, name: str) -> tuple[tuple[int, str] | None, str]:
+            wanted = registry.channels[name].contact_kind
+            if wanted is None:
+                return None, "the channel has no address to write to"
+            mine = [p for p in points.get(party_id, ()) if p[1] == wanted]
+            if not mine:
+                return None, f"no valid, unsuppressed {wanted}"
+            ok = allowed_on(name)
+            pick = next(((p[0], p[2]) for p in mine if p[0] in ok), None)
+            return pick, "" if pick is not None else "the consent ledger does not allow it"
+
+        made: list[tuple[Any, str, Rendered, tuple[int, str], dt.datetime]] = []
         for row in live:
             pref = prefs[row.id]
-            cap = pref.caps.get(purpose)
-            if cap is not None and counts.get(row.id, 0) >= cap.count:
-                refused[row.id] = Undeliverable(
-                    party_id=row.id, purpose=purpose, code="capped",
-                    reasons={"cap": f"{counts[row.id]} message(s) in the last {cap.days} "
-                                    f"day(s), cap {cap}"},
-                )  # fmt: skip
+            capped = _capped(row.id, purpose, pref, counts)
+            if capped is not None:
+                refused[row.id] = capped
                 continue
-            language = pref.language or settings.default_language
-            reasons: dict[str, str] = {}
-            chosen = None
-            for candidate in self._candidates(template, purpose, channel, pref):
-                if candidate not in settings.transports:
-                    reasons[candidate] = "no transport carries this channel"
-                    continue
-                try:
-                    found = templates.find(template, candidate, language, settings.default_language)
-                except TemplateNotFound as exc:
-                    reasons[candidate] = (
-                        f"no template {template!r} for it in {', '.join(exc.tried)}"
-                    )
-                    continue
-                wanted = registry.channels[candidate].contact_kind
-                if wanted is None:
-                    reasons[candidate] = "the channel has no address to write to"
-                    continue
-                mine = [p for p in points.get(row.id, ()) if p[1] == wanted]
-                if not mine:
-                    reasons[candidate] = f"no valid, unsuppressed {wanted}"
-                    continue
-                ok = allowed_on(candidate)
-                pick = next((p for p in mine if p[0] in ok), None)
-                if pick is None:
-                    reasons[candidate] = "the consent ledger does not allow it"
-                    continue
-                chosen = (candidate, found, pick)
-                break
-            if chosen is None:
-                refused[row.id] = Undeliverable(
-                    party_id=row.id, purpose=purpose, code="no_channel",
-                    reasons=reasons or {"channels": f"no channel has a template {template!r}"},
-                )  # fmt: skip
+            try:
+                found, point, _ = self._pick(
+                    row.id, template, purpose, channel, pref, functools.partial(address, row.id)
+                )
+            except Undeliverable as exc:
+                refused[row.id] = exc
                 continue
             rendered = render(
-                chosen[1], party=_party_fields(row), data=data, preferences=pref.as_json(),
-                language=language, time_zone=pref.time_zone,
+                found, party=_party_fields(row), data=data, preferences=pref.as_json(),
+                language=pref.language or settings.default_language, time_zone=pref.time_zone,
             )  # fmt: skip
-            made.append((row, chosen[0], rendered, chosen[2], _after_quiet_hours(pref, now)))
+            made.append((row, found.channel, rendered, point, _after_quiet_hours(pref, now)))
         if not made:
             return
         interaction_ids = ctx.insert_many(InteractionRow, [
@@ -534,7 +500,7 @@ class MessageService:
         message_rows = [
             {"party_id": row.id, "interaction_id": i, "contact_point_id": point[0],
              "template": template, "purpose": purpose, "channel": c,
-             "transport": settings.transports[c].name, "address": point[2],
+             "transport": settings.transports[c].name, "address": point[1],
              "language": r.language, "subject": r.subject, "body_text": r.text,
              "body_html": r.html, "status": "queued", "not_before": leaves, "attempts": 0,
              "last_error": None, "idempotency_key": secrets.token_hex(16),
@@ -564,7 +530,7 @@ class MessageService:
             ))  # fmt: skip
             events.append(MessageQueued(
                 entity_id=m, parties=(row.id,), template=template, purpose=purpose,
-                channel=c, address=point[2], interaction_id=i, not_before=leaves.isoformat(),
+                channel=c, address=point[1], interaction_id=i, not_before=leaves.isoformat(),
             ))  # fmt: skip
         ctx.record_many(events)
         for record in records:
@@ -617,7 +583,7 @@ class MessageService:
 
     def _address(
         self, party_id: int, purpose: str, channel: str
-    ) -> tuple[ContactPointRow | None, str]:
+    ) -> tuple[tuple[int, str] | None, str]:
         """The first contact point of the channel's kind the ledger allows, or why none."""
         ctx = self._ctx
         kind = ctx.registry.channels[channel].contact_kind
@@ -639,7 +605,7 @@ class MessageService:
         for point in points:
             decision = self._consents.check(party_id, purpose, channel, point.id)
             if decision.allowed:
-                return point, ""
+                return (point.id, point.value), ""
             why = decision.reason
         return None, why
 
@@ -753,6 +719,37 @@ def unsubscribe_token(secret: bytes, row: MessageRow) -> str:
     purpose and the channel; only this database's secret can make one."""
     payload = f"{row.id}.{row.party_id}.{row.purpose}.{row.channel}"
     return f"{row.id}.{_sign(secret, payload)}"
+
+
+def suppress_holders(
+    ctx: UnitOfWork, consents: ConsentService, kind: str, key: str, reason: str
+) -> list[int]:
+    """Suppress the address (``kind``, match ``key``) on every party holding it, not yet
+    suppressed (a bounce: the address is dead whoever holds it); the parties, in order."""
+    holders = ctx.db.execute(
+        select(ContactPointRow.party_id, ContactPointRow.id)
+        .where(ContactPointRow.kind == kind, ContactPointRow.key == key,
+               ContactPointRow.suppressed.is_(False))
+        .order_by(ContactPointRow.id)
+    ).all()  # fmt: skip
+    for party_id, point_id in holders:
+        consents.suppress(party_id, point_id, reason=reason)
+    return [int(party_id) for party_id, _ in holders]
+
+
+def _capped(
+    party_id: int, purpose: str, prefs: Preferences, counts: Mapping[int, int]
+) -> Undeliverable | None:
+    """The refusal of a party at its frequency cap for ``purpose`` (``counts``: the
+    messages in its window), or ``None``."""
+    cap = prefs.caps.get(purpose)
+    count = counts.get(party_id, 0)
+    if cap is None or count < cap.count:
+        return None
+    return Undeliverable(
+        party_id=party_id, purpose=purpose, code="capped",
+        reasons={"cap": f"{count} message(s) in the last {cap.days} day(s), cap {cap}"},
+    )  # fmt: skip
 
 
 def _party_fields(row: Any) -> dict[str, Any]:

@@ -265,16 +265,7 @@ class PreferenceService:
 
     # -- private -------------------------------------------------------------------------
     def _read(self, party_id: int) -> Preferences:
-        db = self._ctx.db
-        row = db.get(PreferenceRow, party_id)
-        purposes = list(
-            db.scalars(
-                select(PurposePreferenceRow)
-                .where(PurposePreferenceRow.party_id == party_id)
-                .order_by(PurposePreferenceRow.purpose)
-            )
-        )
-        return read_preferences(party_id, row, purposes)
+        return preferences_of(self._ctx.db, [party_id])[party_id]
 
     def _purpose_known(self, purpose: str, path: str, errors: list[FieldError]) -> bool:
         purposes = self._ctx.registry.purposes
