@@ -1,10 +1,11 @@
 """The layers hold: a contract over the import graph, read from the source with ``ast``
 (the rules of docs/architecture.md, "What may import what").
 
-- The CLI, the built-in customers plugin and the plugin distributions import only the
-  public faces of xrm (``xrm``, ``xrm.tables``, ``xrm.hookspecs``, ``xrm.testing``,
-  ``xrm.errors``) and their own package: if a plugin needs to reach inside the core, the
-  core is missing an extension point.
+- The CLI, the built-in customers plugin, the plugin distributions, the web layer
+  (``xrm.web``) and the events relay (``xrm.relay``) import only the public faces of xrm
+  (``xrm``, ``xrm.tables``, ``xrm.hookspecs``, ``xrm.testing``, ``xrm.errors``, and the
+  services built on them: ``xrm.web``, ``xrm.relay``) and their own package: if a plugin
+  needs to reach inside the core, the core is missing an extension point.
 - The app, the plugin host and the essential plugin import neither the CLI nor a plugin.
 - The core (``xrm/core/``) imports none of what is built on it: the app, the plugin host,
   the CLI, the plugins, the web layer, the demo.
@@ -28,14 +29,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: what apps, plugins and the CLI may import from xrm
-PUBLIC = frozenset({"xrm", "xrm.errors", "xrm.hookspecs", "xrm.tables", "xrm.testing"})
+#: what apps, plugins and the CLI may import from xrm: the library's faces, and the two
+#: services built on them (the web layer, whose ``session`` dependency plugins' routers
+#: use, and the events relay)
+PUBLIC = frozenset(
+    {"xrm", "xrm.errors", "xrm.hookspecs", "xrm.tables", "xrm.testing", "xrm.web", "xrm.relay"}
+)
 
 #: the app, the plugin host and the essential plugin (the core's defaults as a plugin)
 HOST = ("xrm/app.py", "xrm/plugin.py", "xrm/plugins/core.py")
 
 #: what the core may not import: everything built on it
-ABOVE_THE_CORE = ("xrm.app", "xrm.cli", "xrm.demo", "xrm.plugin", "xrm.plugins", "xrm.web")
+ABOVE_THE_CORE = (
+    "xrm.app", "xrm.cli", "xrm.demo", "xrm.plugin", "xrm.plugins", "xrm.relay", "xrm.web"
+)  # fmt: skip
 
 #: what the nouns may not import
 BESIDE_THE_NOUNS = ("xrm.core.gdpr", "xrm.core.identity", "xrm.core.imports")
@@ -134,6 +141,8 @@ def own_package(path: Path) -> str:
         return "xrm.cli"
     if within(name, "xrm.plugins"):
         return ".".join(name.split(".")[:3])
+    if within(name, "xrm.web", "xrm.relay"):
+        return ".".join(name.split(".")[:2])
     return name.split(".")[0]
 
 
@@ -147,7 +156,10 @@ class Rule(NamedTuple):
 
 
 def on_the_public_side(path: str) -> bool:
-    return path.startswith(("xrm/cli/", "xrm/plugins/", "plugins/")) and path not in HOST
+    return (
+        path.startswith(("xrm/cli/", "xrm/plugins/", "xrm/web/", "xrm/relay/", "plugins/"))
+        and path not in HOST
+    )
 
 
 def private_for(path: Path, module: str) -> bool:
@@ -155,8 +167,9 @@ def private_for(path: Path, module: str) -> bool:
 
 
 PUBLIC_ONLY = Rule(
-    "the CLI and the plugins import only xrm, xrm.tables, xrm.hookspecs, xrm.testing, "
-    "xrm.errors and their own package (docs/tables.md; or ask the core for a public way)",
+    "the CLI, the plugins, the web layer and the relay import only xrm, xrm.tables, "
+    "xrm.hookspecs, xrm.testing, xrm.errors, xrm.web, xrm.relay and their own package "
+    "(docs/tables.md; or ask the core for a public way)",
     on_the_public_side,
     private_for,
 )

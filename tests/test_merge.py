@@ -27,7 +27,7 @@ from xrm.tables import ConsentRecordRow
 from xrm.testing import snapshot
 
 T0 = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
-JOURNAL = ("journal_event", "journal_party")
+JOURNAL = ("journal_event", "journal_party", "journal_outbox")
 
 
 def days(n: float) -> dt.datetime:

@@ -112,3 +112,15 @@ def test_the_timeline_lists_exactly_the_changes_in_order(app: XRM, steps: list[s
                 break
             page = s.timeline(p, limit=4, after=page.next_cursor)
     assert got == expected[::-1]
+
+
+@pytest.mark.parametrize("cursor", ["WzFd", "WyJ4IiwxXQ", "WzEsMl0", "WyIyMDI2LTAxLTAxIiwxLjVd"])
+def test_a_cursor_of_the_wrong_shape_is_refused_naming_after(app: XRM, cursor: str) -> None:
+    """``[1]``, ``["x", 1]``, ``[1, 2]``, ``["2026-01-01", 1.5]``: each decodes, none is a
+    cursor a page returned."""
+    with app.session() as s:
+        party = s.parties.create("person", "Ada")
+        with pytest.raises(ValidationError, match="after"):
+            s.timeline(party, after=cursor)
+        with pytest.raises(ValidationError, match="after"):
+            s.interactions.of(party, after=cursor)

@@ -11,6 +11,7 @@ the party's permission.
 """
 
 from xrm.app import XRM, Session
+from xrm.core.access import ACTIONS, DEFAULT_GRANTS, AccessRequest, Policy, RolePolicy
 from xrm.core.consent.audience import AudienceMember
 from xrm.core.events import JournalEvent, personal
 from xrm.core.gdpr.service import ErasureReport
@@ -86,6 +87,7 @@ from xrm.errors import (
     ConfigurationError,
     Conflict,
     ConsentRequired,
+    Forbidden,
     NotFound,
     PluginError,
     ReadOnly,
@@ -99,7 +101,10 @@ from xrm.plugin import PluginInfo, hookimpl
 __version__ = "0.1.0"
 
 __all__ = [
+    "ACTIONS",
+    "DEFAULT_GRANTS",
     "XRM",
+    "AccessRequest",
     "AudienceMember",
     "BlockingRule",
     "CandidatePair",
@@ -119,6 +124,7 @@ __all__ = [
     "ExactRule",
     "FieldComparison",
     "FileTransport",
+    "Forbidden",
     "FrequencyCap",
     "FuzzyRule",
     "Identifier",
@@ -144,6 +150,7 @@ __all__ = [
     "Phone",
     "PluginError",
     "PluginInfo",
+    "Policy",
     "PostalAddress",
     "Preferences",
     "Preview",
@@ -154,6 +161,7 @@ __all__ = [
     "RelationshipType",
     "Rendered",
     "Role",
+    "RolePolicy",
     "RoleTransition",
     "RoleType",
     "SendReport",

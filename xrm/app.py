@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import attrs
 import click
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import sessionmaker
@@ -21,6 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from xrm import db as _db
 from xrm.core._args import checked_methods
+from xrm.core.access import READ, WRITE, Policy
 from xrm.core.consent.service import ConsentService
 from xrm.core.events import JournalEvent
 from xrm.core.gdpr import GdprService, Suppressions
@@ -31,7 +33,7 @@ from xrm.core.messaging.inbound import InboundService
 from xrm.core.messaging.service import DEFAULT_LEASE, MessageService
 from xrm.core.messaging.templates import TemplateSet, language_tag
 from xrm.core.messaging.transports import Transport
-from xrm.core.models import utcnow
+from xrm.core.models import PartyRow, utcnow
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules, country_code
 from xrm.core.nouns.interactions import InteractionService
 from xrm.core.nouns.journal import timeline as _timeline
@@ -60,7 +62,9 @@ __all__ = ["XRM", "Session"]
 T = TypeVar("T")
 
 
-@checked_methods
+@checked_methods(
+    "session", {"timeline": READ, "atomic": None, "record_event": WRITE, "journal": WRITE}
+)
 class Session:
     """One unit of work: every change made through it is committed together when the
     ``with app.session()`` block ends, or none is if an exception leaves the block.
@@ -83,10 +87,18 @@ class Session:
         settings: Settings,
         *,
         actor: str | None = None,
+        roles: frozenset[str] = frozenset(),
         plugins: PluginHost | None = None,
     ) -> None:
         uow = UnitOfWork(
-            db, registry, settings, actor, hooks=plugins.bind(self) if plugins else NO_HOOKS
+            db,
+            registry,
+            settings,
+            actor,
+            hooks=plugins.bind(self) if plugins else NO_HOOKS,
+            roles=roles,
+            policy=settings.policy,
+            ask_plugins=plugins.implements("xrm_authorize") if plugins else False,
         )
         self._uow = uow
         self.consents = ConsentService(uow)
@@ -109,6 +121,11 @@ class Session:
     def actor(self) -> str | None:
         """Who the journal says made the changes of this unit of work."""
         return self._uow.actor
+
+    @property
+    def actor_roles(self) -> frozenset[str]:
+        """The roles the actor holds in this unit of work (``app.session(roles=...)``)."""
+        return self._uow.roles
 
     @property
     def closed(self) -> bool:
@@ -211,6 +228,15 @@ def _contention_as_conflict() -> Iterator[None]:
         raise Conflict(message) from None
 
 
+def _roles(roles: Iterable[str]) -> frozenset[str]:
+    if isinstance(roles, str | bytes) or not isinstance(roles, Iterable):
+        raise ValidationError.single("roles", "a list of role names")
+    names = tuple(roles)
+    if not all(isinstance(r, str) and 0 < len(r) <= 100 for r in names):
+        raise ValidationError.single("roles", "each role is a name of 1 to 100 characters")
+    return frozenset(names)
+
+
 #: the actor the outbox worker writes its events as
 WORKER = "xrm worker"
 
@@ -292,8 +318,13 @@ class XRM:
         transports: Sequence[Transport] = (),
         default_language: str = "en",
         unsubscribe_url: str | None = None,
+        policy: Policy | None = None,
     ) -> None:
         self.url = _db.resolve_url(url)
+        if policy is not None and not isinstance(policy, Policy):
+            raise ConfigurationError(
+                f"policy: {policy!r} has no allows(request) method (see xrm.RolePolicy)"
+            )
         region = default_region or os.environ.get("XRM_DEFAULT_REGION") or None
         if region is not None:
             try:
@@ -311,7 +342,7 @@ class XRM:
         self.settings = Settings(
             default_region=region, email_rules=email_rules,
             templates=_templates(templates), default_language=_language(default_language),
-            unsubscribe_url=unsubscribe_url,
+            unsubscribe_url=unsubscribe_url, policy=policy,
             transports=_transports(
                 [*self.plugins.transports(), *(("app", t) for t in transports)], self.registry
             ),
@@ -327,10 +358,20 @@ class XRM:
             self.registry.add(item, source)
 
     @contextmanager
-    def session(self, *, actor: str | None = None, readonly: bool = False) -> Iterator[Session]:
+    def session(
+        self,
+        *,
+        actor: str | None = None,
+        roles: Iterable[str] = (),
+        readonly: bool = False,
+    ) -> Iterator[Session]:
         """A unit of work: commits when the block ends, rolls back everything on error.
 
-        ``actor`` (a user name, a job name) is written on every journal event.
+        ``actor`` (a user name, a job name) is written on every journal event. ``roles``
+        are the roles the actor holds, for the authorisation policy (``XRM(policy=...)``,
+        docs/access.md): with a policy, each service call the actor's roles do not allow
+        raises :class:`~xrm.Forbidden`, and the refusal is journaled (``access.refused``)
+        even when the unit of work is then rolled back.
 
         ``readonly=True`` for a unit of work that only reads (a duplicate search, a
         report): it reads one consistent snapshot and never takes SQLite's writer lock,
@@ -355,8 +396,9 @@ class XRM:
                     if readonly and conn.dialect.name == "postgresql":
                         conn.exec_driver_sql("SET TRANSACTION READ ONLY")
                 session = Session(
-                    db, self.registry, self.settings, actor=actor, plugins=self.plugins
-                )
+                    db, self.registry, self.settings, actor=actor,
+                    roles=_roles(roles), plugins=self.plugins,
+                )  # fmt: skip
                 try:
                     yield session
                 except BaseException as exc:
@@ -370,8 +412,24 @@ class XRM:
             finally:
                 if session is not None:
                     session._uow.close()
+                    if session._uow.refusals:
+                        self._journal_refusals(actor, session._uow.refusals)
         if db.info.get(CHECKPOINT_AFTER):  # an erasure on SQLite: empty the write-ahead log
             checkpoint(self.engine)
+
+    def _journal_refusals(self, actor: str | None, refusals: Sequence[JournalEvent]) -> None:
+        """Write the access refusals of a unit of work that has ended, committed or rolled
+        back, in a transaction of their own (the refused parties that exist only)."""
+        with self._sessions() as db, _contention_as_conflict():
+            db.begin()
+            db.connection(execution_options=_db.WRITER_LOCK)
+            uow = UnitOfWork(db, self.registry, self.settings, actor)
+            named = {p for event in refusals for p in event.parties}
+            known = set(db.scalars(select(PartyRow.id).where(PartyRow.id.in_(named))))
+            for event in refusals:
+                kept = tuple(p for p in event.parties if p in known)
+                uow.record(attrs.evolve(event, parties=kept))
+            db.commit()
 
     def retrying(
         self,

@@ -17,6 +17,7 @@ __all__ = [
     "Conflict",
     "ConsentRequired",
     "FieldError",
+    "Forbidden",
     "NotFound",
     "PluginError",
     "SessionClosed",
@@ -112,6 +113,24 @@ class ReadOnly(XRMError):
             "this unit of work is read-only (app.session(readonly=True)): it cannot write; "
             "open one with app.session() to change anything"
         )
+
+
+class Forbidden(XRMError):
+    """The authorisation policy (``XRM(policy=...)``, a plugin's ``xrm_authorize``)
+    refused the call: nothing was read or written, and the refusal is in the journal
+    (``access.refused``)."""
+
+    def __init__(
+        self, *, actor: str | None, action: str, operation: str, by: str | None = None
+    ) -> None:
+        self.actor = actor
+        self.action = action
+        self.operation = operation
+        #: the plugin that refused, or ``None`` for the application's policy
+        self.by = by
+        who = repr(actor) if actor is not None else "a unit of work without an actor"
+        source = f" (refused by plugin {by!r})" if by else ""
+        super().__init__(f"{who} may not {action}: {operation} is refused{source}")
 
 
 class SessionClosed(XRMError):

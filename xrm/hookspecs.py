@@ -56,10 +56,14 @@ from xrm.core.registry import (
 )
 
 if TYPE_CHECKING:
+    from fastapi import APIRouter
+
     from xrm.app import Session
+    from xrm.core.access import AccessRequest
 
 __all__ = [
     "hookspec",
+    "xrm_authorize",
     "xrm_channels",
     "xrm_cli_commands",
     "xrm_consent_changed",
@@ -86,6 +90,7 @@ __all__ = [
     "xrm_validate_relationship",
     "xrm_validate_role_transition",
     "xrm_validate_role_update",
+    "xrm_web_routers",
 ]
 
 #: Marks the hook specifications below; ``xrm`` is both the project name and the
@@ -264,9 +269,51 @@ def xrm_cli_commands(cli: click.Group) -> None:
     """
 
 
+@hookspec
+def xrm_web_routers() -> Iterable[APIRouter]:
+    """Add a plugin's endpoints to ``xrm serve`` (the ``xrm[web]`` extra).
+
+    **Called** once, when the web application is built (:func:`xrm.web.create_app`).
+
+    :returns: An iterable of ``fastapi.APIRouter`` objects. Each is mounted under
+        ``/plugins/<plugin name>``; its endpoints take the caller's unit of work with the
+        dependency :func:`xrm.web.session` (so the caller's API key, actor and roles, and
+        the authorisation policy, apply to them as to the core's endpoints) and appear in
+        the OpenAPI document.
+
+    **Raising** stops the web application's start with ``PluginError(plugin,
+    "xrm_web_routers")``.
+    """
+
+
 # ---------------------------------------------------------------------------------------
 # 2. Inside the unit of work: validation (raising vetoes)
 # ---------------------------------------------------------------------------------------
+
+
+@hookspec
+def xrm_authorize(session: Session, request: AccessRequest) -> bool | None:
+    """Allow or refuse one call of a public service method (the policy's say).
+
+    **Called** before every public service method that reads or writes personal data
+    runs, once per outermost call (what that method calls in turn is not asked again),
+    whether or not the application set a policy (``XRM(policy=...)``).
+
+    :param session: The unit of work the call is made in; a plugin may read through it
+        (its reads are not asked again).
+    :param request: An :class:`xrm.AccessRequest`: the ``actor`` and ``roles`` of the unit
+        of work, the ``action`` (``read``, ``write``, ``consent``, ``message``, ``merge``,
+        ``export``, ``erase``), the ``operation`` (``"parties.get"``) and the ids of the
+        ``parties`` it names.
+
+    :returns: ``False`` to refuse, ``True`` to allow, ``None`` to leave the decision to
+        the others. Any ``False`` refuses; otherwise any ``True`` allows; otherwise the
+        application's policy decides (with no policy, the call is allowed).
+
+    **Raising** refuses the call too, as ``PluginError(plugin, "xrm_authorize")``.
+    A refusal raises :class:`xrm.Forbidden` and writes an ``access.refused`` event, kept
+    even when the unit of work is rolled back.
+    """
 
 
 @hookspec

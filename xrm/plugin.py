@@ -337,12 +337,26 @@ class PluginHost:
             for transport in self._items(hook, name, impl, Transport)
         ]
 
+    def web_routers(self) -> list[tuple[str, Any]]:
+        """Every plugin's web routers (``xrm_web_routers``), with the plugin's name, in
+        call order; the web layer (``xrm.web``) checks each is a ``fastapi.APIRouter``."""
+        hook = "xrm_web_routers"
+        return [
+            (name, router)
+            for name, impl in self._implementations(hook)
+            for router in self._items(hook, name, impl, object)
+        ]
+
     def cli_commands(self, cli: click.Group) -> None:
         """Let every plugin add its commands to the ``xrm`` click group."""
         hook = "xrm_cli_commands"
         for name, impl in self._implementations(hook):
             with _blame(name, hook):
                 self._call_one(hook, impl, {"cli": cli})
+
+    def implements(self, hook: str) -> bool:
+        """Does any plugin implement ``hook``?"""
+        return bool(self._implementations(hook))
 
     # -- inside a unit of work ---------------------------------------------------------
     def bind(self, session: Session) -> BoundHooks:

@@ -347,7 +347,7 @@ class _Plan:
     """What to check of each argument of one method, worked out at its first call (the
     annotations name classes of modules that import this one)."""
 
-    __slots__ = ("by_name", "positional", "rest", "rest_name")
+    __slots__ = ("by_name", "party_positions", "positional", "rest", "rest_name")
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         where = fn.__qualname__
@@ -355,7 +355,12 @@ class _Plan:
         self.by_name: dict[str, Check] = {}
         self.rest: Check | None = None
         self.rest_name = ""
+        #: (position or -1 when keyword-only, name) of each parameter naming a party
+        self.party_positions: list[tuple[int, str]] = []
         for p in list(inspect.signature(fn).parameters.values())[1:]:  # not self
+            if p.name in PARTY_PARAMETERS:
+                keyword_only = p.kind is p.KEYWORD_ONLY
+                self.party_positions.append((-1 if keyword_only else len(self.positional), p.name))
             if p.kind is p.VAR_KEYWORD:
                 continue  # the method names and checks each key itself
             check = _checker_for(p.annotation, p.name, where)
@@ -366,6 +371,16 @@ class _Plan:
                 self.by_name[p.name] = check
             else:
                 self.by_name[p.name] = check
+
+    def parties(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[int, ...]:
+        """The ids of the parties a call names (its ``party``, ``survivor``... arguments)."""
+        found: list[int] = []
+        for position, name in self.party_positions:
+            value = args[position] if 0 <= position < len(args) else kwargs.get(name)
+            ident = _party_id(value)
+            if ident is not None:
+                found.append(ident)
+        return tuple(dict.fromkeys(found))
 
     def check(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         for (name, check), value in zip(self.positional, args, strict=False):
@@ -379,19 +394,47 @@ class _Plan:
                 named(value, name)
 
 
-def checked(fn: F) -> F:
-    """Wrap ``fn`` (a method) so that each argument a caller gives is checked first."""
+#: the parameters that name a party, read into an access request's ``parties``
+PARTY_PARAMETERS = frozenset({"party", "from_party", "to_party", "survivor", "duplicate"})
+
+
+def _party_id(value: Any) -> int | None:
+    ident = value if isinstance(value, int) else getattr(value, "id", None)
+    return ident if isinstance(ident, int) and not isinstance(ident, bool) else None
+
+
+def checked(fn: F, operation: str | None = None, action: str | None = None) -> F:
+    """Wrap ``fn`` (a method) so that each argument a caller gives is checked first and,
+    when it has an ``action``, the unit of work asks whether the call is allowed
+    (:mod:`xrm.core.access`) before it runs."""
     plans: list[_Plan] = []
 
     @functools.wraps(fn)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         if not plans:
             plans.append(_Plan(fn))
-        plans[0].check(args, kwargs)
-        return fn(self, *args, **kwargs)
+        plan = plans[0]
+        plan.check(args, kwargs)
+        if action is None:
+            return fn(self, *args, **kwargs)
+        unit = _unit(self)
+        if not unit.guarded:  # no policy, no plugin asked: the embedded default
+            return fn(self, *args, **kwargs)
+        with unit.authorized(operation or fn.__qualname__, action, plan.parties(args, kwargs)):
+            return fn(self, *args, **kwargs)
 
     wrapper.__xrm_checked__ = fn  # type: ignore[attr-defined]
+    wrapper.__xrm_action__ = action  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+def _unit(service: Any) -> Any:
+    """The unit of work a service holds (``_ctx``, ``_uow`` or ``uow``)."""
+    held = vars(service)
+    found = held.get("_ctx") or held.get("_uow") or held.get("uow")
+    if found is None:  # pragma: no cover - a service built without one is a bug here
+        raise TypeError(f"{type(service).__name__} holds no unit of work")
+    return found
 
 
 def plan_of(method: Callable[..., Any]) -> None:
@@ -400,10 +443,27 @@ def plan_of(method: Callable[..., Any]) -> None:
     _Plan(method.__xrm_checked__)  # type: ignore[attr-defined]
 
 
-def checked_methods(cls: C) -> C:
-    """Apply :func:`checked` to every public method ``cls`` defines."""
-    for name, value in list(vars(cls).items()):
-        if name.startswith("_") or not inspect.isfunction(value):
-            continue
-        setattr(cls, name, checked(value))
-    return cls
+def checked_methods(area: str, access: Mapping[str, str | None]) -> Callable[[C], C]:
+    """Apply :func:`checked` to every public method the class defines, each with its
+    action from ``access`` (``None``: it touches no personal data) and the operation
+    ``<area>.<method>``. A public method missing from ``access``, or an ``access`` entry
+    naming no method, fails here, when the class is defined."""
+
+    def decorate(cls: C) -> C:
+        public = {
+            name: value
+            for name, value in vars(cls).items()
+            if not name.startswith("_") and inspect.isfunction(value)
+        }
+        missing = sorted(public.keys() - access.keys())
+        extra = sorted(access.keys() - public.keys())
+        if missing or extra:
+            raise TypeError(
+                f"{cls.__qualname__}: access lists no action for {missing} "
+                f"and names no such method {extra}"
+            )
+        for name, value in public.items():
+            setattr(cls, name, checked(value, f"{area}.{name}", access[name]))
+        return cls
+
+    return decorate

@@ -520,6 +520,21 @@ class MessageDelivered(JournalEvent):
     reason: str | None = personal(default=None)
 
 
+@attrs.frozen(kw_only=True)
+class AccessRefused(JournalEvent):
+    """The authorisation policy or a plugin's ``xrm_authorize`` refused a call
+    (:class:`xrm.Forbidden`); written in a transaction of its own, so it is kept when the
+    refused unit of work is rolled back. ``by``: the refusing plugin, or ``None`` for the
+    application's policy. The event's ``actor`` is who was refused."""
+
+    TYPE = "access.refused"
+    ENTITY = "access"
+    action: str
+    operation: str
+    roles: list[str]
+    by: str | None = None
+
+
 CORE_EVENTS: tuple[type[JournalEvent], ...] = (
     PartyCreated,
     PartyUpdated,
@@ -548,6 +563,7 @@ CORE_EVENTS: tuple[type[JournalEvent], ...] = (
     ConsentObjected,
     MessageQueued,
     MessageDelivered,
+    AccessRefused,
 )
 
 

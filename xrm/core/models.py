@@ -42,6 +42,7 @@ __all__ = [
     "JournalEventRow",
     "JournalPartyRow",
     "MessageRow",
+    "OutboxRow",
     "ParticipantRow",
     "PartyRow",
     "PartyTagRow",
@@ -376,6 +377,19 @@ class JournalEventRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     __table_args__ = (Index("ix_journal_event_entity", "entity", "entity_id"),)
+
+
+class OutboxRow(Base):
+    """An event not yet published by the relay (``xrm relay``): written with its journal
+    event, in the same transaction, and deleted once every sink has it. It holds only the
+    event's id: what is published is read from the journal then, so an erasure before
+    publication leaves nothing of the party to publish."""
+
+    __tablename__ = "journal_outbox"
+
+    event_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("journal_event.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class JournalPartyRow(Base):

@@ -27,8 +27,9 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.orm.exc import StaleDataError
 
-from xrm.core.events import JournalEvent
-from xrm.core.models import Base, JournalEventRow, JournalPartyRow, PartyRow, utcnow
+from xrm.core.access import AccessRequest, Policy
+from xrm.core.events import AccessRefused, JournalEvent
+from xrm.core.models import Base, JournalEventRow, JournalPartyRow, OutboxRow, PartyRow, utcnow
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules
 from xrm.core.registry import Registry
 
@@ -38,7 +39,9 @@ if TYPE_CHECKING:
 from xrm.errors import (
     Conflict,
     FieldError,
+    Forbidden,
     NotFound,
+    PluginError,
     ReadOnly,
     SessionClosed,
     ValidationError,
@@ -112,6 +115,9 @@ class Settings:
     #: where one-click unsubscribe links point (``XRM(unsubscribe_url=...)``); ``None``:
     #: emails carry no ``List-Unsubscribe`` header
     unsubscribe_url: str | None = None
+    #: the authorisation policy (``XRM(policy=...)``); ``None``: every call is allowed
+    #: unless a plugin's ``xrm_authorize`` refuses it
+    policy: Policy | None = None
 
 
 @attrs.frozen
@@ -199,6 +205,22 @@ def decode_cursor(cursor: str, field: str = "after") -> list[Any]:
     return value
 
 
+def decode_time_cursor(cursor: str, field: str = "after") -> tuple[dt.datetime, int]:
+    """A ``(time, id)`` cursor (:func:`encode_cursor`); anything else, however it decodes,
+    is refused with a ValidationError naming ``field``."""
+    parts = decode_cursor(cursor, field)
+    try:
+        at_text, last_id = parts
+        if not isinstance(at_text, str) or isinstance(last_id, bool):
+            raise TypeError
+        at, ident = dt.datetime.fromisoformat(at_text), int(last_id)
+    except (ValueError, TypeError):
+        raise ValidationError.single(field, "is not a cursor returned by a previous page") from None
+    if ident != last_id:
+        raise ValidationError.single(field, "is not a cursor returned by a previous page")
+    return at, ident
+
+
 def validate_model(model: type[M], data: Any, prefix: str = "") -> M:
     """Validate ``data`` with a pydantic model; errors become :class:`ValidationError`."""
     try:
@@ -226,6 +248,9 @@ class UnitOfWork:
         *,
         hooks: Hooks = NO_HOOKS,
         clock: Callable[[], dt.datetime] = utcnow,
+        roles: frozenset[str] = frozenset(),
+        policy: Policy | None = None,
+        ask_plugins: bool = False,
     ) -> None:
         self._db = db
         self._closed = False
@@ -234,6 +259,16 @@ class UnitOfWork:
         self.actor = actor
         self.hooks = hooks
         self.clock = clock
+        #: the roles the actor holds in this unit of work (``app.session(roles=...)``)
+        self.roles = roles
+        self.policy = policy
+        self._ask_plugins = ask_plugins
+        #: is any call asked about (a policy, or a plugin implementing xrm_authorize)?
+        self.guarded = policy is not None or ask_plugins
+        #: > 0 while an allowed call runs: what it calls is not asked again
+        self._deciding = 0
+        #: the refusals of this unit of work, journaled when it ends (xrm.app)
+        self.refusals: list[AccessRefused] = []
         #: objects the ORM inserted within each open atomic() block, innermost last
         self._inserted: list[list[object]] = []
         event.listen(db, "pending_to_persistent", self._on_inserted)
@@ -257,6 +292,62 @@ class UnitOfWork:
     def close(self) -> None:
         """End the unit of work: from now on every use raises SessionClosed."""
         self._closed = True
+
+    @contextmanager
+    def authorized(self, operation: str, action: str, parties: tuple[int, ...]) -> Iterator[None]:
+        """Run the block if the call is allowed (:mod:`xrm.core.access`); raise
+        :class:`~xrm.errors.Forbidden` (and remember the refusal) if not. Calls made while
+        an allowed call runs are not asked again."""
+        if self._deciding:
+            yield
+            return
+        self._deciding += 1
+        try:
+            self._decide(AccessRequest(self.actor, self.roles, action, operation, parties))
+            yield
+        finally:
+            self._deciding -= 1
+
+    def _decide(self, request: AccessRequest) -> None:
+        allowed: bool | None = None
+        if self._ask_plugins:
+            try:
+                answers = self.hooks.collect("xrm_authorize", request=request)
+            except PluginError as exc:
+                self._refuse(request, exc.plugin)
+                raise
+            for plugin, answer in answers.items():
+                if not isinstance(answer, bool):
+                    self._refuse(request, plugin)
+                    raise PluginError(
+                        plugin,
+                        "xrm_authorize",
+                        TypeError(f"returned {answer!r}; expected True, False or None"),
+                    )
+                if answer is False:
+                    self._refuse(request, plugin)
+                    raise Forbidden(
+                        actor=request.actor,
+                        action=request.action,
+                        operation=request.operation,
+                        by=plugin,
+                    )
+            allowed = True if answers else None
+        if allowed is None and self.policy is not None and not self.policy.allows(request):
+            self._refuse(request, None)
+            raise Forbidden(actor=request.actor, action=request.action, operation=request.operation)
+
+    def _refuse(self, request: AccessRequest, by: str | None) -> None:
+        self.refusals.append(
+            AccessRefused(
+                entity_id=None,
+                parties=request.parties,
+                action=request.action,
+                operation=request.operation,
+                roles=sorted(request.roles),
+                by=by,
+            )
+        )
 
     def _on_inserted(self, session: OrmSession, instance: object) -> None:
         if self._inserted:
@@ -397,6 +488,7 @@ class UnitOfWork:
                 }
             ],
         ).scalar_one()
+        self.db.execute(insert(OutboxRow), [{"event_id": event_id}])
         parties = dict.fromkeys(event.parties)  # ordered, no duplicates
         if parties:
             self.db.execute(
@@ -453,6 +545,7 @@ class UnitOfWork:
             for e in events
         ]
         ids = self.insert_many(JournalEventRow, rows)
+        self.db.connection().execute(insert(OutboxRow), [{"event_id": i} for i in ids])
         links = [
             {"party_id": p, "event_id": event_id, "occurred_at": e.occurred_at or now}
             for e, event_id in zip(events, ids, strict=True)

@@ -16,6 +16,7 @@ from sqlalchemy import Select, and_, exists, or_, select, true
 
 from xrm.core._args import checked_methods
 from xrm.core._fields import resolve_contact_point, settle_primaries
+from xrm.core.access import CONSENT, READ
 from xrm.core.consent.audience import AudienceMember, audience_query, role_held
 from xrm.core.consent.rules import (
     DECISIONS,
@@ -34,7 +35,26 @@ from xrm.errors import ConsentRequired, ValidationError
 __all__ = ["ConsentService"]
 
 
-@checked_methods
+@checked_methods(
+    "consents",
+    {
+        "grant": CONSENT,
+        "refuse": CONSENT,
+        "withdraw": CONSENT,
+        "object": CONSENT,
+        "record": CONSENT,
+        "confirm": CONSENT,
+        "check_record": READ,
+        "history": READ,
+        "suppress": CONSENT,
+        "unsuppress": CONSENT,
+        "check": READ,
+        "contactable": READ,
+        "audience": READ,
+        "ledgers": READ,
+        "require": READ,
+    },
+)
 class ConsentService:
     """``s.consents``: record consent evidence, check it, and build audiences."""
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 
 from xrm.core._args import checked_methods
 from xrm.core._fields import settle_primaries
+from xrm.core.access import ERASE, EXPORT, READ
 from xrm.core.events import ContactPointSuppressed, PartyErased
 from xrm.core.gdpr._declared import erase_plugin_rows, export_plugin_rows
 from xrm.core.gdpr._document import (
@@ -178,7 +179,17 @@ class ErasureReport:
     messages: int = 0
 
 
-@checked_methods
+@checked_methods(
+    "gdpr",
+    {
+        "paged": None,
+        "export": EXPORT,
+        "write_export": EXPORT,
+        "erase": ERASE,
+        "is_erased": READ,
+        "suppressed": READ,
+    },
+)
 class GdprService:
     """``s.gdpr``: export everything about a party, erase a party, check suppression.
 

@@ -8,6 +8,7 @@ from sqlalchemy import and_, bindparam, select
 
 from xrm.core._args import checked_methods
 from xrm.core._lean import Prepared
+from xrm.core.access import MERGE, READ
 from xrm.core.identity.dedupe import CandidatePair, MatchRule, find_pairs, iter_pairs
 from xrm.core.identity.merge import MergePlan, MergeService, Side, Unmerged
 from xrm.core.models import InteractionRow, ParticipantRow, PartyRow
@@ -36,7 +37,16 @@ _BY_REF = Prepared(
 _MERGED_INTO = Prepared(select(PartyRow.merged_into_id).where(PartyRow.id == bindparam("id")))
 
 
-@checked_methods
+@checked_methods(
+    "identity",
+    {
+        "resolve": READ,
+        "duplicates": READ,
+        "iter_duplicates": READ,
+        "merge": MERGE,
+        "unmerge": MERGE,
+    },
+)
 class IdentityService:
     """``s.identity``: who is this, from whatever the touchpoint knows."""
 

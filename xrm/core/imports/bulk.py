@@ -41,6 +41,7 @@ from xrm.core.models import (
     IdentifierRow,
     JournalEventRow,
     JournalPartyRow,
+    OutboxRow,
     PartyRow,
     PartyTagRow,
     RoleRow,
@@ -531,7 +532,8 @@ class _Writer:
             self._statements[(table.name, columns)] = statement
             self._texts[(table.name, columns)] = (
                 ()  # the journal's texts are copies of the rows' (checked)
-                if table.name in (JournalEventRow.__tablename__, JournalPartyRow.__tablename__)
+                if table.name
+                in (JournalEventRow.__tablename__, JournalPartyRow.__tablename__, "journal_outbox")
                 else tuple(
                     i for i, c in enumerate(columns) if isinstance(table.c[c].type, String | JSON)
                 )
@@ -566,6 +568,7 @@ class _Writer:
             [(i, e[0], e[1], e[2], stamp(e[5]), recorded, actor, data(e[4]))
              for i, e in zip(ids, events, strict=True)],
         )  # fmt: skip
+        self.insert(OutboxRow, ("event_id",), [(i,) for i in ids])  # the relay's (xrm relay)
         self.insert(
             JournalPartyRow,
             ("party_id", "event_id", "occurred_at"),

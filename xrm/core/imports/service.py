@@ -8,6 +8,7 @@ from typing import Any
 
 from xrm.core._args import checked_methods
 from xrm.core._gc import collector_paused
+from xrm.core.access import WRITE
 from xrm.core.consent.service import ConsentService
 from xrm.core.gdpr._suppression import Suppressions
 from xrm.core.imports.bulk import import_batch
@@ -23,7 +24,7 @@ from xrm.errors import ValidationError
 __all__ = ["ImportService"]
 
 
-@checked_methods
+@checked_methods("imports", {"import_one": WRITE, "import_many": WRITE})
 class ImportService:
     """``s.imports``: the one-at-a-time and the bulk import, over the party, role,
     consent and preference services of the same unit of work."""

@@ -17,6 +17,7 @@ import pydantic
 from sqlalchemy import select
 
 from xrm.core._args import checked_methods
+from xrm.core.access import WRITE
 from xrm.core.consent.service import ConsentService
 from xrm.core.messaging.service import MessageService, suppress_holders
 from xrm.core.models import ContactPointRow, MessageRow, PartyRow
@@ -71,7 +72,7 @@ class SocialIn(pydantic.BaseModel):
     in_reply_to: str | None = pydantic.Field(default=None, max_length=200)
 
 
-@checked_methods
+@checked_methods("inbound", {"email": WRITE, "sms": WRITE, "social": WRITE})
 class InboundService:
     """``s.inbound``: emails, SMS and direct messages that come back."""
 

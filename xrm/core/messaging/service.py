@@ -19,6 +19,7 @@ import attrs
 from sqlalchemy import select, update
 
 from xrm.core._args import check_ref, checked_methods
+from xrm.core.access import CONSENT, MESSAGE, READ
 from xrm.core.consent.audience import audience_query
 from xrm.core.consent.service import ConsentService
 from xrm.core.events import InteractionRecorded, JournalEvent, MessageDelivered, MessageQueued
@@ -126,7 +127,18 @@ class SendReport:
     refused: Mapping[int, Undeliverable]
 
 
-@checked_methods
+@checked_methods(
+    "messages",
+    {
+        "preview": MESSAGE,
+        "send": MESSAGE,
+        "send_many": MESSAGE,
+        "get": READ,
+        "of": READ,
+        "unsubscribe": CONSENT,
+        "bounced": CONSENT,
+    },
+)
 class MessageService:
     """``s.messages``: messages for parties, through the outbox."""
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from xrm.core._args import checked_methods
 from xrm.core._fields import primary_contact_point, resolve_contact_point
 from xrm.core._lean import _check_limit
+from xrm.core.access import READ, WRITE
 from xrm.core.events import InteractionRecorded
 from xrm.core.inputs import ParticipantIn
 from xrm.core.models import ContactPointRow, InteractionRow, ParticipantRow, PartyRow, utcnow
@@ -22,7 +23,7 @@ from xrm.core.uow import (
     PartyRef,
     UnitOfWork,
     as_utc,
-    decode_cursor,
+    decode_time_cursor,
     encode_cursor,
     jsonable,
     ref_id,
@@ -64,7 +65,7 @@ class ConsentGate(Protocol):
         """Raise :class:`~xrm.ConsentRequired` unless the ledger allows the contact."""
 
 
-@checked_methods
+@checked_methods("interactions", {"record": WRITE, "get": READ, "of": READ})
 class InteractionService:
     """``s.interactions``: record contacts and list them per party, newest first."""
 
@@ -224,8 +225,7 @@ class InteractionService:
             if touchpoint is not None:
                 query = query.where(InteractionRow.touchpoint == touchpoint)
         if after is not None:
-            at_text, last_id = decode_cursor(after)
-            at = dt.datetime.fromisoformat(at_text)
+            at, last_id = decode_time_cursor(after)
             query = query.where(
                 or_(
                     ParticipantRow.occurred_at < at,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -11,7 +10,7 @@ from sqlalchemy import Integer, Select, Table, bindparam, or_, select
 from xrm.core._lean import Prepared, _check_limit, _pending
 from xrm.core.models import JournalEventRow, JournalPartyRow
 from xrm.core.records import Page, TimelineEntry
-from xrm.core.uow import PartyRef, UnitOfWork, decode_cursor, encode_cursor, ref_id
+from xrm.core.uow import PartyRef, UnitOfWork, decode_time_cursor, encode_cursor, ref_id
 
 __all__ = ["timeline"]
 
@@ -65,9 +64,7 @@ def timeline(
     if types is not None:
         params["types"] = [types] if isinstance(types, str) else list(types)
     if after is not None:
-        at_text, last_id = decode_cursor(after)
-        params["at"] = dt.datetime.fromisoformat(at_text)
-        params["last_id"] = int(last_id)
+        params["at"], params["last_id"] = decode_time_cursor(after)
     query = _PAGES[types is not None, after is not None]
     if _pending(ctx.db):  # an event changed through the ORM and not flushed yet
         orm = select(JournalEventRow).from_statement(query.statement)

@@ -41,6 +41,7 @@ from xrm.core._lean import (
     _pending,
     _read_parts,
 )
+from xrm.core.access import READ, WRITE
 from xrm.core.events import (
     ContactPointAdded,
     ContactPointPrimary,
@@ -143,7 +144,27 @@ def _id_cursor(after: str) -> int:
     return parts[0]
 
 
-@checked_methods
+@checked_methods(
+    "parties",
+    {
+        "create": WRITE,
+        "get": READ,
+        "list": READ,
+        "find": READ,
+        "find_ids": READ,
+        "holders": READ,
+        "count": READ,
+        "resolve_or_create": WRITE,
+        "import_many": WRITE,
+        "update": WRITE,
+        "add_contact_point": WRITE,
+        "remove_contact_point": WRITE,
+        "set_primary": WRITE,
+        "add_identifier": WRITE,
+        "tag": WRITE,
+        "untag": WRITE,
+    },
+)
 class PartyService:
     """``s.parties``: create, read, change and find parties."""
 

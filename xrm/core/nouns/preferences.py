@@ -18,6 +18,7 @@ import attrs
 from sqlalchemy import delete, select
 
 from xrm.core._args import checked_methods
+from xrm.core.access import READ, WRITE
 from xrm.core.events import PreferencesChanged
 from xrm.core.messaging.templates import language_tag
 from xrm.core.models import PreferenceRow, PurposePreferenceRow, utcnow
@@ -184,7 +185,7 @@ def preferences_of(db: Any, parties: list[int]) -> dict[int, Preferences]:
     return {p: read_preferences(p, rows.get(p), purposes.get(p, [])) for p in parties}
 
 
-@checked_methods
+@checked_methods("preferences", {"get": READ, "set": WRITE})
 class PreferenceService:
     """``s.preferences``: a party's language, time zone, quiet hours, and per purpose its
     preferred channel and frequency cap."""

@@ -21,6 +21,7 @@ from sqlalchemy import (
 
 from xrm.core._args import checked_methods
 from xrm.core._lean import Prepared, _pending
+from xrm.core.access import READ, WRITE
 from xrm.core.events import RelationshipCreated, RelationshipEnded
 from xrm.core.models import PartyRow, RelationshipRow, RoleRow, utcnow
 from xrm.core.predicates import relationship_valid
@@ -84,7 +85,10 @@ def _links(typed: bool, dated: bool) -> CompoundSelect[Any]:
 _LINKS = {(t, d): Prepared(_links(t, d)) for t in (False, True) for d in (False, True)}
 
 
-@checked_methods
+@checked_methods(
+    "relationships",
+    {"create": WRITE, "end": WRITE, "get": READ, "of": READ, "check_duplicates_and_caps": READ},
+)
 class RelationshipService:
     """``s.relationships``: link parties, end links, and read them "as of" any day."""
 

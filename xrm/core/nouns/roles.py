@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from xrm.core._args import checked_methods
+from xrm.core.access import READ, WRITE
 from xrm.core.events import RoleAssigned, RoleEnded, RoleTransitioned, RoleUpdated
 from xrm.core.models import RoleRow, RoleTransitionRow, utcnow
 from xrm.core.predicates import role_current, role_open
@@ -23,7 +24,21 @@ __all__ = ["RoleService"]
 RoleRef = int | Role
 
 
-@checked_methods
+@checked_methods(
+    "roles",
+    {
+        "assign": WRITE,
+        "transition": WRITE,
+        "update": WRITE,
+        "end": WRITE,
+        "get": READ,
+        "current": READ,
+        "of": READ,
+        "role_type": None,
+        "check_attributes": None,
+        "initial_attributes": None,
+    },
+)
 class RoleService:
     """``s.roles``: assign a role to a party, move it through its lifecycle, end it."""
 
