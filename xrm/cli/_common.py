@@ -17,7 +17,7 @@ import pydantic
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 
-from xrm import XRM, FileTransport, Session, SmtpTransport, Transport
+from xrm import XRM, FileTransport, Policy, Session, SmtpTransport, Transport
 from xrm.errors import NotFound, ValidationError, XRMError
 
 __all__ = [
@@ -194,11 +194,13 @@ class CliState:
             transports.append(FileTransport(self.outbox, channels=channels, sender=self.sender))
         return {"templates": self.templates, "transports": transports}
 
-    def app(self, *, require_current: bool = True) -> XRM:
+    def app(self, *, require_current: bool = True, policy: Policy | None = None) -> XRM:
+        """The application of the global options (built once); ``policy``: the
+        authorisation policy it runs with (``xrm serve``'s :class:`xrm.RolePolicy`)."""
         if self._app is None:
             messaging = self._messaging()
             try:
-                self._app = XRM(self.url, default_region=self.region, **messaging)
+                self._app = XRM(self.url, default_region=self.region, policy=policy, **messaging)
             except (ArgumentError, NoSuchModuleError, ImportError, ValueError) as exc:
                 raise _database_error(self.url, exc) from None
             if require_current and not self._app.schema_is_current():
