@@ -63,13 +63,34 @@ def _known_or_new(
     return ident
 
 
+def _beside(url: str, suffix: str) -> Path | None:
+    """A path beside an SQLite file (``xrm-demo`` + ``suffix``), else ``None``."""
+    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
+        db = Path(url.removeprefix("sqlite:///"))
+        return db.with_name(db.stem + suffix)
+    return None
+
+
 def _outbox(url: str) -> Path:
     """Where the demo's file transport writes: beside an SQLite file, else a temporary
     folder."""
-    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
-        db = Path(url.removeprefix("sqlite:///"))
-        return db.with_name(db.stem + "-outbox")
-    return Path(tempfile.mkdtemp(prefix="xrm-demo-outbox-"))
+    return _beside(url, "-outbox") or Path(tempfile.mkdtemp(prefix="xrm-demo-outbox-"))
+
+
+def _serve_hint(url: str, party: int, say: Callable[[str], None]) -> None:
+    """How to look at the party in a browser: a fresh API key in a keys file beside the
+    database (the demo's only: replaced at each run), the command and the page's URL."""
+    try:
+        from xrm.web import ApiKeys  # the xrm[web] extra
+    except ImportError:
+        say("to browse it: pip install 'xrm[web]', then `xrm serve` (docs/http.md)")
+        return
+    path = _beside(url, "-keys.json") or Path(tempfile.mkdtemp(prefix="xrm-demo-")) / "keys.json"
+    path.unlink(missing_ok=True)
+    key = ApiKeys(path).create("demo-admin", ["admin"])
+    say("browse the single view (the page logs in with this key):")
+    say(f"  xrm --database {url} --region FR serve --keys {path}")
+    say(f"  http://127.0.0.1:8000/ui/parties/{party}   key: {key}")
 
 
 def run(url: str = "sqlite:///xrm-demo.db", say: Callable[[str], None] = print) -> int:
@@ -207,6 +228,7 @@ def run(url: str = "sqlite:///xrm-demo.db", say: Callable[[str], None] = print) 
             f"{len(s.interactions.of(marie, limit=1000))}"
         )
     app.dispose()
+    _serve_hint(url, marie, say)
     return marie
 
 

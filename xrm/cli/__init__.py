@@ -23,7 +23,9 @@ from xrm.cli.messages import inbound, message, worker
 from xrm.cli.parties import party
 from xrm.cli.plugins import plugins
 from xrm.cli.records import interact, relate, relationships, role, timeline
+from xrm.cli.relay import relay
 from xrm.cli.scaffold import scaffold
+from xrm.cli.serve import keys, serve
 
 __all__ = ["cli", "main"]
 
@@ -89,7 +91,7 @@ def demo(ctx: click.Context) -> None:
 
 for command in (db, party, role, relate, relationships, interact, consent, timeline, plugins,
                 import_file, export_party, erase, dedupe, merge, unmerge, scaffold, message,
-                worker, inbound):  # fmt: skip
+                worker, inbound, serve, keys, relay):  # fmt: skip
     cli.add_command(command)
 
 
