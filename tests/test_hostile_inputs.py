@@ -115,6 +115,7 @@ class Seeds:
     token: Any = None
     role_type: Any = None
     rel_type: Any = None
+    activity: Any = None
 
 
 def seed(s: Session) -> Seeds:
@@ -142,8 +143,12 @@ def seed(s: Session) -> Seeds:
     message = s.messages.send(p, "notice", purpose="marketing", data={"n": 1})
     row = s._uow.db.get(MessageRow, message.id)
     token = unsubscribe_token(database_secret(s._uow), row)
+    activity = s.activities.plan(
+        "call", "Call back about the quote", due=NOW, parties=[p], assignee=o,
+        about=("party", p.id),
+    )  # fmt: skip
     return Seeds(p, o, dup, gone, p.contact_points[0], role, rel, inter, consent, message.id,
-                 token)  # fmt: skip
+                 token, activity=activity.id)  # fmt: skip
 
 
 Call = Callable[[Seeds], tuple[tuple[Any, ...], dict[str, Any]]]
@@ -303,6 +308,30 @@ CALLS: dict[str, Call] = {
     "messages.bounced": lambda x: a(x.message, reason="gateway: 30003 unreachable"),
     "messages.of": lambda x: a(x.p, limit=5),
     "messages.unsubscribe": lambda x: a(x.token, source="one-click"),
+    "activities.plan": lambda x: a(
+        "meeting", "Demo", due=NOW, time_zone="Europe/Paris", parties=[x.p], assignee=x.o,
+        user="ann", about=("sales.opportunity", 1), notes="bring the brochure",
+    ),
+    "activities.get": lambda x: a(x.activity),
+    "activities.update": lambda x: a(
+        x.activity, subject="Call back", due=NOW, time_zone="UTC", assignee=x.o, user="bob",
+        notes="n",
+    ),
+    "activities.complete": lambda x: a(
+        x.activity, outcome="agreed", record=False, channel=None, direction="outbound",
+        purpose=None, touchpoint=None, at=NOW,
+    ),
+    "activities.cancel": lambda x: a(x.activity, reason="no longer needed"),
+    "activities.list": lambda x: a(
+        assignee=x.o, user=None, party=x.p, about=("party", 1), status="open",
+        due_before=NOW, due_after=NOW, limit=5, after=None,
+    ),
+    "activities.mine": lambda x: a("ann", limit=5, after=None),
+    "activities.overdue": lambda x: a(assignee=None, user="ann", party=x.p, now=NOW, limit=5),
+    "activities.due_this_week": lambda x: a(
+        assignee=None, user=None, party=x.p, time_zone="Europe/Paris", now=NOW, limit=5
+    ),
+    "activities.history": lambda x: a(x.activity),
     "preferences.get": lambda x: a(x.p),
     "preferences.set": lambda x: a(
         x.p,

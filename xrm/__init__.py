@@ -57,6 +57,7 @@ from xrm.core.messaging.transports import (
 from xrm.core.normalize import EmailRules
 from xrm.core.nouns.preferences import FrequencyCap, Preferences, QuietHours
 from xrm.core.records import (
+    Activity,
     ConsentDecision,
     ConsentRecord,
     ContactPoint,
@@ -105,6 +106,7 @@ __all__ = [
     "DEFAULT_GRANTS",
     "XRM",
     "AccessRequest",
+    "Activity",
     "AudienceMember",
     "BlockingRule",
     "CandidatePair",

@@ -35,6 +35,7 @@ from xrm.core.messaging.templates import TemplateSet, language_tag
 from xrm.core.messaging.transports import Transport
 from xrm.core.models import PartyRow, utcnow
 from xrm.core.normalize import DEFAULT_EMAIL_RULES, EmailRules, country_code
+from xrm.core.nouns.activities import ActivityService
 from xrm.core.nouns.interactions import InteractionService
 from xrm.core.nouns.journal import timeline as _timeline
 from xrm.core.nouns.parties import PartyService
@@ -110,6 +111,7 @@ class Session:
         self.preferences = PreferenceService(uow)
         self.imports = ImportService(uow, self.parties, self.roles, self.consents, self.preferences)
         self.interactions = InteractionService(uow, self.consents)
+        self.activities = ActivityService(uow, self.interactions)
         self.messages = MessageService(uow, self.consents, self.interactions, self.preferences)
         self.identity = IdentityService(uow, self.parties, self.relationships)
         self.gdpr = GdprService(uow)

@@ -41,6 +41,8 @@ from sqlalchemy import Select
 from xrm.core.models import (
     NOT_PERSONAL,
     PERSONAL,
+    ActivityPartyRow,
+    ActivityRow,
     Base,
     ConsentRecordRow,
     ContactPointRow,
@@ -73,6 +75,8 @@ if TYPE_CHECKING:
 __all__ = [
     "NOT_PERSONAL",
     "PERSONAL",
+    "ActivityPartyRow",
+    "ActivityRow",
     "Base",
     "ConsentRecordRow",
     "ContactPointRow",

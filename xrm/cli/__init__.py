@@ -14,6 +14,7 @@ import click
 
 from xrm import XRM
 from xrm.cli._common import CliState, XRMGroup
+from xrm.cli.activities import activity
 from xrm.cli.consent import consent
 from xrm.cli.db import db
 from xrm.cli.gdpr import erase
@@ -91,7 +92,7 @@ def demo(ctx: click.Context) -> None:
 
 for command in (db, party, role, relate, relationships, interact, consent, timeline, plugins,
                 import_file, export_party, erase, dedupe, merge, unmerge, scaffold, message,
-                worker, inbound, serve, keys, relay):  # fmt: skip
+                worker, inbound, serve, keys, relay, activity):  # fmt: skip
     cli.add_command(command)
 
 

@@ -209,6 +209,22 @@ def check_pair(value: Any, field: str) -> None:
     check_text(value[1], f"{field}.1", 200)
 
 
+def check_record_ref(value: Any, field: str) -> None:
+    """``(record type, id)``: ``("sales.opportunity", 42)``."""
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise _fail(field, "expected a (record type, id) pair, such as ('sales.opportunity', 42)")
+    check_text(value[0], f"{field}.0", 60)
+    check_int(value[1], f"{field}.1")
+
+
+def check_ref_or_text(value: Any, field: str) -> None:
+    """A party (an id or a record with one) or a name given as text."""
+    if isinstance(value, str):
+        check_text(value, field, 200)
+    else:
+        check_ref(value, field)
+
+
 def check_identifiers(value: Any, field: str) -> None:
     if isinstance(value, Mapping):
         for i, (scheme, ident) in enumerate(value.items()):
@@ -292,6 +308,8 @@ def _checkers() -> dict[str, Check]:
         "int | ContactPoint": check_ref,
         "int | ConsentRecord": check_ref,
         "int | Interaction": check_ref,
+        "int | Activity": check_ref,
+        "PartyRef | str": check_ref_or_text,
         "int | Relationship": check_ref,
         "Any": check_contact_point,
         "Direction": text,
@@ -311,6 +329,7 @@ def _checkers() -> dict[str, Check]:
         "Sequence[PartyRef]": _sequence_of(check_ref),
         "Mapping[str, str] | Sequence[tuple[str, str]]": check_identifiers,
         "tuple[str, str]": check_pair,
+        "tuple[str, int]": check_record_ref,
         "dt.datetime": check_datetime,
         "dt.datetime | dt.date": check_datetime,
         "dt.date | dt.datetime": check_datetime,

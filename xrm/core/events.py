@@ -521,6 +521,55 @@ class MessageDelivered(JournalEvent):
 
 
 @attrs.frozen(kw_only=True)
+class ActivityPlanned(JournalEvent):
+    """A call, meeting, email or task was planned (``s.activities.plan``); on the
+    timeline of the parties it concerns and of its assignee."""
+
+    TYPE = "activity.planned"
+    ENTITY = "activity"
+    kind: str
+    subject: str = personal()
+    due_at: str
+    time_zone: str | None
+    assignee_id: int | None
+    user: str | None
+    about_type: str | None
+    about_id: int | None
+
+
+@attrs.frozen(kw_only=True)
+class ActivityUpdated(JournalEvent):
+    """An open activity was changed: rescheduled, reassigned, renamed
+    (``s.activities.update``)."""
+
+    TYPE = "activity.updated"
+    ENTITY = "activity"
+    #: ``{field: {"from": ..., "to": ...}}``
+    changes: dict[str, Any] = personal(keys=("subject", "notes"))
+
+
+@attrs.frozen(kw_only=True)
+class ActivityCompleted(JournalEvent):
+    """An activity was done (``s.activities.complete``); ``interaction_id``: the
+    interaction its completion recorded, if any."""
+
+    TYPE = "activity.completed"
+    ENTITY = "activity"
+    kind: str
+    outcome: str | None = personal(default=None)
+    interaction_id: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ActivityCancelled(JournalEvent):
+    """An activity was cancelled (``s.activities.cancel``)."""
+
+    TYPE = "activity.cancelled"
+    ENTITY = "activity"
+    reason: str = personal()
+
+
+@attrs.frozen(kw_only=True)
 class AccessRefused(JournalEvent):
     """The authorisation policy or a plugin's ``xrm_authorize`` refused a call
     (:class:`xrm.Forbidden`); written in a transaction of its own, so it is kept when the
@@ -563,6 +612,10 @@ CORE_EVENTS: tuple[type[JournalEvent], ...] = (
     ConsentObjected,
     MessageQueued,
     MessageDelivered,
+    ActivityPlanned,
+    ActivityUpdated,
+    ActivityCompleted,
+    ActivityCancelled,
     AccessRefused,
 )
 

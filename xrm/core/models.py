@@ -33,6 +33,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "ActivityPartyRow",
+    "ActivityRow",
     "Base",
     "ConsentLedgerRow",
     "ConsentRecordRow",
@@ -600,6 +602,65 @@ class SuppressionKeyRow(Base):
     created_at: Mapped[dt.datetime]
 
     __table_args__ = (CheckConstraint("id = 1", name="single"),)
+
+
+class ActivityRow(Base):
+    """A planned action: a call to make, a meeting, an email to write, a task; assigned to
+    an employee party or an application user, about a party or a plugin's record
+    (``about_type`` ``"sales.opportunity"``, ``about_id``). ``status``: ``open``,
+    ``done`` or ``cancelled``; its history is in the journal (``activity.*`` events)."""
+
+    __tablename__ = "activity"
+
+    id: Mapped[pk]
+    kind: Mapped[str] = mapped_column(String(20), info=NOT_PERSONAL)
+    subject: Mapped[str] = mapped_column(String(300), info=PERSONAL)
+    notes: Mapped[str | None] = mapped_column(Text, info=PERSONAL)
+    status: Mapped[str] = mapped_column(String(20), info=NOT_PERSONAL)
+    #: when it is due, in UTC; ``time_zone`` says where the assignee reads it
+    due_at: Mapped[dt.datetime]
+    time_zone: Mapped[str | None] = mapped_column(String(60), info=NOT_PERSONAL)
+    assignee_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("party.id", ondelete="SET NULL"), index=True
+    )
+    #: an application user id, for an assignee that is not a party
+    user: Mapped[str | None] = mapped_column(String(200), index=True, info=NOT_PERSONAL)
+    about_type: Mapped[str | None] = mapped_column(String(60), info=NOT_PERSONAL)
+    about_id: Mapped[int | None] = mapped_column(BigId)
+    outcome: Mapped[str | None] = mapped_column(String(300), info=PERSONAL)
+    interaction_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("interaction.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    completed_at: Mapped[dt.datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    parties: Mapped[list[ActivityPartyRow]] = relationship(
+        cascade="all, delete-orphan", order_by="ActivityPartyRow.party_id"
+    )
+
+    __table_args__ = (
+        Index("ix_activity_open_due", "status", "due_at", "id"),
+        Index("ix_activity_about", "about_type", "about_id", "updated_at"),
+        CheckConstraint("status IN ('open', 'done', 'cancelled')", name="status_known"),
+    )
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ActivityPartyRow(Base):
+    """A party an activity concerns (its timeline shows the activity)."""
+
+    __tablename__ = "activity_party"
+
+    activity_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True
+    )
+    party_id: Mapped[int] = party_fk(primary_key=True)
+    #: copied from the activity, so a party's open activities are one index range
+    due_at: Mapped[dt.datetime]
+
+    __table_args__ = (Index("ix_activity_party_due", "party_id", "due_at", "activity_id"),)
 
 
 CORE_TABLES: frozenset[str] = frozenset(Base.metadata.tables)

@@ -14,6 +14,7 @@ import attrs
 
 from xrm.core.inputs import Outcome
 from xrm.core.models import (
+    ActivityRow,
     ContactPointRow,
     InteractionRow,
     JournalEventRow,
@@ -24,6 +25,7 @@ from xrm.core.models import (
 from xrm.errors import XRMError
 
 __all__ = [
+    "Activity",
     "ConsentDecision",
     "ConsentRecord",
     "ContactPoint",
@@ -302,6 +304,61 @@ class Interaction:
                 Participant(p.party_id, p.role, p.contact_point_id) for p in row.participants
             ),
         )
+
+
+@attrs.frozen
+class Activity:
+    """A planned action (``s.activities``): a call, meeting, email or task, due at
+    ``due_at`` (aware, UTC; ``time_zone`` is where its assignee reads it), assigned to
+    the party ``assignee_id`` or the application user ``user``, about ``about_type`` /
+    ``about_id`` (``"sales.opportunity"``, 42), concerning ``parties``. ``status``:
+    ``open``, ``done`` or ``cancelled``; ``interaction_id``: the interaction its
+    completion recorded."""
+
+    id: int
+    kind: str
+    subject: str
+    notes: str | None
+    status: str
+    due_at: dt.datetime
+    time_zone: str | None
+    assignee_id: int | None
+    user: str | None
+    about_type: str | None
+    about_id: int | None
+    parties: tuple[int, ...]
+    outcome: str | None
+    interaction_id: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    completed_at: dt.datetime | None
+    version: int
+
+    @property
+    def about(self) -> tuple[str, int] | None:
+        """``(about_type, about_id)``, or ``None``."""
+        if self.about_type is None or self.about_id is None:
+            return None
+        return (self.about_type, self.about_id)
+
+    def local_due(self) -> dt.datetime:
+        """``due_at`` in its ``time_zone`` (UTC when it has none)."""
+        if self.time_zone is None:
+            return self.due_at
+        from zoneinfo import ZoneInfo
+
+        return self.due_at.astimezone(ZoneInfo(self.time_zone))
+
+    @classmethod
+    def of(cls, row: ActivityRow) -> Activity:
+        return cls(
+            id=row.id, kind=row.kind, subject=row.subject, notes=row.notes, status=row.status,
+            due_at=row.due_at, time_zone=row.time_zone, assignee_id=row.assignee_id,
+            user=row.user, about_type=row.about_type, about_id=row.about_id,
+            parties=tuple(p.party_id for p in row.parties), outcome=row.outcome,
+            interaction_id=row.interaction_id, created_at=row.created_at,
+            updated_at=row.updated_at, completed_at=row.completed_at, version=row.version,
+        )  # fmt: skip
 
 
 @attrs.frozen

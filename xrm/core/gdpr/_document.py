@@ -163,6 +163,29 @@ class MessageOut(_Out):
     reference: str
 
 
+class ActivityOut(_Out):
+    """A planned call, meeting, email or task that concerns the party or is assigned
+    to it (``s.activities``)."""
+
+    id: int
+    kind: str
+    subject: str
+    notes: str | None
+    status: str
+    due_at: dt.datetime
+    time_zone: str | None
+    assignee_id: int | None
+    user: str | None
+    about_type: str | None
+    about_id: int | None
+    parties: list[int]
+    outcome: str | None
+    interaction_id: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    completed_at: dt.datetime | None
+
+
 class ConsentOut(_Out):
     """One record of the consent ledger."""
 
@@ -227,6 +250,9 @@ class PartyExport(_Out):
     relationships: list[RelationshipOut]
     interactions: list[InteractionOut]
     messages: list[MessageOut] = Field(description="messages made for the party, oldest first")
+    activities: list[ActivityOut] = Field(
+        description="activities that concern the party or are assigned to it, oldest first"
+    )
     consents: list[ConsentOut]
     timeline: list[EventOut] = Field(description="journal events, in the order written")
     plugins: dict[str, dict[str, Any]] = Field(

@@ -31,6 +31,7 @@ from xrm.core.gdpr._declared import erase_plugin_rows, export_plugin_rows
 from xrm.core.gdpr._document import (
     EXPORT_FORMAT,
     SCHEMA_ID,
+    ActivityOut,
     ConsentOut,
     EventOut,
     InteractionOut,
@@ -67,6 +68,8 @@ from xrm.core.gdpr._traces import (
 )
 from xrm.core.messaging.service import Message
 from xrm.core.models import (
+    ActivityPartyRow,
+    ActivityRow,
     ConsentLedgerRow,
     ConsentRecordRow,
     ContactPointRow,
@@ -83,7 +86,7 @@ from xrm.core.models import (
 )
 from xrm.core.normalize import email_key, phone_key, text_key
 from xrm.core.nouns.preferences import delete_preferences, preferences_of
-from xrm.core.records import Interaction, Party, Role, TimelineEntry
+from xrm.core.records import Activity, Interaction, Party, Role, TimelineEntry
 from xrm.core.uow import PartyRef, UnitOfWork, jsonable, ref_id
 from xrm.errors import Conflict, PluginError, ValidationError
 
@@ -177,6 +180,9 @@ class ErasureReport:
     preferences: int = 0
     #: messages whose address and texts were removed (those not yet sent: cancelled)
     messages: int = 0
+    #: activities that concerned the party (texts removed, open ones cancelled) or were
+    #: assigned to it (its names removed, no longer its)
+    activities: int = 0
 
 
 @checked_methods(
@@ -255,6 +261,7 @@ class GdprService:
         yield "relationships", self._relationships(cluster)
         yield "interactions", self._interactions(cluster)
         yield "messages", self._messages(cluster)
+        yield "activities", self._activities(cluster)
         yield "consents", self._consents(cluster)
         yield "timeline", self._timeline(cluster)
         yield "plugins", self._plugin_exports(main)
@@ -335,6 +342,43 @@ class GdprService:
         query = select(MessageRow).where(MessageRow.party_id.in_(cluster))
         for row in self._pages(query, MessageRow.id, lambda r: r.id):
             yield _dump(MessageOut, Message.of(row))
+
+    def _activity_query(self, cluster: list[int]) -> Select[ActivityRow]:
+        concerned = select(ActivityPartyRow.activity_id).where(
+            ActivityPartyRow.party_id.in_(cluster)
+        )
+        return (
+            select(ActivityRow)
+            .where(or_(ActivityRow.id.in_(concerned), ActivityRow.assignee_id.in_(cluster)))
+            .options(selectinload(ActivityRow.parties))
+        )
+
+    def _activities(self, cluster: list[int]) -> Iterator[dict[str, Any]]:
+        for row in self._pages(self._activity_query(cluster), ActivityRow.id, lambda r: r.id):
+            yield _dump(ActivityOut, Activity.of(row))
+
+    def _erase_activities(self, cluster: list[int], traces: _Traces) -> int:
+        """Activities that concern the party lose their texts (the open ones are
+        cancelled: nobody calls an erased party back); those it was only assigned to keep
+        theirs, without its names, and no longer name it as their assignee."""
+        members = set(cluster)
+        count = 0
+        for row in self._pages(self._activity_query(cluster), ActivityRow.id, lambda r: r.id):
+            count += 1
+            if any(p.party_id in members for p in row.parties):
+                row.subject, row.notes, row.outcome = ERASED, None, None
+                if row.status == "open":
+                    row.status = "cancelled"
+            else:
+                for field in ("subject", "notes", "outcome"):
+                    text = getattr(row, field)
+                    if text is not None and traces.matches(text):
+                        setattr(row, field, traces.redact(text))
+            if row.assignee_id in members:
+                row.assignee_id = None
+            row.updated_at = utcnow()
+        self._ctx.db.flush()
+        return count
 
     def _erase_messages(self, cluster: list[int]) -> int:
         """Messages not yet gone are cancelled; every message's address and texts go."""
@@ -436,6 +480,7 @@ class GdprService:
             counts["consent_records"] = self._erase_consents(cluster, secret)
             counts["preferences"] = delete_preferences(ctx, cluster)
             counts["messages"] = self._erase_messages(cluster)
+            counts["activities"] = self._erase_activities(cluster, traces)
             counts["journal_events"] = self._erase_journal(cluster, traces)
             counts["plugin_rows"] = erase_plugin_rows(ctx, cluster)
             ctx.db.flush()
