@@ -546,3 +546,46 @@ def test_xrm_keys_create_prints_a_key_once_and_stores_its_hash(tmp_path: Path) -
         cli, ["keys", "create", "--actor", "bob", "--role", "wizard", "--keys", str(path)]
     )
     assert odd.exit_code == 0 and "not a role of the built-in policy" in odd.output
+
+
+# --- activities -------------------------------------------------------------------------
+
+
+def test_activities_are_planned_rescheduled_listed_completed_and_cancelled(
+    agent: Client,
+) -> None:
+    party = marie(agent)["id"]
+    call = agent.ok("POST", "/activities", 201, json={
+        "kind": "call", "subject": "Call back", "due": "2026-12-07T10:00:00",
+        "time_zone": "Europe/Paris", "parties": [party], "user": "ann",
+        "about_type": "sales.opportunity", "about_id": 7,
+    })  # fmt: skip
+    assert call["due_at"].startswith("2026-12-07T09:00") and call["status"] == "open"
+    task = agent.ok("POST", "/activities", 201, json={
+        "kind": "task", "subject": "Send the contract", "due": "2020-01-01T00:00:00Z",
+        "parties": [party],
+    })  # fmt: skip
+    moved = agent.ok(
+        "PATCH", f"/activities/{call['id']}", 200, json={"due": "2026-12-08T08:00:00Z"}
+    )
+    assert moved["due_at"].startswith("2026-12-08T08:00")
+    listed = agent.ok("GET", f"/activities?party={party}&limit=1")
+    assert [a["id"] for a in listed["items"]] == [task["id"]] and listed["next_cursor"]
+    rest = agent.ok("GET", f"/activities?party={party}&after={listed['next_cursor']}")
+    assert [a["id"] for a in rest["items"]] == [call["id"]]
+    assert [a["id"] for a in agent.ok("GET", "/activities/overdue")["items"]] == [task["id"]]
+    about = agent.ok("GET", "/activities?about_type=sales.opportunity&about_id=7")
+    assert [a["id"] for a in about["items"]] == [call["id"]]
+    done = agent.ok("POST", f"/activities/{call['id']}/complete", 200, json={"outcome": "ok"})
+    assert done["status"] == "done"
+    assert_problem(agent.post(f"/activities/{call['id']}/cancel", json={"reason": "x"}), 409)
+    agent.ok("POST", f"/activities/{task['id']}/cancel", 200, json={"reason": "signed"})
+    history = agent.ok("GET", f"/activities/{call['id']}/history")
+    assert [e["type"] for e in history] == [
+        "activity.planned", "activity.updated", "activity.completed"
+    ]  # fmt: skip
+    refused = assert_problem(agent.post("/activities", json={
+        "kind": "call", "subject": "x", "due": "2026-12-07T10:00:00", "time_zone": "Mars/Base",
+    }), 422)  # fmt: skip
+    assert refused["errors"][0]["path"] == "time_zone"
+    assert_problem(agent.get("/activities/999999"), 404)

@@ -535,3 +535,20 @@ def test_the_served_page_shows_the_decision_per_purpose_and_channel(
     consent = page.text.split('id="consent"', 1)[1].split("</section>", 1)[0]
     assert "<th>Deciding record</th>" in consent
     assert "marketing" in consent and "refused" in consent
+
+
+def test_the_page_lists_the_open_activities_overdue_marked(app: XRM, seeded: Seeded) -> None:
+    web, key = real_app(app)
+    with app.session(actor="ann") as s:
+        s.activities.plan("call", "Call back about <b>the quote</b>", parties=[seeded.marie],
+                          due=dt.datetime(2020, 1, 6, 9, 0), user="ann")  # fmt: skip
+        s.activities.plan("task", "Send the contract", parties=[seeded.marie],
+                          due=dt.datetime(2099, 1, 6, 9, 0), time_zone="Europe/Paris")  # fmt: skip
+        done = s.activities.plan("email", "Already done", parties=[seeded.marie],
+                                 due=dt.datetime(2020, 1, 1))  # fmt: skip
+        s.activities.complete(done)
+    page = TestClient(web).get(f"/ui/parties/{seeded.marie}", headers={"X-API-Key": key})
+    section = page.text.split('id="activities"', 1)[1].split("</section>", 1)[0]
+    assert "Call back about &lt;b&gt;the quote&lt;/b&gt;" in section  # escaped
+    assert section.count("overdue") == 1 and "2099-01-06 09:00 CET" in section
+    assert "Already done" not in section

@@ -16,6 +16,12 @@ from xrm.errors import NotFound, ValidationError
 from xrm.web.app import ReadSession, SessionDep, _xrm, caller
 from xrm.web.models import (
     MAX_ID,
+    ActivityCancel,
+    ActivityDone,
+    ActivityIn,
+    ActivityOut,
+    ActivityPage,
+    ActivityPatch,
     AudienceLine,
     CandidatePairOut,
     ConsentDecisionOut,
@@ -48,6 +54,7 @@ from xrm.web.models import (
     RoleIn,
     RoleOut,
     TagsIn,
+    TimelineEntryOut,
     TimelinePage,
     TransitionIn,
     UnmergedOut,
@@ -310,6 +317,127 @@ def list_interactions(
         party_id, channel=channel, touchpoint=touchpoint, limit=limit, after=after
     )
     return {"items": dump(page.items), "next_cursor": page.next_cursor}
+
+
+# --- activities -------------------------------------------------------------------------
+
+ActivityId = Annotated[int, Path(ge=1, le=MAX_ID, description="An activity's id")]
+Status = Literal["open", "done", "cancelled", "any"]
+
+
+def _page(page: Any) -> dict[str, Any]:
+    return {"items": dump(page.items), "next_cursor": page.next_cursor}
+
+
+@router.post("/activities", status_code=201, response_model=ActivityOut, tags=["activities"])
+def plan_activity(body: ActivityIn, s: SessionDep) -> Any:
+    """Plan a call, meeting, email or task."""
+    if (body.about_type is None) != (body.about_id is None):
+        raise ValidationError.single(
+            "about_type" if body.about_type is None else "about_id",
+            "about_type and about_id go together",
+        )
+    about = (body.about_type, body.about_id) if body.about_type and body.about_id else None
+    return dump(
+        s.activities.plan(
+            body.kind, body.subject, due=body.due, time_zone=body.time_zone,
+            parties=body.parties, assignee=body.assignee, user=body.user, about=about,
+            notes=body.notes,
+        )
+    )  # fmt: skip
+
+
+@router.get("/activities", response_model=ActivityPage, tags=["activities"])
+def list_activities(
+    s: ReadSession,
+    assignee: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    user: OptionalName = None,
+    party: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    about_type: Annotated[str | None, Query(min_length=1, max_length=60)] = None,
+    about_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    status: Status = "open",
+    due_before: dt.datetime | None = None,
+    due_after: dt.datetime | None = None,
+    limit: Limit = 50,
+    after: After = None,
+) -> Any:
+    """Activities, soonest due first, a page at a time; every filter is optional."""
+    if (about_type is None) != (about_id is None):
+        raise ValidationError.single("query.about_type", "about_type and about_id go together")
+    about = (about_type, about_id) if about_type is not None and about_id is not None else None
+    return _page(
+        s.activities.list(
+            assignee=assignee, user=user, party=party, about=about,
+            status=None if status == "any" else status, due_before=due_before,
+            due_after=due_after, limit=limit, after=after,
+        )
+    )  # fmt: skip
+
+
+@router.get("/activities/overdue", response_model=ActivityPage, tags=["activities"])
+def overdue_activities(
+    s: ReadSession,
+    assignee: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    user: OptionalName = None,
+    party: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    limit: Limit = 50,
+    after: After = None,
+) -> Any:
+    """Open activities past their due time, the oldest first."""
+    return _page(
+        s.activities.overdue(assignee=assignee, user=user, party=party, limit=limit, after=after)
+    )
+
+
+@router.get("/activities/week", response_model=ActivityPage, tags=["activities"])
+def activities_this_week(
+    s: ReadSession,
+    assignee: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    user: OptionalName = None,
+    party: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    time_zone: OptionalName = None,
+    limit: Limit = 50,
+    after: After = None,
+) -> Any:
+    """Open activities due this week (Monday to Sunday in ``time_zone``, else UTC)."""
+    return _page(
+        s.activities.due_this_week(
+            assignee=assignee, user=user, party=party, time_zone=time_zone, limit=limit,
+            after=after,
+        )
+    )  # fmt: skip
+
+
+@router.get("/activities/{activity_id}", response_model=ActivityOut, tags=["activities"])
+def get_activity(activity_id: ActivityId, s: ReadSession) -> Any:
+    return dump(s.activities.get(activity_id))
+
+
+@router.get(
+    "/activities/{activity_id}/history",
+    response_model=list_of(TimelineEntryOut),
+    tags=["activities"],
+)
+def activity_history(activity_id: ActivityId, s: ReadSession) -> Any:
+    """The activity's journal events, oldest first."""
+    return dump(list(s.activities.history(activity_id)))
+
+
+@router.patch("/activities/{activity_id}", response_model=ActivityOut, tags=["activities"])
+def update_activity(activity_id: ActivityId, body: ActivityPatch, s: SessionDep) -> Any:
+    """Reschedule, reassign or rename an open activity (409 when it is not open)."""
+    return dump(s.activities.update(activity_id, **body.model_dump(exclude_unset=True)))
+
+
+@router.post("/activities/{activity_id}/complete", response_model=ActivityOut, tags=["activities"])
+def complete_activity(activity_id: ActivityId, body: ActivityDone, s: SessionDep) -> Any:
+    """Mark an open activity done, recording the interaction it was when asked."""
+    return dump(s.activities.complete(activity_id, **body.model_dump()))
+
+
+@router.post("/activities/{activity_id}/cancel", response_model=ActivityOut, tags=["activities"])
+def cancel_activity(activity_id: ActivityId, body: ActivityCancel, s: SessionDep) -> Any:
+    return dump(s.activities.cancel(activity_id, reason=body.reason))
 
 
 # --- consent ----------------------------------------------------------------------------

@@ -128,6 +128,8 @@ ImportResultOut = record_model(xrm.ImportResult)
 PartyPage = page_model(PartyOut, "PartyPage")
 InteractionPage = page_model(InteractionOut, "InteractionPage")
 TimelinePage = page_model(TimelineEntryOut, "TimelinePage")
+ActivityOut = record_model(xrm.Activity)
+ActivityPage = page_model(ActivityOut, "ActivityPage")
 
 
 # --- request bodies -------------------------------------------------------------------
@@ -295,6 +297,51 @@ class MessageIn(Body):
     purpose: Name
     data: dict[str, Any] | None = None
     channel: Name | None = None
+
+
+ActivityKind = Literal["call", "meeting", "email", "task"]
+
+
+class ActivityIn(Body):
+    """An activity to plan; a ``due`` without an offset is read in ``time_zone``."""
+
+    kind: ActivityKind
+    subject: Annotated[str, Field(min_length=1, max_length=300)]
+    due: dt.datetime
+    time_zone: Name | None = None
+    parties: list[Id] = Field(default_factory=list, max_length=1000)
+    assignee: Id | None = None
+    user: Name | None = None
+    about_type: Annotated[str, Field(min_length=1, max_length=60)] | None = None
+    about_id: Id | None = None
+    notes: Text | None = None
+
+
+class ActivityPatch(Body):
+    """Only the fields given change."""
+
+    subject: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    due: dt.datetime | None = None
+    time_zone: Name | None = None
+    assignee: Id | None = None
+    user: Name | None = None
+    notes: Text | None = None
+
+
+class ActivityDone(Body):
+    """``record``: record the call or meeting as an interaction (an outbound one needs a
+    ``purpose`` and the ledger's consent)."""
+
+    outcome: Annotated[str, Field(max_length=300)] | None = None
+    record: bool = False
+    channel: Name | None = None
+    direction: Literal["inbound", "outbound", "internal"] = "outbound"
+    purpose: Name | None = None
+    touchpoint: Name | None = None
+
+
+class ActivityCancel(Body):
+    reason: Annotated[str, Field(min_length=1, max_length=300)]
 
 
 class AudienceLine(BaseModel):

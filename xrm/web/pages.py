@@ -341,6 +341,8 @@ def _single_view(
         "ledger": s.consents.history(party),
         "timeline": timeline,
         "duplicates": suggested,
+        "activities": s.activities.list(party=party, limit=20),
+        "now": dt.datetime.now(dt.UTC),
     }
 
 
