@@ -26,6 +26,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -176,6 +177,58 @@ async def load(port: int, key: str, parties: int, clients: int, seconds: float) 
     }
 
 
+_WRK_SCRIPT = """
+math.randomseed(%(seed)d)
+local parties = %(parties)d
+request = function()
+  local n = 10000000 + math.random(0, parties - 1)
+  local d = "06" .. string.sub(tostring(n), 1, 8)
+  local national = string.sub(d, 1, 2) .. "%%20" .. string.sub(d, 3, 4) .. "%%20" ..
+    string.sub(d, 5, 6) .. "%%20" .. string.sub(d, 7, 8) .. "%%20" .. string.sub(d, 9, 10)
+  return wrk.format("GET", "/identity/resolve?phone=" .. national)
+end
+"""
+
+
+def load_wrk(port: int, key: str, parties: int, clients: int, seconds: float,
+             work: Path) -> dict[str, Any]:  # fmt: skip
+    """The same load from wrk (C, one thread): the load generator takes little of the two
+    cores the server shares with it. Every answer must be a 200."""
+    script = work / "lookup.lua"
+    script.write_text(_WRK_SCRIPT % {"seed": 7, "parties": parties})
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{clients}", f"-d{int(seconds)}s", "--latency", "-s", str(script),
+         "-H", f"Authorization: Bearer {key}", f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+    def ms(text: str) -> float:
+        number = float(text.rstrip("usm"))
+        if text.endswith("us"):
+            return number / 1000
+        if text.endswith("ms"):
+            return number
+        return number * 1000  # seconds
+
+    lines = out.splitlines()
+    latency = {
+        line.split()[0]: ms(line.split()[1])
+        for line in lines
+        if line.strip().startswith(("50%", "99%"))
+    }
+    requests = int(next(line.split()[0] for line in lines if "requests in" in line))
+    failed = sum(int(line.split(":")[1]) for line in lines if line.strip().startswith("Non-2xx"))
+    per_second = float(
+        next(line.split(":")[1] for line in lines if line.startswith("Requests/sec"))
+    )
+    return {
+        "requests": requests,
+        "per_second": per_second,
+        "p50_ms": latency["50%"], "p99_ms": latency["99%"], "failures": failed,
+        "first_failure": "non-2xx answers (see wrk's output)" if failed else None,
+    }  # fmt: skip
+
+
 def run(name: str, url: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     print(f"\n== {name}: {args.parties:,} parties")
     t0 = time.perf_counter()
@@ -191,11 +244,14 @@ def run(name: str, url: str, args: argparse.Namespace, work: Path) -> dict[str, 
     port = free_port()
     server = start_server(url, keys_file, port)
     try:
-        remote = asyncio.run(load(port, key, args.parties, args.clients, args.seconds))
+        if args.driver == "wrk":
+            remote = load_wrk(port, key, args.parties, args.clients, args.seconds, work)
+        else:
+            remote = asyncio.run(load(port, key, args.parties, args.clients, args.seconds))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    print(f"   HTTP, {args.clients} clients, one xrm serve process: "
+    print(f"   HTTP ({args.driver}), {args.clients} clients, one xrm serve process: "
           f"{remote['per_second']:,.0f} requests/s, p50 {remote['p50_ms']:.1f} ms, "
           f"p99 {remote['p99_ms']:.1f} ms ({remote['requests']:,} requests, "
           f"{remote['failures']} failed)")  # fmt: skip
@@ -212,6 +268,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lookups", type=int, default=5_000, help="in-process lookups")
     parser.add_argument("--no-postgresql", action="store_true")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--driver",
+        choices=["wrk", "httpx"],
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="the load generator: wrk (C; Debian's wrk package) when installed, else httpx",
+    )
     args = parser.parse_args(argv)
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:

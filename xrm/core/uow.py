@@ -205,6 +205,34 @@ def decode_cursor(cursor: str, field: str = "after") -> list[Any]:
     return value
 
 
+R = TypeVar("R")
+
+
+def keyset_page(
+    db: OrmSession,
+    keys: Any,
+    limit: int,
+    model: Any,
+    options: Sequence[Any],
+    make: Callable[[Any], R],
+) -> tuple[tuple[R, ...], str | None]:
+    """One keyset page: ``keys`` selects ``(id, sort value)`` in page order, ``limit + 1``
+    of them; the rows of ``model`` with those ids are read in one more query (with
+    ``options``) and made into records by ``make``. Returns the records and the cursor of
+    the next page (``None`` on the last)."""
+    found = list(dict.fromkeys((r[0], r[1]) for r in db.execute(keys)))
+    more = len(found) > limit
+    found = found[:limit]
+    rows = {
+        r.id: r
+        for r in db.scalars(
+            select(model).where(model.id.in_([k[0] for k in found])).options(*options)
+        )
+    }
+    items = tuple(make(rows[k[0]]) for k in found)
+    return items, (encode_cursor(found[-1][1], found[-1][0]) if more and found else None)
+
+
 def decode_time_cursor(cursor: str, field: str = "after") -> tuple[dt.datetime, int]:
     """A ``(time, id)`` cursor (:func:`encode_cursor`); anything else, however it decodes,
     is refused with a ValidationError naming ``field``."""

@@ -39,7 +39,7 @@ from xrm.core.uow import (
     UnitOfWork,
     as_utc,
     decode_time_cursor,
-    encode_cursor,
+    keyset_page,
     ref_id,
 )
 from xrm.errors import Conflict, FieldError, NotFound, ValidationError
@@ -334,19 +334,10 @@ class ActivityService:
             at, last_id = decode_time_cursor(after)
             query = query.where(or_(due_col > at, and_(due_col == at, id_col > last_id)))
         query = query.order_by(due_col, id_col).limit(limit + 1)
-        keys = [(r[0], r[1]) for r in self._ctx.db.execute(query)]
-        more = len(keys) > limit
-        keys = keys[:limit]
-        rows = {
-            r.id: r
-            for r in self._ctx.db.scalars(
-                select(ActivityRow)
-                .where(ActivityRow.id.in_([k[0] for k in keys]))
-                .options(selectinload(ActivityRow.parties))
-            )
-        }
-        items = tuple(Activity.of(rows[k[0]]) for k in keys)
-        cursor = encode_cursor(keys[-1][1], keys[-1][0]) if more and keys else None
+        items, cursor = keyset_page(
+            self._ctx.db, query, limit, ActivityRow, [selectinload(ActivityRow.parties)],
+            Activity.of,
+        )  # fmt: skip
         return Page(items, cursor)
 
     def mine(

@@ -24,8 +24,8 @@ from xrm.core.uow import (
     UnitOfWork,
     as_utc,
     decode_time_cursor,
-    encode_cursor,
     jsonable,
+    keyset_page,
     ref_id,
     validate_model,
 )
@@ -235,21 +235,10 @@ class InteractionService:
         query = query.order_by(
             ParticipantRow.occurred_at.desc(), ParticipantRow.interaction_id.desc()
         ).limit(limit + 1)
-        keys = list(
-            dict.fromkeys((r.interaction_id, r.occurred_at) for r in self._ctx.db.execute(query))
-        )
-        more = len(keys) > limit
-        keys = keys[:limit]
-        rows = {
-            r.id: r
-            for r in self._ctx.db.scalars(
-                select(InteractionRow)
-                .where(InteractionRow.id.in_([k[0] for k in keys]))
-                .options(selectinload(InteractionRow.participants))
-            )
-        }
-        items = tuple(Interaction.of(rows[k[0]]) for k in keys)
-        cursor = encode_cursor(keys[-1][1], keys[-1][0]) if more and keys else None
+        items, cursor = keyset_page(
+            self._ctx.db, query, limit, InteractionRow,
+            [selectinload(InteractionRow.participants)], Interaction.of,
+        )  # fmt: skip
         return Page(items, cursor)
 
     # -- helpers -----------------------------------------------------------------------
