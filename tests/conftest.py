@@ -59,6 +59,9 @@ def pg_migrated() -> str:
 
 
 def make_app(request: pytest.FixtureRequest, backend: str, tmp_path: Path, **kw: Any) -> XRM:
+    # the template is migrated without the installed plugin distributions: the core's tests
+    # do not load them (each distribution's own tests do)
+    kw.setdefault("discover", False)
     if backend == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         path = tmp_path / "xrm.db"

@@ -239,7 +239,8 @@ def test_the_party_page_shows_every_section(client: TestClient, seeded: Seeded) 
     answer = client.get(f"/ui/parties/{seeded.marie}")
     assert answer.status_code == 200
     assert sections(answer.text) == {
-        "identity", "contact-points", "roles", "relationships", "consent", "duplicates",
+        "identity", "contact-points", "roles", "activities", "relationships", "consent",
+        "duplicates",
         "timeline",
     }  # fmt: skip
     seen = text_of(answer.text)
