@@ -35,6 +35,8 @@ from xrm.core.gdpr._suppression import database_secret
 from xrm.core.messaging.service import unsubscribe_token
 from xrm.core.models import MessageRow
 from xrm.errors import XRMError
+from xrm.hookspecs import hookspec
+from xrm.plugin import hookimpl
 
 from .conftest import TEST_TYPES, make_app
 
@@ -163,6 +165,7 @@ NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 #: a valid call of each public method; every argument of it is then attacked
 CALLS: dict[str, Call] = {
     "atomic": lambda x: a(),
+    "hook": lambda x: a("xrm_hostile_echo", value="hello"),
     "record_event": lambda x: a("shop.order", parties=[x.p], data={"n": 1}, entity_id=1),
     "journal": lambda x: a(PartyTagged(entity_id=x.p.id, parties=(x.p.id,), tags=["a"])),
     "timeline": lambda x: a(x.p, limit=10, after=None, types=["party.created"]),
@@ -309,22 +312,47 @@ CALLS: dict[str, Call] = {
     "messages.of": lambda x: a(x.p, limit=5),
     "messages.unsubscribe": lambda x: a(x.token, source="one-click"),
     "activities.plan": lambda x: a(
-        "meeting", "Demo", due=NOW, time_zone="Europe/Paris", parties=[x.p], assignee=x.o,
-        user="ann", about=("sales.opportunity", 1), notes="bring the brochure",
+        "meeting",
+        "Demo",
+        due=NOW,
+        time_zone="Europe/Paris",
+        parties=[x.p],
+        assignee=x.o,
+        user="ann",
+        about=("sales.opportunity", 1),
+        notes="bring the brochure",
     ),
     "activities.get": lambda x: a(x.activity),
     "activities.update": lambda x: a(
-        x.activity, subject="Call back", due=NOW, time_zone="UTC", assignee=x.o, user="bob",
+        x.activity,
+        subject="Call back",
+        due=NOW,
+        time_zone="UTC",
+        assignee=x.o,
+        user="bob",
         notes="n",
     ),
     "activities.complete": lambda x: a(
-        x.activity, outcome="agreed", record=False, channel=None, direction="outbound",
-        purpose=None, touchpoint=None, at=NOW,
+        x.activity,
+        outcome="agreed",
+        record=False,
+        channel=None,
+        direction="outbound",
+        purpose=None,
+        touchpoint=None,
+        at=NOW,
     ),
     "activities.cancel": lambda x: a(x.activity, reason="no longer needed"),
     "activities.list": lambda x: a(
-        assignee=x.o, user=None, party=x.p, about=("party", 1), status="open",
-        due_before=NOW, due_after=NOW, limit=5, after=None,
+        assignee=x.o,
+        user=None,
+        party=x.p,
+        about=("party", 1),
+        status="open",
+        due_before=NOW,
+        due_after=NOW,
+        limit=5,
+        after=None,
     ),
     "activities.mine": lambda x: a("ann", limit=5, after=None),
     "activities.overdue": lambda x: a(assignee=None, user="ann", party=x.p, now=NOW, limit=5),
@@ -421,13 +449,34 @@ def assert_clipped(exc: BaseException) -> None:
     assert len(message) < 2_000
 
 
+class HostileSpecs:
+    @staticmethod
+    @hookspec
+    def xrm_hostile_echo(session: Session, value: Any) -> Any:
+        """Answers what it is given."""
+
+
+class Hostile:
+    """Declares a hook of its own (``session.hook``) and implements it."""
+
+    @hookimpl
+    def xrm_hookspecs(self) -> list[object]:
+        return [HostileSpecs]
+
+    @hookimpl
+    def xrm_hostile_echo(self, value: Any) -> Any:
+        return value
+
+
 @pytest.fixture
 def app(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> Iterator[XRM]:
-    """The suite's ``app``, with a template and a transport so that messages are made."""
+    """The suite's ``app``, with a template and a transport so that messages are made, and
+    a plugin declaring a hook."""
     notice = Template("notice", "email", "en", subject="Notice", body="Number {{ data.n }}")
     xrm_app = make_app(
         request, backend, tmp_path, default_region="FR", builtins=False, discover=False,
         templates=TemplateSet([notice]), transports=[FileTransport(tmp_path / "outbox")],
+        plugins=[Hostile()],
     )  # fmt: skip
     xrm_app.register(*TEST_TYPES, source="tests")
     yield xrm_app

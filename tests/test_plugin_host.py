@@ -44,9 +44,11 @@ from xrm import (
     RoleType,
     Session,
     Touchpoint,
+    ValidationError,
 )
 from xrm.core.identity.dedupe import DEFAULT_RULES, MatchRule
 from xrm.core.registry import Registered, Registry
+from xrm.hookspecs import hookspec
 from xrm.plugin import PluginHost, PluginInfo, XRMPluginWarning, hookimpl
 
 Factory = Callable[..., XRM]
@@ -559,7 +561,7 @@ def test_a_broken_entry_point_is_skipped_with_a_warning_and_listed_as_broken(
     installed.distribution("xrm-faulty", "2.0", {"faulty": target})
     with pytest.warns(XRMPluginWarning) as warned:
         app = start(discover=True, load="faulty,telegraph")
-    assert len(warned) == 1
+    assert len(warned) == 1, [str(w.message) for w in warned]
     assert str(warned[0].message).startswith(f"xrm plugin 'faulty' ({target}) failed to load")
     assert error in str(warned[0].message)
     faulty = next(info for info in app.plugin_info() if info.name == "faulty")
@@ -1048,3 +1050,67 @@ def test_collected_results_are_keyed_by_plugin_name_skipping_none(xrm_factory: F
         party = s.parties.create("person", "Ann")
         with pytest.raises(PluginError, match="'Unreachable' failed in xrm_party_export"):
             s.gdpr.export(party)
+
+
+# -- hooks a plugin declares for the others ------------------------------------------------
+class LoyaltySpecs:
+    @staticmethod
+    @hookspec
+    def xrm_loyalty_validate_points(session: Any, party: int, points: int) -> int | None:
+        """Another plugin may veto (raise) or cap (return a number) the points given."""
+
+
+class Loyalty:
+    """Declares xrm_loyalty_validate_points and calls it through the session."""
+
+    @hookimpl
+    def xrm_hookspecs(self) -> list[object]:
+        return [LoyaltySpecs]
+
+
+class Capper:
+    @hookimpl
+    def xrm_loyalty_validate_points(self, points: int) -> int | None:
+        if points < 0:
+            raise ValueError("points cannot be negative")
+        return min(points, 100)
+
+
+def test_a_plugin_declares_a_hook_the_others_implement_whatever_their_order(
+    start: Callable[..., XRM],
+) -> None:
+    app = start(Capper(), Loyalty())  # the implementation is registered first
+    with app.session() as s:
+        assert s.hook("xrm_loyalty_validate_points", party=1, points=250) == {"Capper": 100}
+        with pytest.raises(PluginError) as failed:
+            s.hook("xrm_loyalty_validate_points", party=1, points=-5)
+        assert (
+            failed.value.plugin == "Capper" and failed.value.hook == "xrm_loyalty_validate_points"
+        )
+        with pytest.raises(ValidationError, match="arguments"):
+            s.hook("xrm_loyalty_validate_points", party=1)
+        for name in ("xrm_party_created", "xrm_loyalty_nothing"):
+            with pytest.raises(ValidationError, match="no plugin declares"):
+                s.hook(name)
+
+
+def test_a_declared_hook_needs_the_plugins_prefix_and_an_implementation_needs_a_declaration(
+    start: Callable[..., XRM],
+) -> None:
+    class Squatter:
+        @hookimpl
+        def xrm_hookspecs(self) -> list[object]:
+            return [LoyaltySpecs]
+
+    with pytest.raises(ConfigurationError, match="must begin with 'xrm_squatter_'"):
+        start(type("squatter", (Squatter,), {})())
+    with pytest.raises(ConfigurationError, match="unknown hook 'xrm_loyalty_validate_points'"):
+        start(Capper())  # nobody declares it
+    with pytest.raises(ConfigurationError, match="declares no function"):
+
+        class Empty:
+            @hookimpl
+            def xrm_hookspecs(self) -> list[object]:
+                return [object]
+
+        start(Empty())

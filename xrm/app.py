@@ -64,7 +64,8 @@ T = TypeVar("T")
 
 
 @checked_methods(
-    "session", {"timeline": READ, "atomic": None, "record_event": WRITE, "journal": WRITE}
+    "session",
+    {"timeline": READ, "atomic": None, "record_event": WRITE, "journal": WRITE, "hook": None},
 )
 class Session:
     """One unit of work: every change made through it is committed together when the
@@ -102,6 +103,7 @@ class Session:
             ask_plugins=plugins.implements("xrm_authorize") if plugins else False,
         )
         self._uow = uow
+        self._plugins = plugins
         self.consents = ConsentService(uow)
         self.roles = RoleService(uow)
         self.relationships = RelationshipService(uow)
@@ -201,6 +203,20 @@ class Session:
         with self._uow.atomic():
             self._uow.require_existing(event.parties, "parties")
             return self._uow.record(event)
+
+    def hook(self, name: str, **arguments: Any) -> dict[str, Any]:
+        """Call, in this unit of work, a hook a plugin declared (``xrm_hookspecs``): every
+        implementation in turn, with this session and ``arguments`` (each takes those it
+        names). Returns each plugin's non-``None`` answer by plugin name; the first that
+        raises stops the call as ``PluginError(plugin, name)``, undoing what the hook did
+        (a savepoint). The core's own hooks are called by the core, not through here."""
+        if self._plugins is None or not self._plugins.declared(name):
+            raise ValidationError.single("name", f"no plugin declares a hook {name!r}")
+        with self._uow.atomic():
+            try:
+                return self._uow.hooks.collect(name, **arguments)
+            except TypeError as exc:
+                raise ValidationError.single("arguments", str(exc)) from None
 
     @property
     def db(self) -> OrmSession:

@@ -69,6 +69,7 @@ __all__ = [
     "xrm_consent_changed",
     "xrm_contact_kinds",
     "xrm_event_types",
+    "xrm_hookspecs",
     "xrm_identifier_schemes",
     "xrm_interaction_recorded",
     "xrm_match_rules",
@@ -266,6 +267,27 @@ def xrm_cli_commands(cli: click.Group) -> None:
     :returns: Nothing; the return value is ignored.
 
     **Raising** stops the command line with ``PluginError(plugin, "xrm_cli_commands")``.
+    """
+
+
+@hookspec
+def xrm_hookspecs() -> Iterable[object]:
+    """Declare hooks of the plugin's own, for other plugins to implement (a veto on a
+    stage move of the sales plugin, an escalation of the service plugin).
+
+    **Called** once, when the plugin is registered, before any implementation is checked.
+
+    :returns: Modules or classes holding functions marked ``@hookspec`` (``from
+        xrm.hookspecs import hookspec``), whose names begin with ``xrm_<plugin name>_``
+        (``xrm_sales_validate_stage_move``). The plugin
+        calls them inside a unit of work with :meth:`xrm.Session.hook`, which hands every
+        implementation the ``session`` and blames the plugin that raised.
+
+    A name without the prefix, or declared twice, stops the start with
+    :class:`~xrm.ConfigurationError`. An implementation of a hook no plugin declares is
+    refused once every plugin is registered, as for the core's hooks.
+
+    **Raising** stops the start with ``PluginError(plugin, "xrm_hookspecs")``.
     """
 
 

@@ -237,6 +237,8 @@ class PluginHost:
         #: hook -> what call() needs (see _plan); emptied when plugins change
         self._plans: dict[str, tuple[frozenset[str], list[tuple[str, Any]]]] = {}
         self._infos: list[PluginInfo] = []
+        #: the plugins loaded from entry points (skipped, not fatal, when broken)
+        self._entry_points: dict[str, tuple[importlib.metadata.EntryPoint, object]] = {}
         if self._switches.trace:
             self._pm.trace.root.setwriter(_write_stderr)
             self._pm.enable_tracing()
@@ -247,6 +249,10 @@ class PluginHost:
             self._load_entry_points()
         for plugin in plugins:
             self._add(plugin_name(plugin), plugin)
+        self._check_declared_hooks_met()
+        for ep, plugin in self._entry_points.values():
+            if self._pm.is_registered(plugin):
+                self._check_own_name(ep, plugin)
         try:
             self._pm.check_pending()
         except pluggy.PluginValidationError as exc:  # pragma: no cover - checked per plugin
@@ -358,6 +364,11 @@ class PluginHost:
         """Does any plugin implement ``hook``?"""
         return bool(self._implementations(hook))
 
+    def declared(self, hook: str) -> bool:
+        """Is ``hook`` one a plugin declared (``xrm_hookspecs``), not one of the core's?"""
+        caller = getattr(self._pm.hook, hook, None)
+        return caller is not None and caller.has_spec() and not hasattr(hookspecs, hook)
+
     # -- inside a unit of work ---------------------------------------------------------
     def bind(self, session: Session) -> BoundHooks:
         """The hooks as one unit of work calls them: each call hands ``session``."""
@@ -462,6 +473,7 @@ class PluginHost:
             try:
                 plugin = ep.load()
                 self._register(ep.name, plugin)
+                self._entry_points[ep.name] = (ep, plugin)
             except Exception as exc:
                 if self._switches.strict:
                     raise PluginError(ep.name, "load", exc) from exc
@@ -473,7 +485,6 @@ class PluginHost:
                 )
                 self._note(ep.name, version, "broken", error=_one_line(exc))
                 continue
-            self._check_own_name(ep, plugin)
             self._note(ep.name, version, "loaded", hooks=self._hooks_of(plugin))
         for missing in sorted((wanted or frozenset()) - found - {ESSENTIAL_PLUGIN}):
             warnings.warn(
@@ -513,17 +524,78 @@ class PluginHost:
         except pluggy.PluginValidationError as exc:
             raise ConfigurationError(f"plugin {name!r}: {_one_line(exc)}") from exc
         try:
-            self._check_implementations(name, plugin)
-        except ConfigurationError:
+            self._add_declared_hooks(name, plugin)
+            self._check_implementations(name, plugin, final=False)
+        except (ConfigurationError, PluginError):
             self._pm.unregister(plugin, name=name)
             raise
 
-    def _check_implementations(self, name: str, plugin: object) -> None:
+    def _check_declared_hooks_met(self) -> None:
+        """Once every plugin is registered (so the hooks plugins declare are known): a
+        hook nobody declared is refused, as at registration; an entry-point plugin that
+        implements one is skipped with a warning (or stops the start in strict mode)."""
+        for name, plugin in list(self._pm.list_name_plugin()):
+            try:
+                self._check_implementations(name, plugin)
+            except ConfigurationError as exc:
+                info = next((i for i in self._infos if i.name == name), None)
+                if info is None or self._switches.strict or name not in self._entry_points:
+                    raise
+                self._pm.unregister(plugin, name=name)
+                self._single.clear()
+                self._plans.clear()
+                ep = self._entry_points[name][0]
+                warnings.warn(
+                    f"xrm plugin {name!r} ({ep.value}) failed to load and is skipped: "
+                    f"{_one_line(exc)}",
+                    XRMPluginWarning,
+                    stacklevel=4,
+                )
+                self._infos[self._infos.index(info)] = attrs.evolve(
+                    info, hooks=(), status="broken", error=_one_line(exc)
+                )
+
+    def _add_declared_hooks(self, name: str, plugin: object) -> None:
+        """The hooks ``plugin`` declares for other plugins (``xrm_hookspecs``): each
+        specification's name must begin with ``xrm_<plugin name>_`` and be new."""
+        impl = next(
+            (i for i in self._pm.hook.xrm_hookspecs.get_hookimpls() if i.plugin is plugin), None
+        )
+        if impl is None:
+            return
+        prefix = f"xrm_{name.lower().replace('-', '_')}_"
+        for holder in self._items("xrm_hookspecs", name, impl, object):
+            declared = [
+                n for n in dir(holder)
+                if getattr(getattr(holder, n, None), "xrm_spec", None) is not None
+            ]  # fmt: skip
+            if not declared:
+                raise ConfigurationError(
+                    f"plugin {name!r}: xrm_hookspecs() gave {holder!r}, which declares no "
+                    "function marked with @xrm.hookspec"
+                )
+            for hook in declared:
+                if not hook.startswith(prefix):
+                    raise ConfigurationError(
+                        f"plugin {name!r}: the hook it declares, {hook!r}, must begin with "
+                        f"{prefix!r}"
+                    )
+                caller = getattr(self._pm.hook, hook, None)
+                if caller is not None and caller.has_spec():
+                    raise ConfigurationError(f"plugin {name!r}: hook {hook!r} is declared twice")
+            self._pm.add_hookspecs(holder)
+
+    def _check_implementations(self, name: str, plugin: object, *, final: bool = True) -> None:
+        """Refuse hook wrappers, a hook implemented twice, and (``final``: once every
+        plugin is registered, so that a hook another plugin declares is known) an unknown
+        hook."""
         for caller in self._pm.get_hookcallers(plugin) or []:
             impls = [i for i in caller.get_hookimpls() if i.plugin is plugin]
             if not caller.has_spec():
                 if all(i.optionalhook for i in impls):
                     continue
+                if not final:
+                    continue  # perhaps a hook another plugin declares: checked at the end
                 close = difflib.get_close_matches(caller.name, hookspecs.__all__, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise ConfigurationError(f"plugin {name!r}: unknown hook {caller.name!r}{hint}")
