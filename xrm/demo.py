@@ -77,6 +77,30 @@ def _outbox(url: str) -> Path:
     return _beside(url, "-outbox") or Path(tempfile.mkdtemp(prefix="xrm-demo-outbox-"))
 
 
+def _win_a_deal(app: XRM, acme: int, marie: int, say: Callable[[str], None]) -> None:
+    import xrm_sales  # the xrm-sales distribution (make demo installs it)
+
+    with app.session(actor="sales") as s:
+        if xrm_sales.opportunities(s, account=acme, status=None):
+            return  # a second run: the deal is already won
+        deal = xrm_sales.open_opportunity(
+            s, acme, "ACME: 12 printers", amount="8400.00", currency="EUR",
+            owner_user="sam", contacts=[xrm_sales.ContactIn(marie, "decision_maker")],
+        )  # fmt: skip
+        call = s.activities.plan(
+            "call", "Walk Marie through the quote", due=dt.datetime.now(dt.UTC),
+            parties=[marie], user="sam", about=(xrm_sales.ABOUT, deal.id),
+        )  # fmt: skip
+        say(f"  opportunity {deal.id} opened for ACME ({deal.amount} {deal.currency}), "
+            f"call {call.id} planned for sam")  # fmt: skip
+        s.activities.complete(call, outcome="order confirmed", record=True,
+                              purpose="service", touchpoint="sales")  # fmt: skip
+        won = xrm_sales.move(s, deal, "won")
+        role = s.roles.current(acme, "customer")
+        say(f"  call made and recorded; opportunity {won.stage}: ACME is now a "
+            f"{role.state if role else '?'}")  # fmt: skip
+
+
 def _serve_hint(url: str, party: int, say: Callable[[str], None]) -> None:
     """How to look at the party in a browser: a fresh API key in a keys file beside the
     database (the demo's only: replaced at each run), the command and the page's URL."""
@@ -175,6 +199,11 @@ def run(url: str = "sqlite:///xrm-demo.db", say: Callable[[str], None] = print) 
             participants=[(caller, "caller", "+33612345678"), (employer.other_id, "about")],
         )
         say("  call recorded with Marie and ACME as participants")
+
+    # Sales: ACME asked for a quote; a call about it is planned, made (and recorded), and
+    # the deal is won, which makes ACME a customer (when xrm-sales is installed).
+    if "sales.opportunity_opened" in app.registry.event_types:
+        _win_a_deal(app, acme, marie, say)
 
     # Marketing asks first: consent is evidence, and the data layer enforces it.
     with app.session(actor="marketing") as s:
