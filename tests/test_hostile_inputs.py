@@ -166,6 +166,7 @@ NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 CALLS: dict[str, Call] = {
     "atomic": lambda x: a(),
     "hook": lambda x: a("xrm_hostile_echo", value="hello"),
+    "panels": lambda x: a(x.p),
     "record_event": lambda x: a("shop.order", parties=[x.p], data={"n": 1}, entity_id=1),
     "journal": lambda x: a(PartyTagged(entity_id=x.p.id, parties=(x.p.id,), tags=["a"])),
     "timeline": lambda x: a(x.p, limit=10, after=None, types=["party.created"]),

@@ -42,7 +42,7 @@ from xrm.core.nouns.parties import PartyService
 from xrm.core.nouns.preferences import PreferenceService
 from xrm.core.nouns.relationships import RelationshipService
 from xrm.core.nouns.roles import RoleService
-from xrm.core.records import Page, TimelineEntry
+from xrm.core.records import Page, Panel, TimelineEntry
 from xrm.core.registry import Registered, Registry
 from xrm.core.uow import (
     NO_HOOKS,
@@ -55,7 +55,7 @@ from xrm.core.uow import (
     read_only,
     ref_id,
 )
-from xrm.errors import ConfigurationError, Conflict, ReadOnly, ValidationError
+from xrm.errors import ConfigurationError, Conflict, PluginError, ReadOnly, ValidationError
 from xrm.plugin import PluginHost, PluginInfo
 
 __all__ = ["XRM", "Session"]
@@ -65,7 +65,14 @@ T = TypeVar("T")
 
 @checked_methods(
     "session",
-    {"timeline": READ, "atomic": None, "record_event": WRITE, "journal": WRITE, "hook": None},
+    {
+        "timeline": READ,
+        "atomic": None,
+        "record_event": WRITE,
+        "journal": WRITE,
+        "hook": None,
+        "panels": READ,
+    },
 )
 class Session:
     """One unit of work: every change made through it is committed together when the
@@ -203,6 +210,21 @@ class Session:
         with self._uow.atomic():
             self._uow.require_existing(event.parties, "parties")
             return self._uow.record(event)
+
+    def panels(self, party: PartyRef) -> list[Panel]:
+        """The plugins' sections of the party's single view (``xrm_party_panels``), in
+        the plugins' call order, each marked with its plugin."""
+        shown = self.parties.get(party)
+        found: list[Panel] = []
+        for plugin, given in self._uow.hooks.collect("xrm_party_panels", party=shown).items():
+            items = [given] if isinstance(given, Panel) else list(given)
+            for item in items:
+                if not isinstance(item, Panel):
+                    raise PluginError(
+                        plugin, "xrm_party_panels", TypeError(f"{item!r} is not an xrm.Panel")
+                    )
+                found.append(attrs.evolve(item, plugin=plugin))
+        return found
 
     def hook(self, name: str, **arguments: Any) -> dict[str, Any]:
         """Call, in this unit of work, a hook a plugin declared (``xrm_hookspecs``): every

@@ -43,7 +43,7 @@ import pluggy
 from xrm.core.events import JournalEvent
 from xrm.core.identity.dedupe import MatchRule
 from xrm.core.messaging.transports import Transport
-from xrm.core.records import ConsentRecord, Interaction, Party, Relationship, Role
+from xrm.core.records import ConsentRecord, Interaction, Panel, Party, Relationship, Role
 from xrm.core.registry import (
     Channel,
     ContactKind,
@@ -80,6 +80,7 @@ __all__ = [
     "xrm_party_erase",
     "xrm_party_export",
     "xrm_party_kinds",
+    "xrm_party_panels",
     "xrm_purposes",
     "xrm_relationship_types",
     "xrm_role_changed",
@@ -545,6 +546,24 @@ def xrm_party_export(session: Session, party: Party) -> Mapping[str, Any] | None
     non-``None`` result.
 
     **Raising** aborts the export with ``PluginError(plugin, "xrm_party_export")``.
+    """
+
+
+@hookspec
+def xrm_party_panels(session: Session, party: Party) -> Iterable[Panel] | None:
+    """Add sections to a party's single view: the party page of ``xrm serve``, and any
+    application that shows :meth:`xrm.Session.panels` (a sales plugin's open
+    opportunities, a service plugin's open cases).
+
+    **Called** inside a unit of work, when the single view is built; read only.
+
+    :param session: The unit of work.
+    :param party: The party shown.
+
+    :returns: :class:`xrm.Panel` objects (a title, columns, rows), or ``None``. Keep each
+        to one or two queries: it runs at every view of a party.
+
+    **Raising** aborts the view with ``PluginError(plugin, "xrm_party_panels")``.
     """
 
 

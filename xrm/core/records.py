@@ -34,6 +34,7 @@ __all__ = [
     "Interaction",
     "Link",
     "Page",
+    "Panel",
     "Participant",
     "Party",
     "Relationship",
@@ -304,6 +305,28 @@ class Interaction:
                 Participant(p.party_id, p.role, p.contact_point_id) for p in row.participants
             ),
         )
+
+
+def _cells(rows: Iterable[Iterable[Any]]) -> tuple[tuple[Any, ...], ...]:
+    return tuple(tuple(row) for row in rows)
+
+
+def _names(columns: Iterable[str]) -> tuple[str, ...]:
+    return tuple(columns)
+
+
+@attrs.frozen
+class Panel:
+    """A plugin's section of a party's single view (``xrm_party_panels``): a ``title``, the
+    ``columns`` and ``rows`` of a table (texts, numbers, dates: shown as text, escaped),
+    what to say when there are no rows (``empty``), and ``plugin``, the plugin that gave
+    it (set by :meth:`xrm.Session.panels`)."""
+
+    title: str
+    columns: tuple[str, ...] = attrs.field(converter=_names)
+    rows: tuple[tuple[Any, ...], ...] = attrs.field(converter=_cells)
+    empty: str = "Nothing."
+    plugin: str = ""
 
 
 @attrs.frozen

@@ -342,6 +342,7 @@ def _single_view(
         "timeline": timeline,
         "duplicates": suggested,
         "activities": s.activities.list(party=party, limit=20),
+        "panels": s.panels(party),
         "now": dt.datetime.now(dt.UTC),
     }
 

@@ -415,3 +415,32 @@ def test_another_plugin_vetoes_a_move_through_the_declared_hook(
     with app.session() as s:
         assert xrm_sales.move(s, big, "won").stage == "won"
         assert s.roles.current(acme, "customer").state == "customer"
+
+
+def test_the_single_view_shows_the_accounts_opportunities(app: XRM, people: Cast) -> None:
+    import warnings
+
+    from xrm.web import ApiKeys, create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    with app.session() as s:
+        deal = xrm_sales.open_opportunity(s, people.acme, "40 <seats>", amount=900, currency="EUR")
+        xrm_sales.move(s, deal, "won")
+        xrm_sales.open_opportunity(s, people.acme, "Renewal", amount=100, currency="EUR")
+        [panel] = s.panels(people.acme)
+        assert (panel.plugin, panel.title) == ("sales", "Opportunities")
+        assert [row[:2] for row in panel.rows] == [
+            ("Renewal", "qualification"),
+            ("40 <seats>", "won"),
+        ]
+        assert s.panels(people.alice)[0].rows == ()
+    keys = ApiKeys(None)
+    key = keys.create("seller", ["agent"])
+    page = TestClient(create_app(app, keys)).get(
+        f"/ui/parties/{people.acme.id}", headers={"X-API-Key": key}
+    )
+    assert page.status_code == 200
+    assert "Opportunities" in page.text and "40 &lt;seats&gt;" in page.text

@@ -19,12 +19,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 import click
 from sqlalchemy import update
 
-from xrm import JournalEvent, Party, Session, hookimpl
+from xrm import JournalEvent, Panel, Party, Session, hookimpl
 from xrm_sales._events import (
     EVENT_TYPES,
     ContactAdded,
@@ -121,6 +122,26 @@ _ERASED = "[erased]"
 @hookimpl
 def xrm_hookspecs() -> Iterable[object]:
     return [SalesHooks]
+
+
+@hookimpl
+def xrm_party_panels(session: Session, party: Party) -> Iterable[Panel]:
+    """The party's opportunities as the account, on its single view: open ones first."""
+    found = opportunities(session, account=party, status=None, limit=20)
+    found.sort(key=lambda o: (o.status != "open", o.expected_close or dt.date.max, o.id))
+    rows = [
+        (o.title, o.stage, f"{o.amount} {o.currency}", o.probability, o.expected_close,
+         o.owner_user or (f"party {o.owner_party_id}" if o.owner_party_id else ""))
+        for o in found
+    ]  # fmt: skip
+    return [
+        Panel(
+            "Opportunities",
+            ["title", "stage", "amount", "probability %", "expected close", "owner"],
+            rows,
+            empty="No opportunity.",
+        )
+    ]
 
 
 @hookimpl
