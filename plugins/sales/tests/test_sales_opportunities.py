@@ -444,3 +444,37 @@ def test_the_single_view_shows_the_accounts_opportunities(app: XRM, people: Cast
     )
     assert page.status_code == 200
     assert "Opportunities" in page.text and "40 &lt;seats&gt;" in page.text
+
+
+def test_the_opportunities_over_http(app: XRM, people: Cast) -> None:
+    import warnings
+
+    from xrm.web import ApiKeys, create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    keys = ApiKeys(None)
+    headers = {"X-API-Key": keys.create("seller", ["agent"])}
+    client = TestClient(create_app(app, keys))
+    body = {"account": people.acme.id, "title": "40 seats", "amount": "12500.50",
+            "currency": "EUR", "contacts": [{"party": people.alice.id, "role": "user"}]}  # fmt: skip
+    opened = client.post("/plugins/sales/opportunities", json=body, headers=headers)
+    assert opened.status_code == 201, opened.text
+    deal = opened.json()
+    assert deal["amount"] == "12500.50" and deal["contacts"][0]["role"] == "user"
+    moved = client.post(f"/plugins/sales/opportunities/{deal['id']}/move",
+                        json={"stage": "won"}, headers=headers)  # fmt: skip
+    assert moved.status_code == 200 and moved.json()["status"] == "won"
+    lines = client.get("/plugins/sales/pipeline", headers=headers).json()
+    assert [(x["stage"], x["opportunities"]) for x in lines if x["opportunities"]] == [("won", 1)]
+    lost = client.post(f"/plugins/sales/opportunities/{deal['id']}/move",
+                       json={"stage": "lost"}, headers=headers)  # fmt: skip
+    assert lost.status_code == 422 and lost.json()["errors"][0]["path"] == "lost_reason"
+    bad = client.post("/plugins/sales/opportunities", json={**body, "currency": "EUX"},
+                      headers=headers)  # fmt: skip
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+    assert client.get("/plugins/sales/opportunities/999999", headers=headers).status_code == 404
+    assert client.get("/plugins/sales/stale", headers=headers).status_code == 200
+    assert client.get("/plugins/sales/opportunities").status_code == 401

@@ -145,6 +145,14 @@ def xrm_party_panels(session: Session, party: Party) -> Iterable[Panel]:
 
 
 @hookimpl
+def xrm_web_routers() -> Iterable[object]:
+    """The sales endpoints, under /plugins/sales when xrm serve runs (xrm[web])."""
+    from xrm_sales._web import router  # FastAPI is needed only here
+
+    return [router]
+
+
+@hookimpl
 def xrm_migration_locations() -> Iterable[str]:
     return ["migrations"]  # relative: resolved by the host next to this module
 
