@@ -41,10 +41,15 @@ def test_the_demo_runs_twice_on_one_file_and_recognises_what_it_knows(tmp_path: 
     app = XRM(url)
     # with xrm-sales installed (make demo installs it), the quote's call is recorded, once
     selling = "sales.opportunity_opened" in app.registry.event_types
+    # with xrm-service, a repair case is opened from the call and its status sent, once
+    servicing = "service.case_opened" in app.registry.event_types
     with app.session() as s:
         assert s.parties.count() == 2
         # a call, a campaign, a repair notice per run
-        assert len(s.interactions.of(marie)) == 2 * 3 + selling
+        assert len(s.interactions.of(marie)) == 2 * 3 + selling + servicing
+        if servicing:
+            assert any("opened from the call; status sent by sms; case closed" in line
+                       for line in first)  # fmt: skip
         if selling:
             assert s.roles.current(marie, "customer") is None
             assert any("opportunity won: ACME is now a customer" in line for line in first)
@@ -52,7 +57,8 @@ def test_the_demo_runs_twice_on_one_file_and_recognises_what_it_knows(tmp_path: 
     # the repair notice went by SMS, Marie's preferred channel for service, as a file
     assert any("queued for Marie by sms" in line for line in first)
     sent = sorted((tmp_path / "demo-outbox").glob("*.json"))
-    assert len(sent) == 2 and "réparation R-1042 terminée" in sent[0].read_text()
+    assert len(sent) == 2 + servicing
+    assert "réparation R-1042 terminée" in sent[0].read_text()
     app.dispose()
 
 

@@ -77,6 +77,33 @@ def _outbox(url: str) -> Path:
     return _beside(url, "-outbox") or Path(tempfile.mkdtemp(prefix="xrm-demo-outbox-"))
 
 
+def _templates() -> TemplateSet:
+    """The demo's templates, with the service plugin's notices when it is installed."""
+    try:
+        import xrm_service
+    except ImportError:
+        return TEMPLATES
+    return xrm_service.with_default_templates(TEMPLATES)
+
+
+def _follow_the_repair(app: XRM, marie: int, call: int, say: Callable[[str], None]) -> None:
+    import xrm_service  # the xrm-service distribution (make demo installs it)
+
+    with app.session(actor="after-sales") as s:
+        if xrm_service.cases(s, party=marie, external_ref="R-1042"):
+            return  # a second run: the repair was followed already
+        case = xrm_service.open_case(
+            s, marie, "Printer jams on tray 2", category="repair", priority="high",
+            channel="phone", external_ref="R-1042", interaction=call,
+        )  # fmt: skip
+        xrm_service.move(s, case, "open")
+        notice = xrm_service.notify(s, marie, "repair", "R-1042", "repaired, ready for pickup")
+        xrm_service.move(s, case, "resolved")
+        closed = xrm_service.move(s, case, "closed")
+        say(f"  case {closed.reference} opened from the call; status sent by "
+            f"{notice.message.channel}; case {closed.status}")  # fmt: skip
+
+
 def _win_a_deal(app: XRM, acme: int, marie: int, say: Callable[[str], None]) -> None:
     import xrm_sales  # the xrm-sales distribution (make demo installs it)
 
@@ -120,7 +147,7 @@ def _serve_hint(url: str, party: int, say: Callable[[str], None]) -> None:
 def run(url: str = "sqlite:///xrm-demo.db", say: Callable[[str], None] = print) -> int:
     """Run the demo against ``url`` and return the id of the person it follows."""
     outbox = _outbox(url)
-    app = XRM(url, default_region="FR", templates=TEMPLATES,
+    app = XRM(url, default_region="FR", templates=_templates(),
               transports=[FileTransport(outbox, sender="service@acme.example")])  # fmt: skip
     say(f"xrm demo on {url}")
     app.upgrade()
@@ -190,7 +217,7 @@ def run(url: str = "sqlite:///xrm-demo.db", say: Callable[[str], None] = print) 
             f"  incoming call from {caller.display_name} ({employer.label} party "
             f"{employer.other_id})"
         )
-        s.interactions.record(
+        support_call = s.interactions.record(
             channel="phone",
             direction="inbound",
             touchpoint="support",
@@ -242,6 +269,10 @@ def run(url: str = "sqlite:///xrm-demo.db", say: Callable[[str], None] = print) 
                   "until": dt.date.today() + dt.timedelta(days=14)},
         )  # fmt: skip
         say(f"  repair notice queued for Marie by {notice.channel} to {notice.address}")
+    # After-sales follows the repair as a case, when xrm-service is installed: opened from
+    # the support call, its status sent by Marie's preferred channel, then closed.
+    if "service.case_opened" in app.registry.event_types:
+        _follow_the_repair(app, marie, support_call.id, say)
     delivered = app.deliver()
     say(f"  the outbox worker delivered: {dict(delivered)} (files in {outbox})")
     say(f"    {notice.text}")
