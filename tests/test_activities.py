@@ -214,3 +214,22 @@ def test_the_export_holds_the_activities_and_erasure_clears_them(app: XRM) -> No
         s.gdpr.erase(ann, reason="left the company")
         kept = s.activities.get(other.id)
         assert kept.assignee_id is None and "Ann" not in kept.subject and "ACME" in kept.subject
+
+
+def test_a_merge_carries_the_activities_and_an_unmerge_gives_them_back(app: XRM) -> None:
+    """The duplicate's planned call shows on the survivor after the merge (one link where
+    both were concerned), and its assignments follow; the unmerge gives back each."""
+    with app.session() as s:
+        marie = s.parties.create("person", "Marie Dupont").id
+        twin = s.parties.create("person", "Marie Dupont").id
+        call = s.activities.plan("call", "Call back", due=NOW, parties=[twin])
+        both = s.activities.plan("meeting", "Both", due=NOW, parties=[marie, twin])
+        hers = s.activities.plan("task", "Twin's task", due=NOW, parties=[marie], assignee=twin)
+        s.identity.merge(marie, twin)
+        assert [a.id for a in s.activities.list(party=marie)] == [call.id, both.id, hers.id]
+        assert s.activities.get(both.id).parties == (marie,)
+        assert s.activities.get(hers.id).assignee_id == marie
+        s.identity.unmerge(twin)
+        assert [a.id for a in s.activities.list(party=twin)] == [call.id, both.id]
+        assert s.activities.get(both.id).parties == (marie, twin)
+        assert s.activities.get(hers.id).assignee_id == twin

@@ -25,6 +25,7 @@ from xrm.core.models import (
     RelationshipRow,
     RoleRow,
 )
+from xrm.core.nouns.activities import uncarry_activities
 from xrm.core.nouns.preferences import uncarry_preferences
 from xrm.core.uow import UnitOfWork
 
@@ -135,6 +136,7 @@ class _Unmerge:
                 )
             )
         uncarry_preferences(db, s_id, undo.get("preferences"))
+        uncarry_activities(db, s_id, d_id, undo.get("activities"))
         self._back("role", RoleRow.id, RoleRow.party_id, undo["roles"], s_id)
         for ident, ended_at, version in undo["roles_ended"]:
             db.execute(

@@ -42,6 +42,7 @@ from xrm.core.models import (
     utcnow,
 )
 from xrm.core.normalize import text_key
+from xrm.core.nouns.activities import carry_activities
 from xrm.core.nouns.parties import PartyService
 from xrm.core.nouns.preferences import carry_preferences
 from xrm.core.nouns.relationships import RelationshipService
@@ -548,6 +549,7 @@ class _Merge:
         if self.tags:
             db.execute(insert(PartyTagRow), [{"party_id": s_id, "tag": t} for t in self.tags])
         self.undo["preferences"] = carry_preferences(db, s_id, d_id, now)
+        self.undo["activities"] = carry_activities(db, s_id, d_id)
         ended = db.execute(
             select(RoleRow.id, RoleRow.ended_at, RoleRow.version).where(
                 RoleRow.id.in_(self.roles_ended)

@@ -18,7 +18,7 @@ import zoneinfo
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from xrm.core._args import checked_methods
@@ -44,7 +44,7 @@ from xrm.core.uow import (
 )
 from xrm.errors import Conflict, FieldError, NotFound, ValidationError
 
-__all__ = ["KINDS", "STATUSES", "ActivityService"]
+__all__ = ["KINDS", "STATUSES", "ActivityService", "carry_activities", "uncarry_activities"]
 
 #: what an activity may be
 KINDS = ("call", "meeting", "email", "task")
@@ -457,3 +457,66 @@ class ActivityService:
             touchpoint=touchpoint, occurred_at=when, subject=row.subject, outcome=None,
             attributes={"activity_id": row.id},
         )  # fmt: skip
+
+
+# -- merge and unmerge (xrm.core.identity) ---------------------------------------------------
+def carry_activities(db: Any, survivor: int, duplicate: int) -> dict[str, Any]:
+    """A merge: the duplicate's activities become the survivor's: the links of those it
+    concerns move to the survivor (a link the survivor already has is dropped instead),
+    and those assigned to it are assigned to the survivor. Returns what
+    :func:`uncarry_activities` undoes."""
+    link = ActivityPartyRow
+    theirs = db.execute(
+        select(link.activity_id, link.due_at).where(link.party_id == duplicate)
+    ).all()
+    mine = set(db.scalars(select(link.activity_id).where(link.party_id == survivor)))
+    moved = [a for a, _ in theirs if a not in mine]
+    dropped = [[a, due.isoformat()] for a, due in theirs if a in mine]
+    if moved:
+        db.execute(
+            update(link)
+            .where(link.party_id == duplicate, link.activity_id.in_(moved))
+            .values(party_id=survivor)
+        )
+    if dropped:
+        db.execute(
+            delete(link).where(
+                link.party_id == duplicate, link.activity_id.in_([a for a, _ in dropped])
+            )
+        )
+    assigned = list(db.scalars(select(ActivityRow.id).where(ActivityRow.assignee_id == duplicate)))
+    if assigned:
+        db.execute(
+            update(ActivityRow)
+            .where(ActivityRow.id.in_(assigned))
+            .values(assignee_id=survivor, version=ActivityRow.version + 1),
+            execution_options={"synchronize_session": False},
+        )
+    return {"moved": moved, "dropped": dropped, "assigned": assigned}
+
+
+def uncarry_activities(db: Any, survivor: int, duplicate: int, undo: Any) -> None:
+    """An unmerge: give the duplicate back its activities as :func:`carry_activities` took
+    them (those reassigned since stay with their new assignee)."""
+    if not undo:
+        return
+    link = ActivityPartyRow
+    if undo["moved"]:
+        db.execute(
+            update(link)
+            .where(link.party_id == survivor, link.activity_id.in_(undo["moved"]))
+            .values(party_id=duplicate)
+        )
+    if undo["dropped"]:
+        db.execute(
+            insert(link),
+            [{"activity_id": a, "party_id": duplicate, "due_at": dt.datetime.fromisoformat(due)}
+             for a, due in undo["dropped"]],
+        )  # fmt: skip
+    if undo["assigned"]:
+        db.execute(
+            update(ActivityRow)
+            .where(ActivityRow.id.in_(undo["assigned"]), ActivityRow.assignee_id == survivor)
+            .values(assignee_id=duplicate, version=ActivityRow.version + 1),
+            execution_options={"synchronize_session": False},
+        )
