@@ -458,8 +458,10 @@ def test_the_opportunities_over_http(app: XRM, people: Cast) -> None:
     keys = ApiKeys(None)
     headers = {"X-API-Key": keys.create("seller", ["agent"])}
     client = TestClient(create_app(app, keys))
-    body = {"account": people.acme.id, "title": "40 seats", "amount": "12500.50",
-            "currency": "EUR", "contacts": [{"party": people.alice.id, "role": "user"}]}  # fmt: skip
+    body = {
+        "account": people.acme.id, "title": "40 seats", "amount": "12500.50", "currency": "EUR",
+        "contacts": [{"party": people.alice.id, "role": "user"}],
+    }  # fmt: skip
     opened = client.post("/plugins/sales/opportunities", json=body, headers=headers)
     assert opened.status_code == 201, opened.text
     deal = opened.json()
