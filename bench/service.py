@@ -27,7 +27,6 @@ import random
 import sys
 import tempfile
 import time
-import tracemalloc
 from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
@@ -39,6 +38,7 @@ if __package__ in (None, ""):
 import xrm_service
 from sqlalchemy import text
 
+from bench.timing import best
 from xrm import XRM
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
@@ -151,21 +151,6 @@ def load(app: XRM, n: int, parties: list[int]) -> float:
     with app.engine.begin() as conn:
         conn.execute(text("ANALYZE"))
     return time.perf_counter() - started
-
-
-def best(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
-    """Best wall time, and peak Python allocation (MB) of one more run under tracemalloc."""
-    times = []
-    result = None
-    for _ in range(repeat):
-        started = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - started)
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1] / 1e6
-    tracemalloc.stop()
-    return min(times), peak, result
 
 
 def library_all_breached(s: Any) -> int:
