@@ -33,7 +33,16 @@ ROOT = Path(__file__).resolve().parent.parent
 #: services built on them (the web layer, whose ``session`` dependency plugins' routers
 #: use, and the events relay)
 PUBLIC = frozenset(
-    {"xrm", "xrm.errors", "xrm.hookspecs", "xrm.tables", "xrm.testing", "xrm.web", "xrm.relay"}
+    {
+        "xrm",
+        "xrm.errors",
+        "xrm.hookspecs",
+        "xrm.segments",
+        "xrm.tables",
+        "xrm.testing",
+        "xrm.web",
+        "xrm.relay",
+    }
 )
 
 #: the app, the plugin host and the essential plugin (the core's defaults as a plugin)
@@ -167,7 +176,7 @@ def private_for(path: Path, module: str) -> bool:
 
 
 PUBLIC_ONLY = Rule(
-    "the CLI, the plugins, the web layer and the relay import only xrm, xrm.tables, "
+    "the CLI, the plugins, the web layer and the relay import only xrm, xrm.segments, xrm.tables, "
     "xrm.hookspecs, xrm.testing, xrm.errors, xrm.web, xrm.relay and their own package "
     "(docs/tables.md; or ask the core for a public way)",
     on_the_public_side,

@@ -61,7 +61,7 @@ class TestDb:
         assert "schema at" in run("db", "upgrade").stdout
         run("db", "check")
         current = data(run("db", "current", "--json"))
-        assert current["up_to_date"] is True and "0010_activity" in current["current"]  # type: ignore[index]
+        assert current["up_to_date"] is True and "0011_segment" in current["current"]  # type: ignore[index]
         assert "up to date: yes" in run("db", "current").stdout
 
 

@@ -149,6 +149,7 @@ def seed(s: Session) -> Seeds:
         "call", "Call back about the quote", due=NOW, parties=[p], assignee=o,
         about=("party", p.id),
     )  # fmt: skip
+    s.segments.define("vips", {"type": "tag", "tag": "vip"})
     return Seeds(p, o, dup, gone, p.contact_points[0], role, rel, inter, consent, message.id,
                  token, activity=activity.id)  # fmt: skip
 
@@ -186,14 +187,20 @@ CALLS: dict[str, Call] = {
     "parties.resolve_or_create": lambda x: a({"kind": "person", "emails": ["marie@example.com"]}),
     "parties.get": lambda x: a(x.p, follow_merges=True),
     "parties.list": lambda x: a(
-        kind="person", tag="vip", role="customer", role_state="lead", name="Marie", limit=5
+        kind="person",
+        tag="vip",
+        role="customer",
+        role_state="lead",
+        name="Marie",
+        segment="vips",
+        limit=5,
     ),
     "parties.find": lambda x: a(email="marie@example.com", phone="0612345678", region="FR"),
     "parties.find_ids": lambda x: a(
         email="marie@example.com", identifier=("fr.nir", "2 84 05 75 056 004 12")
     ),
     "parties.holders": lambda x: a("marie@example.com", "0612345678", "FR", None),
-    "parties.count": lambda x: a(kind="person"),
+    "parties.count": lambda x: a(kind="person", segment={"type": "kind", "kind": "person"}),
     "parties.update": lambda x: a(
         x.p,
         version=x.p.version,
@@ -361,6 +368,22 @@ CALLS: dict[str, Call] = {
         assignee=None, user=None, party=x.p, time_zone="Europe/Paris", now=NOW, limit=5
     ),
     "activities.history": lambda x: a(x.activity),
+    "segments.parse": lambda x: a({"type": "tag", "tag": "vip"}),
+    "segments.define": lambda x: a(
+        "new one", {"type": "all", "of": [{"type": "tag", "tag": "vip"}]}, description="d"
+    ),
+    "segments.update": lambda x: a(
+        "vips", criterion={"type": "kind", "kind": "person"}, description="x", version=1
+    ),
+    "segments.delete": lambda x: a("vips"),
+    "segments.freeze": lambda x: a("vips", as_name="vips then"),
+    "segments.get": lambda x: a("vips"),
+    "segments.list": lambda x: a(),
+    "segments.count": lambda x: a("vips", at=NOW),
+    "segments.preview": lambda x: a("vips", limit=5, at=NOW),
+    "segments.stream": lambda x: a("vips", at=NOW, batch=10),
+    "segments.contains": lambda x: a("vips", x.p, at=NOW),
+    "segments.select": lambda x: a("vips", at=NOW),
     "preferences.get": lambda x: a(x.p),
     "preferences.set": lambda x: a(
         x.p,

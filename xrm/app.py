@@ -44,6 +44,7 @@ from xrm.core.nouns.relationships import RelationshipService
 from xrm.core.nouns.roles import RoleService
 from xrm.core.records import Page, Panel, TimelineEntry
 from xrm.core.registry import Registered, Registry
+from xrm.core.segments.service import SegmentService
 from xrm.core.uow import (
     NO_HOOKS,
     Event,
@@ -115,7 +116,10 @@ class Session:
         self.roles = RoleService(uow)
         self.relationships = RelationshipService(uow)
         self.parties = PartyService(
-            uow, suppressions=Suppressions(uow), importer=lambda: self.imports
+            uow,
+            suppressions=Suppressions(uow),
+            importer=lambda: self.imports,
+            segments=lambda: self.segments,
         )
         self.preferences = PreferenceService(uow)
         self.imports = ImportService(uow, self.parties, self.roles, self.consents, self.preferences)
@@ -124,6 +128,7 @@ class Session:
         self.messages = MessageService(uow, self.consents, self.interactions, self.preferences)
         self.identity = IdentityService(uow, self.parties, self.relationships)
         self.gdpr = GdprService(uow)
+        self.segments = SegmentService(uow, self.parties, session=self)
         self.inbound = InboundService(
             uow, self.parties, self.interactions, self.consents, self.messages
         )

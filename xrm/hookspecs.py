@@ -54,6 +54,7 @@ from xrm.core.registry import (
     RoleType,
     Touchpoint,
 )
+from xrm.core.segments.criteria import Criterion
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -85,6 +86,7 @@ __all__ = [
     "xrm_relationship_types",
     "xrm_role_changed",
     "xrm_role_types",
+    "xrm_segment_criteria",
     "xrm_touchpoints",
     "xrm_transports",
     "xrm_validate_interaction",
@@ -649,6 +651,27 @@ def xrm_event_types() -> Iterable[type[JournalEvent]]:
     docstring stops the start with :class:`~xrm.ConfigurationError` naming the plugin.
 
     **Raising** stops the start with ``PluginError(plugin, "xrm_event_types")``.
+    """
+
+
+@hookspec
+def xrm_segment_criteria() -> Iterable[type[Criterion]]:
+    """Declare segment criteria: :class:`xrm.segments.Criterion` subclasses whose ``type``
+    defaults to ``"<plugin>.<name>"`` (``"commerce.rfm"``) and whose ``where(ctx,
+    party_id)`` returns the SQL condition true for the parties they select (see
+    docs/segments.md). A segment saved with one stores its JSON form; ``s.segments.parse``
+    reads it back.
+
+    **Called** once, when the application starts: the classes go into
+    ``app.registry.segment_criteria``.
+
+    :returns: An iterable of ``Criterion`` subclasses.
+
+    **Results** are collected from every plugin. A class that is not a ``Criterion``
+    subclass, a ``type`` without the plugin's name as its prefix, or one already taken
+    stops the start with :class:`~xrm.ConfigurationError` naming the plugin.
+
+    **Raising** stops the start with ``PluginError(plugin, "xrm_segment_criteria")``.
     """
 
 

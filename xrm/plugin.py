@@ -280,6 +280,7 @@ class PluginHost:
             *((hook, kind, registry.add) for hook, kind in _REGISTRATION_HOOKS),
             ("xrm_match_rules", MATCH_RULE_TYPES, registry.add_match_rule),
             ("xrm_event_types", type, registry.add_event_type),
+            ("xrm_segment_criteria", type, registry.add_segment_criterion),
         ]
         for hook, kind, add in hooks:
             for name, impl in self._registration_order(hook):

@@ -164,6 +164,14 @@ def check_model_or_mapping(value: Any, field: str) -> None:
     check_mapping(value, field)
 
 
+def check_segment_target(value: Any, field: str) -> None:
+    """A saved segment's name, a criterion (a pydantic model) or a criterion's JSON form."""
+    if isinstance(value, str):
+        check_text(value, field)
+    else:
+        check_model_or_mapping(value, field)
+
+
 def _items(value: Any, field: str) -> list[Any]:
     """A bounded list or tuple (not text, not a mapping, not a one-shot iterator)."""
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, list | tuple):
@@ -317,6 +325,8 @@ def _checkers() -> dict[str, Check]:
         "Mapping[str, Any]": check_mapping,
         "AnyContactPoint | Mapping[str, Any]": check_model_or_mapping,
         "ImportedParty | Mapping[str, Any]": check_model_or_mapping,
+        "Criterion | Mapping[str, Any]": check_model_or_mapping,
+        "Target": check_segment_target,
         "Iterable[ImportedParty | Mapping[str, Any]]": check_stream,
         "Iterable[str]": _iterable_of(text),
         # parties to message in bulk: any iterable, each id checked as it is read

@@ -584,6 +584,49 @@ class AccessRefused(JournalEvent):
     by: str | None = None
 
 
+@attrs.frozen(kw_only=True)
+class SegmentDefined(JournalEvent):
+    """A segment was saved under a name (``s.segments.define``)."""
+
+    TYPE = "segment.defined"
+    ENTITY = "segment"
+    name: str
+    definition: dict[str, Any]
+
+
+@attrs.frozen(kw_only=True)
+class SegmentChanged(JournalEvent):
+    """A saved segment's criterion or description was changed (``s.segments.update``)."""
+
+    TYPE = "segment.changed"
+    ENTITY = "segment"
+    name: str
+    definition: dict[str, Any]
+    description: str | None
+
+
+@attrs.frozen(kw_only=True)
+class SegmentFrozen(JournalEvent):
+    """A segment's members were saved as a list with its date (``s.segments.freeze``):
+    ``members`` is how many."""
+
+    TYPE = "segment.frozen"
+    ENTITY = "segment"
+    name: str
+    source: str
+    members: int
+
+
+@attrs.frozen(kw_only=True)
+class SegmentDeleted(JournalEvent):
+    """A saved segment was deleted, with a frozen one's member list
+    (``s.segments.delete``)."""
+
+    TYPE = "segment.deleted"
+    ENTITY = "segment"
+    name: str
+
+
 CORE_EVENTS: tuple[type[JournalEvent], ...] = (
     PartyCreated,
     PartyUpdated,
@@ -616,6 +659,10 @@ CORE_EVENTS: tuple[type[JournalEvent], ...] = (
     ActivityUpdated,
     ActivityCompleted,
     ActivityCancelled,
+    SegmentDefined,
+    SegmentChanged,
+    SegmentFrozen,
+    SegmentDeleted,
     AccessRefused,
 )
 

@@ -663,6 +663,35 @@ class ActivityPartyRow(Base):
     __table_args__ = (Index("ix_activity_party_due", "party_id", "due_at", "activity_id"),)
 
 
+class SegmentRow(Base):
+    """A saved segment: a named criterion (``definition``, its JSON form), evaluated when
+    read; or, once frozen (``frozen_at`` set), the list of its members on that date."""
+
+    __tablename__ = "segment"
+
+    id: Mapped[pk]
+    name: Mapped[str] = mapped_column(String(100), unique=True, info=NOT_PERSONAL)
+    description: Mapped[str | None] = mapped_column(Text, info=NOT_PERSONAL)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON())
+    frozen_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class SegmentMemberRow(Base):
+    """A member of a frozen segment."""
+
+    __tablename__ = "segment_member"
+
+    segment_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("segment.id", ondelete="CASCADE"), primary_key=True
+    )
+    party_id: Mapped[int] = party_fk(primary_key=True, index=True)
+
+
 CORE_TABLES: frozenset[str] = frozenset(Base.metadata.tables)
 """The tables of the core (what the core's own erasure and export read); any other table
 on :class:`Base` is a plugin's."""

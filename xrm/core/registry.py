@@ -22,6 +22,7 @@ from xrm.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from xrm.core.identity.dedupe import MatchRule
+    from xrm.core.segments.criteria import Criterion
 
 __all__ = [
     "BUILTIN_SOURCE",
@@ -353,6 +354,9 @@ class Registry:
         self.event_types: dict[str, type[JournalEvent]] = {}
         self._event_sources: dict[str, str] = {}
         self._rules: list[MatchRule] = []
+        #: the plugins' segment criteria, by ``type`` (the core's are always known)
+        self.segment_criteria: dict[str, type[Criterion]] = {}
+        self._criterion_sources: dict[str, str] = {}
         #: (rule class name, rule name) -> source: two rules of one class may not share a
         #: name, a fuzzy and a blocking rule may (``birth_date``)
         self._rule_sources: dict[tuple[str, str], str] = {}
@@ -416,6 +420,31 @@ class Registry:
             )
         self.event_types[checked.TYPE] = checked
         self._event_sources[checked.TYPE] = source
+
+    def add_segment_criterion(
+        self, criterion: type[Criterion], source: str = BUILTIN_SOURCE
+    ) -> None:
+        """Register a plugin's segment criterion: a :class:`xrm.segments.Criterion`
+        subclass whose ``type`` is ``"<plugin>.<name>"``. A ``type`` taken (by the core or
+        another plugin) raises :class:`ConfigurationError` naming both sources."""
+        from xrm.core.segments.criteria import BUILTIN_CRITERIA, Criterion
+
+        if not (isinstance(criterion, type) and issubclass(criterion, Criterion)):
+            raise ConfigurationError(f"{source}: {criterion!r} is not a segment Criterion class")
+        field = criterion.model_fields.get("type")
+        kind = field.default if field is not None else None
+        if not isinstance(kind, str) or not kind.startswith(f"{source}."):
+            raise ConfigurationError(
+                f"{source}: segment criterion {criterion.__name__} must default its type to "
+                f"'{source}.<name>', not {kind!r}"
+            )
+        if kind in BUILTIN_CRITERIA or kind in self._criterion_sources:
+            raise ConfigurationError(
+                f"duplicate segment criterion {kind!r}: registered by "
+                f"{self._criterion_sources.get(kind, BUILTIN_SOURCE)!r} and again by {source!r}"
+            )
+        self.segment_criteria[kind] = criterion
+        self._criterion_sources[kind] = source
 
     def source_of(self, item: Registered | MatchRule) -> str:
         """The name of the plugin (or ``app``, ``xrm``...) that registered ``item``."""

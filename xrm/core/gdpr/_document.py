@@ -186,6 +186,13 @@ class ActivityOut(_Out):
     completed_at: dt.datetime | None
 
 
+class SegmentMembershipOut(_Out):
+    """A frozen segment (a dated list, ``s.segments.freeze``) the party is a member of."""
+
+    segment: str
+    frozen_at: dt.datetime
+
+
 class ConsentOut(_Out):
     """One record of the consent ledger."""
 
@@ -252,6 +259,9 @@ class PartyExport(_Out):
     messages: list[MessageOut] = Field(description="messages made for the party, oldest first")
     activities: list[ActivityOut] = Field(
         description="activities that concern the party or are assigned to it, oldest first"
+    )
+    segments: list[SegmentMembershipOut] = Field(
+        description="frozen segments (dated lists) the party is a member of"
     )
     consents: list[ConsentOut]
     timeline: list[EventOut] = Field(description="journal events, in the order written")

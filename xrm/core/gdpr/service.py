@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TextIO, TypeVar
 
 import attrs
-from sqlalchemy import Engine, Select, func, or_, select, text, update
+from sqlalchemy import Engine, Select, delete, func, or_, select, text, update
 from sqlalchemy.orm import selectinload
 
 from xrm.core._args import checked_methods
@@ -41,6 +41,7 @@ from xrm.core.gdpr._document import (
     PreferencesOut,
     RelationshipOut,
     RoleOut,
+    SegmentMembershipOut,
     _dump,
     party_export_schema,
     published_schema,
@@ -81,6 +82,8 @@ from xrm.core.models import (
     PartyRow,
     RelationshipRow,
     RoleRow,
+    SegmentMemberRow,
+    SegmentRow,
     SuppressionRow,
     utcnow,
 )
@@ -183,6 +186,8 @@ class ErasureReport:
     #: activities that concerned the party (texts removed, open ones cancelled) or were
     #: assigned to it (its names removed, no longer its)
     activities: int = 0
+    #: frozen segments the party was a member of (the membership is removed)
+    segments: int = 0
 
 
 @checked_methods(
@@ -262,6 +267,7 @@ class GdprService:
         yield "interactions", self._interactions(cluster)
         yield "messages", self._messages(cluster)
         yield "activities", self._activities(cluster)
+        yield "segments", self._segments(cluster)
         yield "consents", self._consents(cluster)
         yield "timeline", self._timeline(cluster)
         yield "plugins", self._plugin_exports(main)
@@ -356,6 +362,25 @@ class GdprService:
     def _activities(self, cluster: list[int]) -> Iterator[dict[str, Any]]:
         for row in self._pages(self._activity_query(cluster), ActivityRow.id, lambda r: r.id):
             yield _dump(ActivityOut, Activity.of(row))
+
+    def _segments(self, cluster: list[int]) -> list[dict[str, Any]]:
+        query = (
+            select(SegmentRow.name, SegmentRow.frozen_at)
+            .join(SegmentMemberRow, SegmentMemberRow.segment_id == SegmentRow.id)
+            .where(SegmentMemberRow.party_id.in_(cluster))
+            .distinct()
+            .order_by(SegmentRow.frozen_at, SegmentRow.name)
+        )
+        return [
+            _dump(SegmentMembershipOut, {"segment": name, "frozen_at": at})
+            for name, at in self._ctx.db.execute(query)
+        ]
+
+    def _erase_segments(self, cluster: list[int]) -> int:
+        """The party leaves every frozen segment's member list (a dynamic segment holds
+        no list: an erased party is never a member)."""
+        gone = delete(SegmentMemberRow).where(SegmentMemberRow.party_id.in_(cluster))
+        return int(self._ctx.db.execute(gone).rowcount or 0)  # type: ignore[attr-defined]
 
     def _erase_activities(self, cluster: list[int], traces: _Traces) -> int:
         """Activities that concern the party lose their texts (the open ones are
@@ -481,6 +506,7 @@ class GdprService:
             counts["preferences"] = delete_preferences(ctx, cluster)
             counts["messages"] = self._erase_messages(cluster)
             counts["activities"] = self._erase_activities(cluster, traces)
+            counts["segments"] = self._erase_segments(cluster)
             counts["journal_events"] = self._erase_journal(cluster, traces)
             counts["plugin_rows"] = erase_plugin_rows(ctx, cluster)
             ctx.db.flush()

@@ -69,6 +69,7 @@ from xrm.core.normalize import (
 )
 from xrm.core.predicates import role_current, unmerged_party
 from xrm.core.records import ContactPoint, ImportResult, Page, Party
+from xrm.core.segments.service import Target
 from xrm.core.uow import (
     PartyRef,
     UnitOfWork,
@@ -169,11 +170,17 @@ class PartyService:
     """``s.parties``: create, read, change and find parties."""
 
     def __init__(
-        self, uow: UnitOfWork, *, suppressions: Suppressions, importer: Callable[[], Importer]
+        self,
+        uow: UnitOfWork,
+        *,
+        suppressions: Suppressions,
+        importer: Callable[[], Importer],
+        segments: Callable[[], Any] | None = None,
     ) -> None:
         self._ctx = uow
         self._suppressions = suppressions
         self._importer = importer
+        self._segments = segments
 
     # -- creating ----------------------------------------------------------------------
     def create(
@@ -329,13 +336,18 @@ class PartyService:
         role: str | None = None,
         role_state: str | None = None,
         name: str | None = None,
+        segment: Target | None = None,
         limit: int = 50,
         after: str | None = None,
     ) -> Page[Party]:
         """Parties in id order, filtered; ``name`` matches words of the display name
-        whatever their case and accents; ``role`` keeps holders of a current role."""
+        whatever their case and accents; ``role`` keeps holders of a current role;
+        ``segment`` keeps the members of a segment (a saved one's name or a criterion, see
+        ``s.segments``), which never holds an erased party."""
         _check_limit(limit)
         query = select(PartyRow.id).where(unmerged_party())
+        if segment is not None:
+            query = query.where(PartyRow.id.in_(self._segment(segment)))
         if kind is not None:
             query = query.where(PartyRow.kind == kind)
         if tag is not None:
@@ -427,11 +439,20 @@ class PartyService:
             raise ValidationError.single("", "give an email, a phone or an identifier to find")
         return tuple(k for k in _KEY_KINDS if k in params), params
 
-    def count(self, *, kind: str | None = None) -> int:
+    def count(self, *, kind: str | None = None, segment: Target | None = None) -> int:
+        """How many parties there are (merged ones aside), of ``kind``, members of
+        ``segment`` (a saved segment's name or a criterion), each when given."""
         query = select(func.count()).select_from(PartyRow).where(unmerged_party())
         if kind is not None:
             query = query.where(PartyRow.kind == kind)
+        if segment is not None:
+            query = query.where(PartyRow.id.in_(self._segment(segment)))
         return int(self._ctx.db.scalar(query) or 0)
+
+    def _segment(self, segment: Target) -> Any:
+        if self._segments is None:  # pragma: no cover - a Session always wires it
+            raise ValidationError.single("segment", "segments are not available here")
+        return self._segments()._members_query(segment, None, "segment")
 
     def resolve_or_create(self, record: ImportedParty | Mapping[str, Any]) -> tuple[Party, Outcome]:
         """What ``xrm import`` does for one party: the party known by one of the record's
