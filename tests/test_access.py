@@ -164,7 +164,7 @@ def test_roles_must_be_a_list_of_names(guarded: XRM) -> None:
 def test_the_default_roles(guarded: XRM) -> None:
     assert DEFAULT_GRANTS["dpo"] >= {"export", "erase"}
     assert "erase" not in DEFAULT_GRANTS["manager"] and "merge" in DEFAULT_GRANTS["manager"]
-    assert DEFAULT_GRANTS["marketer"] == {"read", "message"}
+    assert DEFAULT_GRANTS["marketer"] == {"read", "message", "target"}
     assert DEFAULT_GRANTS["admin"] == set(ACTIONS)
     party = a_party(guarded)
     with guarded.session(actor="dora", roles=["dpo"]) as s:

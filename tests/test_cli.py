@@ -385,3 +385,32 @@ def test_inbound_records_a_reply_and_names_an_unknown_sender(ready: Run, tmp_pat
     made = data(ready("inbound", str(sms), "--create-unknown", "--json"))
     assert made["kind"] == "message" and made["party_id"] == 3  # type: ignore[index]
     assert "interaction.recorded" in ready("timeline", "2").stdout
+
+
+def test_segments_are_defined_counted_listed_and_frozen(ready: Run, tmp_path: Path) -> None:
+    assert "every criterion holds" in ready("segment", "criteria").stdout
+    vip = (
+        '{"type": "all", "of": [{"type": "tag", "tag": "vip"}, {"type": "kind", "kind": "person"}]}'
+    )
+    assert ready("segment", "define", "vips", vip, "--description", "our best").stdout == (
+        "segment 'vips' saved: 1 parties now\n"
+    )
+    assert ready("segment", "count", "vips").stdout == "1\n"
+    criterion = tmp_path / "orgs.json"
+    criterion.write_text('{"type": "kind", "kind": "organization"}')
+    assert ready("segment", "count", f"@{criterion}").stdout == "1\n"
+    assert ready("segment", "members", "vips").stdout == "2\n"
+    assert data(ready("segment", "preview", "vips", "--json"))[0]["display_name"] == "Marie Dupont"  # type: ignore[index]
+    shown = data(ready("segment", "show", "vips", "--json"))
+    assert shown["count"] == 1 and shown["criterion"]["of"][0] == {"type": "tag", "tag": "vip"}  # type: ignore[index]
+    assert "frozen with 1 parties" in ready("segment", "freeze", "vips", "--as", "vips dec").stdout
+    listed = data(ready("segment", "list", "--json"))
+    assert [(x["name"], x["members"]) for x in listed] == [("vips", None), ("vips dec", 1)]  # type: ignore[union-attr, index]
+    ready("segment", "update", "vips", "--description", "still our best")
+    # errors: one line naming the field, or a usage error for JSON that is not
+    bad = ready("segment", "define", "x", '{"type": "role", "role": "nope"}', code=1)
+    assert "criterion.role: unknown role type 'nope'" in bad.stderr
+    ready("segment", "count", '{"type":', code=2)
+    assert "segment 'nope' not found" in ready("segment", "count", "nope", code=1).stderr
+    ready("segment", "update", "vips", code=2)
+    assert ready("segment", "delete", "vips dec").stdout == "segment 'vips dec' deleted\n"

@@ -103,3 +103,19 @@ def test_the_merge_example_in_the_docs_is_the_example_file() -> None:
     example = (ROOT / "examples" / "merge.py").read_text()
     body = docs.split("## Merge and unmerge", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     assert body.strip() and body in example
+
+
+def test_the_segments_example_runs_and_is_the_one_in_the_docs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["segments.py", f"sqlite:///{tmp_path / 's.db'}"])
+    runpy.run_path(str(ROOT / "examples" / "segments.py"), run_name="__main__")
+    out = capsys.readouterr().out.splitlines()
+    assert out[:4] == ["1", "['Marie Dupont']", "True", "1"]
+    assert out[4].startswith('{"type":"all","of":[{"type":"related"')
+    docs = (ROOT / "docs" / "segments.md").read_text()
+    body = docs.split("## A worked example", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    example = (ROOT / "examples" / "segments.py").read_text().splitlines()
+    for line in body.splitlines():
+        if "XRM(" not in line:
+            assert line in example, line

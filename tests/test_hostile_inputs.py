@@ -368,6 +368,7 @@ CALLS: dict[str, Call] = {
         assignee=None, user=None, party=x.p, time_zone="Europe/Paris", now=NOW, limit=5
     ),
     "activities.history": lambda x: a(x.activity),
+    "segments.criteria": lambda x: a(),
     "segments.parse": lambda x: a({"type": "tag", "tag": "vip"}),
     "segments.define": lambda x: a(
         "new one", {"type": "all", "of": [{"type": "tag", "tag": "vip"}]}, description="d"

@@ -589,3 +589,44 @@ def test_activities_are_planned_rescheduled_listed_completed_and_cancelled(
     }), 422)  # fmt: skip
     assert refused["errors"][0]["path"] == "time_zone"
     assert_problem(agent.get("/activities/999999"), 404)
+
+
+# --- segments ---------------------------------------------------------------------------
+
+
+def test_segments_are_saved_counted_streamed_and_frozen(
+    served: tuple[XRM, TestClient, ApiKeys], agent: Client
+) -> None:
+    _, client, keys = served
+    # a marketer defines segments (the "target" action); an agent reads them
+    marketer = Client(client, keys.create("mia", ["marketer"]))
+    marie(agent, tags=["vip"])
+    agent.ok("POST", "/parties", 201, json={"kind": "organization", "display_name": "ACME"})
+    vip = {"type": "all", "of": [{"type": "tag", "tag": "vip"}, {"type": "kind", "kind": "person"}]}
+    assert_problem(agent.post("/segments", json={"name": "vips", "criterion": vip}), 403)
+    made = marketer.ok("POST", "/segments", 201, json={"name": "vips", "criterion": vip})
+    assert made["criterion"] == vip and made["frozen_at"] is None
+    assert agent.ok("GET", "/segments/vips/count") == {"count": 1}
+    assert [p["display_name"] for p in agent.ok("GET", "/segments/vips/preview")] == ["Marie Curie"]
+    lines = agent.get("/segments/vips/members").text.splitlines()
+    assert [json.loads(line) for line in lines] == [{"party_id": 1}]
+    orgs = {"criterion": {"type": "kind", "kind": "organization"}}
+    assert agent.ok("POST", "/segments/count", json=orgs) == {"count": 1}
+    assert "contactable" in agent.ok("GET", "/segments/criteria")
+    frozen = marketer.ok("POST", "/segments/vips/freeze", 201, json={"as_name": "vips dec"})
+    assert frozen["members"] == 1 and frozen["frozen_at"]
+    patch = {"description": "our best", "version": 1}
+    changed = marketer.ok("PATCH", "/segments/vips", json=patch)
+    assert changed["description"] == "our best" and changed["version"] == 2
+    assert [x["name"] for x in agent.ok("GET", "/segments")] == ["vips", "vips dec"]
+    # errors are problems naming the field
+    bad = {"name": "x", "criterion": {"type": "role", "role": "nope"}}
+    body = assert_problem(marketer.post("/segments", json=bad), 422)
+    assert body["errors"][0]["path"] == "criterion.role"
+    assert_problem(agent.get("/segments/nope/count"), 404)
+    assert_problem(agent.get("/segments/nope/members"), 404)
+    assert_problem(marketer.post("/segments", json={"name": "vips", "criterion": vip}), 409)
+    stale = {"description": "x", "version": 1}
+    assert_problem(marketer.patch("/segments/vips", json=stale), 409)
+    assert marketer.delete("/segments/vips dec").status_code == 204
+    assert_problem(agent.get("/segments/vips dec"), 404)

@@ -26,6 +26,7 @@ from xrm.cli.plugins import plugins
 from xrm.cli.records import interact, relate, relationships, role, timeline
 from xrm.cli.relay import relay
 from xrm.cli.scaffold import scaffold
+from xrm.cli.segments import segment
 from xrm.cli.serve import keys, serve
 
 __all__ = ["cli", "main"]
@@ -92,7 +93,7 @@ def demo(ctx: click.Context) -> None:
 
 for command in (db, party, role, relate, relationships, interact, consent, timeline, plugins,
                 import_file, export_party, erase, dedupe, merge, unmerge, scaffold, message,
-                worker, inbound, serve, keys, relay, activity):  # fmt: skip
+                worker, inbound, serve, keys, relay, activity, segment):  # fmt: skip
     cli.add_command(command)
 
 

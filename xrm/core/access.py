@@ -49,19 +49,23 @@ MESSAGE = "message"
 MERGE = "merge"
 EXPORT = "export"
 ERASE = "erase"
+#: define and change segments (the campaigns plugin: campaigns and scenarios too)
+TARGET = "target"
 
 #: every action a service method may take, in the order the docs list them
-ACTIONS: tuple[str, ...] = (READ, WRITE, CONSENT, MESSAGE, MERGE, EXPORT, ERASE)
+ACTIONS: tuple[str, ...] = (READ, WRITE, CONSENT, MESSAGE, MERGE, EXPORT, ERASE, TARGET)
 
 #: the built-in roles and what each may do (``RolePolicy()``)
 DEFAULT_GRANTS: Mapping[str, frozenset[str]] = {
     # a front-line agent (sales, service, support): sees and updates the parties it
     # serves, records what they agree to on the phone, writes to them
     "agent": frozenset({READ, WRITE, CONSENT, MESSAGE}),
-    # marketing: reads parties and audiences, sends campaigns; changes no record
-    "marketer": frozenset({READ, MESSAGE}),
-    # a team's manager: an agent who may also merge duplicates and export a party's data
-    "manager": frozenset({READ, WRITE, CONSENT, MESSAGE, MERGE, EXPORT}),
+    # marketing: reads parties and audiences, defines segments, sends campaigns; changes
+    # no party's record
+    "marketer": frozenset({READ, MESSAGE, TARGET}),
+    # a team's manager: an agent who may also merge duplicates, export a party's data and
+    # define segments
+    "manager": frozenset({READ, WRITE, CONSENT, MESSAGE, MERGE, EXPORT, TARGET}),
     # the data-protection officer: answers the data subject's requests
     "dpo": frozenset({READ, CONSENT, EXPORT, ERASE}),
     "admin": frozenset(ACTIONS),

@@ -28,6 +28,8 @@ from xrm.web.models import (
     ConsentIn,
     ConsentRecordOut,
     ContactPointOut,
+    CriterionIn,
+    CriterionType,
     EraseIn,
     ErasureReportOut,
     IdentifierIn,
@@ -53,6 +55,11 @@ from xrm.web.models import (
     RoleEndIn,
     RoleIn,
     RoleOut,
+    SegmentCount,
+    SegmentFreeze,
+    SegmentIn,
+    SegmentOut,
+    SegmentPatch,
     TagsIn,
     TimelineEntryOut,
     TimelinePage,
@@ -61,6 +68,7 @@ from xrm.web.models import (
     UnmergeIn,
     dump,
     list_of,
+    segment_out,
 )
 from xrm.web.problems import PROBLEM_RESPONSES
 
@@ -764,3 +772,118 @@ def preview_message(party_id: PartyId, body: MessageIn, s: ReadSession) -> Any:
 def list_messages(party_id: PartyId, s: ReadSession, limit: Limit = 50) -> Any:
     """The party's latest messages, newest first."""
     return dump(s.messages.of(party_id, limit=limit))
+
+
+# --- segments ---------------------------------------------------------------------------
+
+SegmentPath = Annotated[
+    str, Path(min_length=1, max_length=100, description="A saved segment's name")
+]
+At = Annotated[dt.datetime | None, Query(description="Evaluate at this instant (default: now)")]
+
+
+@router.get("/segments", response_model=list_of(SegmentOut), tags=["segments"])
+def list_segments(s: ReadSession) -> Any:
+    """The saved segments, by name."""
+    return [segment_out(x) for x in s.segments.list()]
+
+
+@router.post("/segments", status_code=201, response_model=SegmentOut, tags=["segments"])
+def define_segment(body: SegmentIn, s: SessionDep) -> Any:
+    """Save a criterion under a name (a dynamic segment, evaluated when read)."""
+    return segment_out(s.segments.define(body.name, body.criterion, description=body.description))
+
+
+@router.get("/segments/criteria", response_model=dict[str, CriterionType], tags=["segments"])
+def segment_criteria(s: ReadSession) -> Any:
+    """Every criterion a segment may use (the core's and the plugins'), by ``type``."""
+    return {
+        name: {"summary": cls.summary, "json_schema": cls.model_json_schema()}
+        for name, cls in sorted(s.segments.criteria().items())
+    }
+
+
+@router.post("/segments/count", response_model=SegmentCount, tags=["segments"])
+def count_criterion(body: CriterionIn, s: ReadSession) -> Any:
+    """How many parties a criterion (not saved) selects."""
+    return {"count": s.segments.count(body.criterion, at=body.at)}
+
+
+@router.get("/segments/{name}", response_model=SegmentOut, tags=["segments"])
+def get_segment(name: SegmentPath, s: ReadSession) -> Any:
+    """A saved segment."""
+    return segment_out(s.segments.get(name))
+
+
+@router.patch("/segments/{name}", response_model=SegmentOut, tags=["segments"])
+def update_segment(name: SegmentPath, body: SegmentPatch, s: SessionDep) -> Any:
+    """Change a segment's criterion (not a frozen one's) or description."""
+    changes: dict[str, Any] = {"version": body.version}
+    if body.criterion is not None:
+        changes["criterion"] = body.criterion
+    if "description" in body.model_fields_set:
+        changes["description"] = body.description
+    return segment_out(s.segments.update(name, **changes))
+
+
+@router.delete("/segments/{name}", status_code=204, tags=["segments"])
+def delete_segment(name: SegmentPath, s: SessionDep) -> Response:
+    """Delete a segment (409 when another segment uses it)."""
+    s.segments.delete(name)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/segments/{name}/freeze", status_code=201, response_model=SegmentOut, tags=["segments"]
+)
+def freeze_segment(name: SegmentPath, body: SegmentFreeze, s: SessionDep) -> Any:
+    """Save the segment's members now as a dated list (a frozen segment)."""
+    return segment_out(s.segments.freeze(name, as_name=body.as_name))
+
+
+@router.get("/segments/{name}/count", response_model=SegmentCount, tags=["segments"])
+def count_segment(name: SegmentPath, s: ReadSession, at: At = None) -> Any:
+    """How many parties the segment has."""
+    return {"count": s.segments.count(name, at=at)}
+
+
+@router.get("/segments/{name}/preview", response_model=list_of(PartyOut), tags=["segments"])
+def preview_segment(
+    name: SegmentPath,
+    s: ReadSession,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+    at: At = None,
+) -> Any:
+    """The first members, by id."""
+    return dump(s.segments.preview(name, limit=limit, at=at))
+
+
+@router.get(
+    "/segments/{name}/members",
+    tags=["segments"],
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "One JSON object a line (NDJSON): party_id",
+            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+        }
+    },
+)
+async def segment_members(request: Request, name: SegmentPath, at: At = None) -> StreamingResponse:
+    """Every member's party id, streamed in id order: memory stays bounded whatever the
+    segment's size."""
+    app, who = _xrm(request), caller(request)
+
+    def check() -> None:  # the name (404), the criterion (422), the roles (403), first
+        with app.session(actor=who.actor, roles=who.roles, readonly=True) as s:
+            s.segments.select(name, at=at)
+
+    async with request.app.state.xrm_sessions:
+        await run_in_threadpool(check)
+
+    def lines() -> Iterator[bytes]:
+        with app.session(actor=who.actor, roles=who.roles, readonly=True) as s:
+            for party_id in s.segments.stream(name, at=at):
+                yield b'{"party_id": %d}\n' % party_id
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")

@@ -350,3 +350,70 @@ class AudienceLine(BaseModel):
     party_id: int
     contact_point_id: int | None
     value: str | None
+
+
+# --- segments ---------------------------------------------------------------------------
+class SegmentOut(BaseModel):
+    """A saved segment: its criterion (JSON), and for a frozen one its date and size."""
+
+    id: int
+    name: str
+    description: str | None
+    criterion: dict[str, Any]
+    frozen_at: dt.datetime | None
+    members: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    version: int
+
+
+def segment_out(found: Any) -> dict[str, Any]:
+    """A :class:`xrm.segments.Segment` as :class:`SegmentOut` data."""
+    data = {f.name: getattr(found, f.name) for f in attrs.fields(type(found))}
+    data["criterion"] = found.criterion.model_dump(mode="json")
+    return data
+
+
+Criterion = Annotated[
+    dict[str, Any],
+    Field(
+        description="A criterion's JSON form: an object with a `type` (see GET "
+        "/segments/criteria and docs/segments.md)",
+        examples=[{"type": "all", "of": [{"type": "tag", "tag": "vip"}]}],
+    ),
+]
+SegmentName = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class SegmentIn(Body):
+    name: SegmentName
+    criterion: Criterion
+    description: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class SegmentPatch(Body):
+    """Only the fields given change; ``version`` refuses a stale change (409)."""
+
+    criterion: Criterion | None = None
+    description: Annotated[str, Field(max_length=2000)] | None = None
+    version: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
+
+
+class SegmentFreeze(Body):
+    as_name: SegmentName | None = None
+
+
+class CriterionIn(Body):
+    criterion: Criterion
+    at: dt.datetime | None = None
+
+
+class SegmentCount(BaseModel):
+    count: int
+
+
+class CriterionType(BaseModel):
+    """A criterion a segment may use: what it selects and its JSON Schema."""
+
+    summary: str
+    json_schema: dict[str, Any]

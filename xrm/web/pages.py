@@ -342,9 +342,29 @@ def _single_view(
         "timeline": timeline,
         "duplicates": suggested,
         "activities": s.activities.list(party=party, limit=20),
+        "segments": _segments_of(s, party.id),
         "panels": s.panels(party),
         "now": dt.datetime.now(dt.UTC),
     }
+
+
+#: how many saved segments the page tests the party against
+SEGMENTS_SHOWN = 50
+
+
+def _segments_of(s: Session, party_id: int) -> list[tuple[str, str]]:
+    """The saved segments the party is a member of, with how (dynamic, or the date of a
+    frozen list); one membership test each, for the first :data:`SEGMENTS_SHOWN`."""
+    found = []
+    for saved in s.segments.list()[:SEGMENTS_SHOWN]:
+        try:
+            member = s.segments.contains(saved.name, party_id)
+        except ValidationError:  # a plugin's criterion no longer registered
+            continue
+        if member:
+            when = saved.frozen_at.strftime("frozen %Y-%m-%d") if saved.frozen_at else "now"
+            found.append((saved.name, when))
+    return found
 
 
 # -- the router --------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from sqlalchemy import Select, delete, func, insert, literal, select
 
 from xrm.core._args import checked_methods
 from xrm.core._lean import _check_limit
-from xrm.core.access import READ, WRITE
+from xrm.core.access import READ, TARGET
 from xrm.core.events import SegmentChanged, SegmentDefined, SegmentDeleted, SegmentFrozen
 from xrm.core.models import PartyRow, SegmentMemberRow, SegmentRow
 from xrm.core.predicates import live_party
@@ -61,7 +61,8 @@ class Segment:
 @checked_methods(
     "segments",
     {
-        "parse": None, "define": WRITE, "update": WRITE, "delete": WRITE, "freeze": WRITE,
+        "criteria": None, "parse": None, "define": TARGET, "update": TARGET, "delete": TARGET,
+        "freeze": TARGET,
         "get": None, "list": None, "count": READ, "preview": READ, "stream": READ,
         "contains": READ, "select": READ,
     },
@@ -80,6 +81,10 @@ class SegmentService:
         self._session = session
 
     # -- definitions ---------------------------------------------------------------------
+    def criteria(self) -> dict[str, type[Criterion]]:
+        """Every criterion a segment may use, by ``type``: the core's, then the plugins'."""
+        return {**BUILTIN_CRITERIA, **self._ctx.registry.segment_criteria}
+
     def parse(self, data: Mapping[str, Any]) -> Criterion:
         """A criterion from its JSON form (``criterion.model_dump(mode="json")``), with the
         criteria the plugins registered; a bad one raises :class:`~xrm.ValidationError`
@@ -366,6 +371,8 @@ def _name(value: str, field: str = "name") -> str:
         raise ValidationError.single(field, "must not be empty")
     if len(name) > _NAME_MAX:
         raise ValidationError.single(field, f"at most {_NAME_MAX} characters")
+    if "/" in name or any(not c.isprintable() for c in name):
+        raise ValidationError.single(field, "no '/' and no control character (names go in URLs)")
     return name
 
 
