@@ -15,6 +15,7 @@ from sqlalchemy import event
 from xrm_sales import ContactIn
 
 from xrm import XRM
+from xrm import segments as seg
 from xrm.testing import erasure_leftovers, snapshot
 
 DAY = dt.timedelta(days=1)
@@ -62,6 +63,22 @@ def test_the_pipeline_by_stage_and_currency_now_and_as_of_a_past_day(
         ("qualification", "USD", 1, Decimal(500), Decimal(50)),
     ]
     assert before == []
+
+
+def test_the_reports_keep_the_accounts_of_a_segment(app: XRM, people: Cast) -> None:
+    with app.session() as s:
+        xrm_sales.open_opportunity(s, people.acme, "A", amount="1000", currency="EUR",
+                                   expected_close=dt.date(2026, 3, 2), at=T0)  # fmt: skip
+        xrm_sales.open_opportunity(s, people.reseller, "B", amount="3000", currency="EUR",
+                                   expected_close=dt.date(2026, 3, 2), at=T0)  # fmt: skip
+        s.parties.tag(people.reseller, "key account")
+        s.segments.define("key accounts", seg.Tagged(tag="key account"))
+        assert [x.amount for x in xrm_sales.pipeline_report(s, segment="key accounts")] == [
+            Decimal(3000)
+        ]
+        partners = seg.HasRole(role="partner")
+        assert [x.amount for x in xrm_sales.forecast(s, segment=partners)] == [Decimal(3000)]
+        assert sum(x.amount for x in xrm_sales.forecast(s)) == Decimal(4000)
 
 
 def test_the_forecast_by_month_of_expected_close_and_owner(app: XRM, people: Cast) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 
 from xrm import Session, ValidationError
+from xrm.segments import Target
 from xrm_sales._models import OpportunityRow, OpportunityStageRow
 from xrm_sales._pipelines import pipelines
 
@@ -83,13 +84,19 @@ def end_of_day(day: dt.date) -> dt.datetime:
 
 
 def pipeline_report(
-    session: Session, *, as_of: dt.date | None = None, pipeline: str | None = None
+    session: Session,
+    *,
+    as_of: dt.date | None = None,
+    pipeline: str | None = None,
+    segment: Target | None = None,
 ) -> list[PipelineLine]:
     """Count, amount and weighted amount of the opportunities in each stage, per currency
     (amounts in different currencies are never added), now or **as the pipeline stood at
     the end of** ``as_of`` (UTC): each opportunity opened by then in the stage its latest
     step up to then led to, weighted by that step's probability. Amounts are today's (the
-    history records stages, not amounts). Stages in pipeline order, then currencies."""
+    history records stages, not amounts). Stages in pipeline order, then currencies.
+    ``segment`` (a saved segment's name or a criterion, docs/segments.md) keeps the
+    opportunities of the accounts in it."""
     Opp, S = OpportunityRow, OpportunityStageRow
     if as_of is not None and (isinstance(as_of, dt.datetime) or not isinstance(as_of, dt.date)):
         raise ValidationError.single("as_of", f"must be a date, got {as_of!r}")
@@ -117,6 +124,8 @@ def pipeline_report(
     ).group_by(Opp.pipeline, stage, outcome, Opp.currency)
     if pipeline is not None:
         query = query.where(Opp.pipeline == pipeline)
+    if segment is not None:
+        query = query.where(Opp.account_id.in_(session.segments.select(segment)))
     rows: list[Any] = list(session.db.execute(query))
     lines = [
         PipelineLine(p, s, o, c, int(n), Decimal(total), Decimal(product) / _HUNDRED)
@@ -132,11 +141,13 @@ def forecast(
     start: dt.date | None = None,
     end: dt.date | None = None,
     pipeline: str | None = None,
+    segment: Target | None = None,
 ) -> list[ForecastLine]:
     """The open opportunities by month of expected close, owner and currency: count,
     amount and weighted amount (the forecast). ``start`` (included) and ``end`` (excluded)
-    bound the expected close; opportunities without one are left out. By month, then
-    owner (parties, then user ids), then currency."""
+    bound the expected close; opportunities without one are left out. ``segment`` keeps
+    those of the accounts in it. By month, then owner (parties, then user ids), then
+    currency."""
     Opp = OpportunityRow
     for name, value in (("start", start), ("end", end)):
         if value is not None and (isinstance(value, dt.datetime) or not isinstance(value, dt.date)):
@@ -150,6 +161,8 @@ def forecast(
         where.append(Opp.expected_close < end)
     if pipeline is not None:
         where.append(Opp.pipeline == pipeline)
+    if segment is not None:
+        where.append(Opp.account_id.in_(session.segments.select(segment)))
     query = (
         select(
             year,

@@ -14,6 +14,7 @@ from service_support import T0, cast, service_app
 from xrm_service import SlaItem
 
 from xrm import XRM, Session, hookimpl
+from xrm import segments as seg
 from xrm.testing import erasure_leftovers
 
 H = dt.timedelta(hours=1)
@@ -86,6 +87,12 @@ def test_the_four_reports(app: XRM) -> None:
         happy = xrm_service.satisfaction_by_team(s)
     assert [(a.priority, a.age, a.cases) for a in ages] == [("high", "3-7d", 1),
                                                              ("normal", "3-7d", 1)]  # fmt: skip
+    with app.session() as s:  # the open cases of a segment's parties: Paul's
+        s.parties.tag(xrm_service.get(s, normal).party_id, "noisy")
+        mine = xrm_service.open_cases_by_age(
+            s, now=T0 + 4 * 24 * H, segment=seg.Tagged(tag="noisy")
+        )
+    assert [(a.priority, a.cases) for a in mine] == [("normal", 1)]
     kinds = {(b.case_id, b.target) for b in breaches}
     assert (urgent, "resolution") not in kinds  # resolved within 8 business hours
     assert (normal, "response") in kinds

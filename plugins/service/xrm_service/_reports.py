@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Float, and_, case, cast, func, literal, select, union_all
 
 from xrm import Session
+from xrm.segments import Target
 from xrm.tables import utcnow
 from xrm_service._cases import reference_of
 from xrm_service._config import config_of
@@ -79,8 +80,11 @@ def _now(now: dt.datetime | None) -> dt.datetime:
     return now.replace(tzinfo=dt.UTC) if now.tzinfo is None else now.astimezone(dt.UTC)
 
 
-def open_cases_by_age(session: Session, *, now: dt.datetime | None = None) -> list[AgeLine]:
-    """Open cases (not resolved nor closed) counted by priority and age bucket."""
+def open_cases_by_age(
+    session: Session, *, now: dt.datetime | None = None, segment: Target | None = None
+) -> list[AgeLine]:
+    """Open cases (not resolved nor closed) counted by priority and age bucket; those of
+    the parties in ``segment`` (a saved segment's name or a criterion) when given."""
     moment = _now(now)
     done = config_of(session).workflow.done
     bucket = case(
@@ -92,6 +96,8 @@ def open_cases_by_age(session: Session, *, now: dt.datetime | None = None) -> li
         .where(CaseRow.status.not_in(done))
         .group_by(CaseRow.priority, bucket)
     )
+    if segment is not None:
+        query = query.where(CaseRow.party_id.in_(session.segments.select(segment)))
     order = {label: i for i, (label, _) in enumerate(AGE_BUCKETS)}
     lines = [AgeLine(p, a, int(n)) for p, a, n in session.db.execute(query)]
     return sorted(lines, key=lambda line: (line.priority, order[line.age]))
