@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import enum
 import json
 import os
@@ -25,6 +26,7 @@ __all__ = [
     "VERSION",
     "CliState",
     "XRMGroup",
+    "cell",
     "clip",
     "debug_mode",
     "describe",
@@ -237,6 +239,8 @@ def _jsonable(value: Any) -> Any:
     recursively."""
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
+    if isinstance(value, decimal.Decimal):  # money: exact, as text
+        return str(value)
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Mapping):
@@ -270,19 +274,21 @@ def print_json_line(value: Any) -> None:
     click.echo(json.dumps(to_data(value), ensure_ascii=False, separators=(",", ":")))
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A value as a table shows it: ``-`` for none, a datetime to the minute, a list
+    joined, text on one line."""
     if value is None:
         return "-"
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, list | tuple):
-        return ", ".join(_cell(v) for v in value)
+        return ", ".join(cell(v) for v in value)
     return " ".join(str(value).split())
 
 
 def print_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """A plain aligned table for people."""
-    cells = [[_cell(v) for v in row] for row in rows]
+    cells = [[cell(v) for v in row] for row in rows]
     if not cells:
         click.echo("(none)")
         return

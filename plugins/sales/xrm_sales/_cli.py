@@ -9,16 +9,12 @@ commands; errors become one ``Error:`` line through the root group.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 import click
 
-from xrm import XRM, Session
+from xrm.commands import cell, print_json, print_table, session
 from xrm_sales._opportunities import (
     CONTACT_ROLES,
     ContactIn,
@@ -38,15 +34,6 @@ DAY = click.DateTime(formats=["%Y-%m-%d"])
 WHEN = click.DateTime(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"])
 
 
-@contextmanager
-def _session(ctx: click.Context) -> Iterator[Session]:
-    state = ctx.find_root().obj
-    opener = getattr(state, "app", None)
-    app: XRM = opener() if callable(opener) else XRM(os.environ.get("XRM_DATABASE_URL"))
-    with app.session(actor="cli") as s:
-        yield s
-
-
 def _utc(value: dt.datetime | None) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
 
@@ -55,38 +42,6 @@ def _party_id(value: str, option: str) -> int:
     if not value.isdigit():
         raise click.BadParameter(f"{value!r} is not a party id", param_hint=option)
     return int(value)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    cells = [[_cell(v) for v in row] for row in rows]
-    if not cells:
-        click.echo("(none)")
-        return
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    click.echo("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for row in cells:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _json(value: Any) -> None:
-    def default(item: Any) -> Any:
-        if isinstance(item, dt.datetime | dt.date):
-            return item.isoformat()
-        if isinstance(item, Decimal):
-            return str(item)
-        raise TypeError(type(item).__name__)
-
-    click.echo(json.dumps(value, default=default, indent=2, ensure_ascii=False))
 
 
 def _owner(o: Opportunity) -> str:
@@ -148,7 +103,7 @@ def open_command(
     for value in contacts:
         party, _, role = value.partition(":")
         named.append(ContactIn(_party_id(party, "--contact"), role or "other"))
-    with _session(ctx) as s:
+    with session(ctx) as s:
         created = open_opportunity(
             s, _party_id(account, "ACCOUNT"), title, amount=amount, currency=currency,
             pipeline=pipeline, stage=stage, probability=probability,
@@ -158,7 +113,7 @@ def open_command(
             partner=_party_id(partner, "--partner") if partner else None, at=_utc(at),
         )  # fmt: skip
     if as_json:
-        _json(dict(_show(created)))
+        print_json(dict(_show(created)))
     else:
         click.echo(f"opened opportunity {created.id}: {created.title} ({created.stage})")
 
@@ -169,19 +124,19 @@ def open_command(
 @click.pass_context
 def show_command(ctx: click.Context, ident: int, as_json: bool) -> None:
     """An opportunity and its stage history."""
-    with _session(ctx) as s:
+    with session(ctx) as s:
         found = get(s, ident)
         steps = history(s, ident)
     if as_json:
-        _json({**dict(_show(found)), "history": [
+        print_json({**dict(_show(found)), "history": [
             {"from": h.from_stage, "to": h.to_stage, "outcome": h.outcome,
              "probability": h.probability, "at": h.at, "by": h.by} for h in steps]})  # fmt: skip
         return
     width = max(len(k) for k, _ in _show(found))
     for key, value in _show(found):
-        click.echo(f"{key.ljust(width)}  {_cell(value)}")
+        click.echo(f"{key.ljust(width)}  {cell(value)}")
     click.echo("")
-    _table(
+    print_table(
         ["at", "from", "to", "outcome", "probability", "by"],
         [(h.at, h.from_stage, h.to_stage, h.outcome, h.probability, h.by) for h in steps],
     )
@@ -199,7 +154,7 @@ def move_command(
     at: dt.datetime | None,
 ) -> None:  # fmt: skip
     """Move opportunity ID to STAGE (a won stage makes the account a customer)."""
-    with _session(ctx) as s:
+    with session(ctx) as s:
         moved = move(s, ident, stage, lost_reason=reason, probability=probability, at=_utc(at))
     click.echo(f"opportunity {moved.id}: {stage} ({moved.status}, {moved.probability}%)")
 
@@ -222,7 +177,7 @@ def list_command(
     status: str, pipeline: str | None, limit: int, after: int | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Opportunities, by id."""
-    with _session(ctx) as s:
+    with session(ctx) as s:
         found = opportunities(
             s, account=_party_id(account, "--account") if account else None,
             owner=_party_id(owner, "--owner") if owner else None, owner_user=owner_user,
@@ -230,9 +185,9 @@ def list_command(
             after=after,
         )  # fmt: skip
     if as_json:
-        _json([dict(_show(o)) for o in found])
+        print_json([dict(_show(o)) for o in found])
         return
-    _table(
+    print_table(
         ["id", "title", "account", "stage", "amount", "close", "owner"],
         [(o.id, o.title, o.account_id, o.stage, f"{o.amount} {o.currency}", o.expected_close,
           _owner(o)) for o in found],
@@ -248,12 +203,12 @@ def pipeline_command(
     ctx: click.Context, as_of: dt.datetime | None, pipeline: str | None, as_json: bool
 ) -> None:
     """Count, amount and weighted amount per stage and currency."""
-    with _session(ctx) as s:
+    with session(ctx) as s:
         lines = pipeline_report(s, as_of=as_of.date() if as_of else None, pipeline=pipeline)
     if as_json:
-        _json([line._asdict() for line in lines])
+        print_json([line._asdict() for line in lines])
         return
-    _table(
+    print_table(
         ["pipeline", "stage", "outcome", "currency", "count", "amount", "weighted"],
         [(*line[:6], line.weighted.quantize(Decimal("0.01"))) for line in lines],
     )
@@ -270,15 +225,15 @@ def forecast_command(
     pipeline: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Open opportunities by month of expected close and owner: the weighted forecast."""
-    with _session(ctx) as s:
+    with session(ctx) as s:
         lines = forecast(
             s, start=start.date() if start else None, end=end.date() if end else None,
             pipeline=pipeline,
         )  # fmt: skip
     if as_json:
-        _json([line._asdict() for line in lines])
+        print_json([line._asdict() for line in lines])
         return
-    _table(
+    print_table(
         ["month", "owner", "currency", "count", "amount", "weighted"],
         [(line.month.strftime("%Y-%m"),
           f"party {line.owner_party_id}" if line.owner_party_id else line.owner_user,
@@ -293,12 +248,12 @@ def forecast_command(
 @click.pass_context
 def stale_command(ctx: click.Context, days: int, as_json: bool) -> None:
     """Open opportunities with no activity about them for DAYS days."""
-    with _session(ctx) as s:
+    with session(ctx) as s:
         lines = list(stale(s, days=days))
     if as_json:
-        _json([line._asdict() for line in lines])
+        print_json([line._asdict() for line in lines])
         return
-    _table(
+    print_table(
         ["id", "title", "account", "stage", "owner", "last activity"],
         [(line.opportunity_id, line.title, line.account_id, line.stage,
           f"party {line.owner_party_id}" if line.owner_party_id else line.owner_user,

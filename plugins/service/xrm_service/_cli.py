@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from xrm import XRM, Session
+from xrm.commands import cell, print_table, session
 from xrm_service._cases import (
     Case,
     cases,
@@ -39,38 +36,10 @@ from xrm_service._reports import (
 __all__ = ["case"]
 
 
-@contextmanager
-def _session(ctx: click.Context) -> Iterator[Session]:
-    state = ctx.find_root().obj
-    opener = getattr(state, "app", None)
-    app: XRM = opener() if callable(opener) else XRM(os.environ.get("XRM_DATABASE_URL"))
-    with app.session(actor="cli") as s:
-        yield s
-
-
 def _party_id(value: str, option: str) -> int:
     if not value.isdigit():
         raise click.BadParameter(f"{value!r} is not a party id", param_hint=option)
     return int(value)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    return str(value)
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    cells = [[_cell(v) for v in row] for row in rows]
-    if not cells:
-        click.echo("(none)")
-        return
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
-    click.echo("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for row in cells:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def _show(c: Case) -> None:
@@ -84,7 +53,7 @@ def _show(c: Case) -> None:
         ("closed", c.closed_at), ("satisfaction", c.satisfaction),
         ("contacts", ", ".join(map(str, c.contacts)) or None),
     ):  # fmt: skip
-        click.echo(f"{label + ':':<16}{_cell(value)}")
+        click.echo(f"{label + ':':<16}{cell(value)}")
 
 
 @click.group()
@@ -109,7 +78,7 @@ def open_command(ctx: click.Context, /, party: str, subject: str, **kw: Any) -> 
     """Open a case for PARTY."""
     contacts = [_party_id(p, "--contact") for p in kw.pop("contacts")]
     assignee = kw.pop("assignee")
-    with _session(ctx) as s:
+    with session(ctx) as s:
         opened = open_case(
             s, _party_id(party, "PARTY"), subject, contacts=contacts,
             assignee=None if assignee is None else _party_id(assignee, "--assignee"), **kw,
@@ -122,10 +91,10 @@ def open_command(ctx: click.Context, /, party: str, subject: str, **kw: Any) -> 
 @click.pass_context
 def show(ctx: click.Context, ref: str) -> None:
     """Show a case (id or C-000123) and its status history."""
-    with _session(ctx) as s:
+    with session(ctx) as s:
         _show(get(s, ref))
         click.echo("history:")
-        _table(["at", "from", "to", "by"], ((h.at, h.from_status, h.to_status, h.by)
+        print_table(["at", "from", "to", "by"], ((h.at, h.from_status, h.to_status, h.by)
                                            for h in history(s, ref)))  # fmt: skip
 
 
@@ -138,9 +107,9 @@ def show(ctx: click.Context, ref: str) -> None:
 @click.pass_context
 def list_command(ctx: click.Context, /, party: str | None, **kw: Any) -> None:
     """List cases, newest first."""
-    with _session(ctx) as s:
+    with session(ctx) as s:
         found = cases(s, party=None if party is None else _party_id(party, "--party"), **kw)
-        _table(
+        print_table(
             ["case", "party", "status", "priority", "team", "next due", "subject"],
             ((c.reference, c.party_id, c.status, c.priority, c.team, c.next_due_at, c.subject)
              for c in found),
@@ -153,7 +122,7 @@ def list_command(ctx: click.Context, /, party: str | None, **kw: Any) -> None:
 @click.pass_context
 def move_command(ctx: click.Context, ref: str, status: str) -> None:
     """Move a case to STATUS (open, waiting_on_customer, resolved, closed...)."""
-    with _session(ctx) as s:
+    with session(ctx) as s:
         moved = move(s, ref, status)
         click.echo(f"{moved.reference}: {moved.status}")
 
@@ -177,7 +146,7 @@ def assign(ctx: click.Context, /, ref: str, **kw: Any) -> None:
     for name in ("priority", "category"):
         if kw[name] is not None:
             changes[name] = kw[name]
-    with _session(ctx) as s:
+    with session(ctx) as s:
         _show(update(s, ref, **changes))
 
 
@@ -200,7 +169,7 @@ def notify_command(
         if not sep or not key:
             raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--data")
         data[key] = value
-    with _session(ctx) as s:
+    with session(ctx) as s:
         notice = notify(s, _party_id(party, "PARTY"), kind, reference, status, data,
                         channel=channel)  # fmt: skip
         click.echo(
@@ -219,12 +188,12 @@ def sla(
     ctx: click.Context, breached: bool, within: int | None, team: str | None, limit: int
 ) -> None:
     """The SLA list: targets due, soonest first, with time left."""
-    with _session(ctx) as s:
+    with session(ctx) as s:
         items = sla_list(
             s, breached_only=breached, team=team, limit=limit,
             within=None if within is None else dt.timedelta(minutes=within),
         )  # fmt: skip
-        _table(
+        print_table(
             ["case", "party", "priority", "team", "target", "due", "left (min)", "breached"],
             ((i.reference, i.party_id, i.priority, i.team, i.target, i.due_at,
               i.seconds_left // 60, "yes" if i.breached else "") for i in items),
@@ -235,10 +204,10 @@ def sla(
 @click.pass_context
 def escalate_command(ctx: click.Context) -> None:
     """Escalate targets due soon and report breaches (run every few minutes)."""
-    with _session(ctx) as s:
+    with session(ctx) as s:
         for item in escalate(s):
             state = "breached" if item.breached else "due soon"
-            click.echo(f"{item.reference}: {item.target} {state} ({_cell(item.due_at)})")
+            click.echo(f"{item.reference}: {item.target} {state} ({cell(item.due_at)})")
 
 
 @case.command("surveys")
@@ -247,7 +216,7 @@ def escalate_command(ctx: click.Context) -> None:
 @click.pass_context
 def surveys(ctx: click.Context, delay: int) -> None:
     """Send the satisfaction survey of every case resolved and not yet surveyed."""
-    with _session(ctx) as s:
+    with session(ctx) as s:
         run = send_surveys(s, delay=dt.timedelta(minutes=delay))
         click.echo(f"sent {len(run.sent)}, refused {len(run.refused)}")
 
@@ -259,7 +228,7 @@ def surveys(ctx: click.Context, delay: int) -> None:
 @click.pass_context
 def answer(ctx: click.Context, ref: str, score: int, comment: str | None) -> None:
     """Store a survey answer: SCORE from 1 to 5."""
-    with _session(ctx) as s:
+    with session(ctx) as s:
         answered = answer_survey(s, ref, score, comment)
         click.echo(f"{answered.reference}: satisfaction {answered.satisfaction}")
 
@@ -271,7 +240,7 @@ def answer(ctx: click.Context, ref: str, score: int, comment: str | None) -> Non
 def report(ctx: click.Context, name: str, as_json: bool) -> None:
     """A report: open cases by AGE and priority, BREACHES this week, response and
     resolution TIMES by team, SATISFACTION by team."""
-    with _session(ctx) as s:
+    with session(ctx) as s:
         rows: list[Any]
         if name == "age":
             rows = list(open_cases_by_age(s))
@@ -285,4 +254,4 @@ def report(ctx: click.Context, name: str, as_json: bool) -> None:
         click.echo(json.dumps([r._asdict() for r in rows], default=str, indent=2))
         return
     headers = list(rows[0]._fields) if rows else ["(none)"]
-    _table(headers, rows)
+    print_table(headers, rows)
