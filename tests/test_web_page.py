@@ -98,6 +98,9 @@ def seed(app: XRM) -> Seeded:
             )  # fmt: skip
     with app.session(actor="seed") as s:
         s.identity.merge(marie, merged)
+        s.segments.define("people at ACME", {"type": "related", "relationship": "works_for"})
+        s.segments.define("organisations", {"type": "kind", "kind": "organization"})
+        s.segments.freeze("people at ACME", as_name="ACME staff 2026")
     return Seeded(acme, marie, twin, merged, script, globex)
 
 
@@ -239,11 +242,14 @@ def test_the_party_page_shows_every_section(client: TestClient, seeded: Seeded) 
     answer = client.get(f"/ui/parties/{seeded.marie}")
     assert answer.status_code == 200
     assert sections(answer.text) == {
-        "identity", "contact-points", "roles", "activities", "relationships", "consent",
-        "duplicates",
-        "timeline",
+        "identity", "contact-points", "roles", "activities", "segments", "relationships",
+        "consent", "duplicates", "timeline",
     }  # fmt: skip
     seen = text_of(answer.text)
+    # the saved segments she is in, dynamic or frozen (not the organisations)
+    segments = text_of(answer.text.split('id="segments"')[1].split("</section>")[0])
+    assert "people at ACME now" in segments and "ACME staff 2026 frozen" in segments
+    assert "organisations" not in segments
     assert "Marie Dupont" in seen and "person" in seen and "newsletter" in seen
     # contact points: the primary one marked, the invalid phone marked, the merged one kept
     assert "Marie.Dupont@Example.com primary" in seen
