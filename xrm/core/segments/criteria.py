@@ -118,6 +118,9 @@ class Context:
     path: str = ""
     saved: Callable[[str], SavedSegment] | None = None
     seen: tuple[str, ...] = ()
+    #: whether the segment is read at a past (or future) instant rather than now: roles
+    #: are then read in the state their history says they were in at ``now``
+    historical: bool = False
     #: pieces one compilation shares (the consent audiences, as CTEs), by key
     memo: dict[_Any, _Any] = attrs.field(factory=dict)
 
@@ -258,7 +261,8 @@ class Tagged(Criterion):
 
 class HasRole(Criterion):
     """The party holds a current ``role`` (at ``as_of``, default the evaluation instant),
-    in one of ``states`` when given (the state it was in then)."""
+    in one of ``states`` when given: the state it has, or when the segment is read at
+    another instant or ``as_of`` is given, the state it was in then."""
 
     type: Literal["role"] = "role"
     role: str
@@ -273,9 +277,10 @@ class HasRole(Criterion):
         for i, state in enumerate(self.states):
             if state not in role_type.states:
                 raise ctx.invalid(f"states.{i}", f"not a state of role {self.role!r}: {state!r}")
-        return role_held(
-            self.role, party_id=party_id, as_of=self.as_of or ctx.now, states=self.states or None
-        )
+        # read now, a role's state is the one it has (its column, as s.parties.list reads
+        # it); at another instant, the one its latest transition then gave it
+        as_of = self.as_of or (ctx.now if ctx.historical else None)
+        return role_held(self.role, party_id=party_id, as_of=as_of, states=self.states or None)
 
 
 Op = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "contains", "exists"]

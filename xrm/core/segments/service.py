@@ -323,6 +323,7 @@ class SegmentService:
 
         context = Context(
             now=now,
+            historical=at is not None,
             registry=ctx.registry,
             session=self._session,
             path=field,
