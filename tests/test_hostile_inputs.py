@@ -397,7 +397,8 @@ CALLS: dict[str, Call] = {
 }
 
 #: not attacked: ``db`` is the raw SQLAlchemy session (the documented escape hatch)
-NOT_ATTACKED = {"db"}
+#: nor ``registry``: the application's registry (``app.registry``), read at start-up
+NOT_ATTACKED = {"db", "registry"}
 
 
 def public_methods(s: Session) -> set[str]:

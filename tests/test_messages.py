@@ -519,6 +519,49 @@ def test_a_frequency_cap_is_never_exceeded(mapp: XRM, count: int, days: int, tri
     assert codes == ["sent"] * min(tries, count) + ["capped"] * max(0, tries - count)
 
 
+def test_units_of_work_sending_at_once_never_exceed_a_cap_together(
+    mapp: XRM, recorder: Recorder
+) -> None:
+    """Each unit of work counts the party's messages after locking the party: four sending
+    at once (each its own application, as four processes would) make two messages for a
+    cap of two, one by one (``send``) or in bulk (``send_many``)."""
+    m = marie(mapp, caps={"marketing": "2/7d"})
+    apps = [
+        XRM(mapp.url, templates=TEMPLATES, transports=[recorder], builtins=False,
+            discover=False, default_region="FR")
+        for _ in range(4)
+    ]  # fmt: skip
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def send(i: int) -> None:
+        start.wait(10)
+
+        def work(s: Any) -> str:
+            if i % 2:
+                report = s.messages.send_many([m], "repair_status", purpose="marketing",
+                                              data=DATA)  # fmt: skip
+                return "sent" if report.sent else report.refused[m].code
+            try:
+                s.messages.send(m, "repair_status", purpose="marketing", data=DATA)
+            except Undeliverable as exc:
+                return exc.code
+            return "sent"
+
+        outcomes.append(apps[i].retrying(work, attempts=20))
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for other in apps:
+        other.dispose()
+    assert sorted(outcomes) == ["capped", "capped", "sent", "sent"]
+    with mapp.session() as s:
+        assert len(s.messages.of(m)) == 2
+
+
 _SETUPS = st.fixed_dictionaries({
     "email": st.booleans(), "phone": st.booleans(), "bounced": st.booleans(),
     "prefers": st.sampled_from([None, "email", "sms"]),

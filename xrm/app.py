@@ -139,6 +139,12 @@ class Session:
         return self._uow.actor
 
     @property
+    def registry(self) -> Registry:
+        """The application's registry (party kinds, channels, purposes, role types...), to
+        read: what the plugins and the application registered at start-up."""
+        return self._uow.registry
+
+    @property
     def actor_roles(self) -> frozenset[str]:
         """The roles the actor holds in this unit of work (``app.session(roles=...)``)."""
         return self._uow.roles

@@ -421,6 +421,16 @@ class UnitOfWork:
                 db.expire(row, _PARTY_COLLECTIONS)
         return self.party_row(ref, field)
 
+    def lock_parties(self, ids: Sequence[int]) -> None:
+        """Lock many parties' rows for a change, in id order (so that two units of work
+        locking overlapping sets never wait for each other in a cycle): one
+        ``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the unit of work holds the
+        writer lock already."""
+        db = self.db
+        if ids and db.get_bind().dialect.name == "postgresql":
+            query = select(PartyRow.id).where(PartyRow.id.in_(sorted(set(ids))))
+            db.execute(query.order_by(PartyRow.id).with_for_update()).all()
+
     def lock_match_keys(self, keys: Iterable[tuple[str, str]]) -> None:
         """Serialise recognition on match keys (``(kind, key)``: an email's, a phone's,
         ``("id:<scheme>", value)``): whoever looks these keys up to decide whether a

@@ -195,11 +195,13 @@ class MessageService:
         for the purpose it is refused. :class:`~xrm.errors.Undeliverable` says why per
         channel when nothing is allowed. The outbound interaction is recorded in the same
         unit of work (and checked by the ledger again); the message is on the timeline."""
-        preview = self.preview(party, template, purpose=purpose, data=data, channel=channel)
         ctx = self._ctx
-        rendered = preview.rendered
         with ctx.atomic():
-            ctx.lock_party(preview.party_id)
+            # the party is locked before its messages are counted against its cap, so two
+            # units of work sending to it at once cannot both fit under the cap
+            ctx.lock_party(party)
+            preview = self.preview(party, template, purpose=purpose, data=data, channel=channel)
+            rendered = preview.rendered
             interaction = self._interactions.record(
                 channel=preview.channel, direction="outbound", purpose=purpose,
                 participants=[(preview.party_id, "recipient", preview.contact_point_id)],
@@ -441,6 +443,7 @@ class MessageService:
         if not live:
             return
         live_ids = [r.id for r in live]
+        ctx.lock_parties(live_ids)  # before counting toward the caps, as send() does
         prefs = preferences_of(db, live_ids)
         counts = self._cap_counts(live_ids, purpose, prefs, now)
         points: dict[int, list[tuple[int, str, str, str]]] = {}
