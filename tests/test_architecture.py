@@ -178,8 +178,8 @@ def private_for(path: Path, module: str) -> bool:
 
 PUBLIC_ONLY = Rule(
     "the CLI, the plugins, the web layer and the relay import only xrm, xrm.commands, "
-    "xrm.segments, xrm.tables, xrm.hookspecs, xrm.testing, xrm.errors, xrm.web, xrm.relay and their own package "
-    "(docs/tables.md; or ask the core for a public way)",
+    "xrm.segments, xrm.tables, xrm.hookspecs, xrm.testing, xrm.errors, xrm.web, xrm.relay "
+    "and their own package (docs/tables.md; or ask the core for a public way)",
     on_the_public_side,
     private_for,
 )
