@@ -32,18 +32,32 @@ import click
 from xrm.app import XRM, Session
 from xrm.cli._common import ID, cell, json_option, print_json, print_table, to_data
 
-__all__ = ["ID", "cell", "json_option", "print_json", "print_table", "session", "to_data"]
+__all__ = [
+    "ID",
+    "application",
+    "cell",
+    "json_option",
+    "print_json",
+    "print_table",
+    "session",
+    "to_data",
+]
+
+
+def application(ctx: click.Context) -> XRM:
+    """The application on the database the ``xrm`` command was given (``--database``,
+    ``XRM_DATABASE_URL``), for a command that runs several units of work (a worker);
+    outside the ``xrm`` command (a plugin's command run on its own), on
+    ``XRM_DATABASE_URL``."""
+    opener = getattr(ctx.find_root().obj, "app", None)  # the root command's state
+    if callable(opener):
+        app: XRM = opener()
+        return app
+    return XRM(os.environ.get("XRM_DATABASE_URL") or "sqlite:///xrm.db")
 
 
 @contextmanager
 def session(ctx: click.Context, actor: str = "cli", *, readonly: bool = False) -> Iterator[Session]:
-    """A unit of work on the database the ``xrm`` command was given (``--database``,
-    ``XRM_DATABASE_URL``), as ``actor``; outside the ``xrm`` command (a plugin's command
-    run on its own), on ``XRM_DATABASE_URL``."""
-    opener = getattr(ctx.find_root().obj, "app", None)  # the root command's state
-    if callable(opener):
-        app = opener()
-    else:
-        app = XRM(os.environ.get("XRM_DATABASE_URL") or "sqlite:///xrm.db")
-    with app.session(actor=actor, readonly=readonly) as s:
+    """A unit of work, as ``actor``, of :func:`application`."""
+    with application(ctx).session(actor=actor, readonly=readonly) as s:
         yield s
