@@ -38,7 +38,12 @@ def test_the_demo_runs_twice_on_one_file_and_recognises_what_it_knows(tmp_path: 
     assert demo.run(url, say=second.append) == marie
     assert any("created party" in line for line in first)
     assert not any("created party" in line for line in second)
+    assert "  segment 'newsletter readers': 1 party" in first
     app = XRM(url)
+    if "campaigns.enrolled" in app.registry.event_types:  # the welcome scenario, once
+        welcomed = "scenario worker: {'done': 2} now, {'done': 1} two days later"
+        assert any(welcomed in line for line in first)
+        assert not any(welcomed in line for line in second)
     # with xrm-sales installed (make demo installs it), the quote's call is recorded, once
     selling = "sales.opportunity_opened" in app.registry.event_types
     # with xrm-service, a repair case is opened from the call and its status sent, once

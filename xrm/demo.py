@@ -24,6 +24,7 @@ from xrm import (
     Template,
     TemplateSet,
 )
+from xrm import segments as seg
 
 #: The demo's message templates (an application keeps them in a folder:
 #: ``TemplateSet.from_directory``).
@@ -78,12 +79,20 @@ def _outbox(url: str) -> Path:
 
 
 def _templates() -> TemplateSet:
-    """The demo's templates, with the service plugin's notices when it is installed."""
+    """The demo's templates, with the service plugin's notices and the campaigns plugin's
+    welcome when they are installed."""
+    templates = TEMPLATES
     try:
         import xrm_service
     except ImportError:
-        return TEMPLATES
-    return xrm_service.with_default_templates(TEMPLATES)
+        pass
+    else:
+        templates = xrm_service.with_default_templates(templates)
+    try:
+        import xrm_campaigns
+    except ImportError:
+        return templates
+    return xrm_campaigns.with_default_templates(templates)
 
 
 def _follow_the_repair(app: XRM, marie: int, call: int, say: Callable[[str], None]) -> None:
@@ -126,6 +135,39 @@ def _win_a_deal(app: XRM, acme: int, marie: int, say: Callable[[str], None]) -> 
         role = s.roles.current(acme, "customer")
         say(f"  call made and recorded; opportunity {won.stage}: ACME is now a "
             f"{role.state if role else '?'}")  # fmt: skip
+
+
+def _welcome_scenario(app: XRM, say: Callable[[str], None]) -> None:
+    """A small welcome scenario (the xrm-campaigns plugin): a party that becomes a customer
+    is sent a welcome email, and a welcome call is planned two days later."""
+    import xrm_campaigns  # the xrm-campaigns distribution (make demo installs it)
+
+    with app.session(actor="marketing") as s:
+        if any(x.name == "welcome" for x in xrm_campaigns.scenarios(s)):
+            return  # a second run: the scenario is there
+        xrm_campaigns.create_scenario(s, {
+            "name": "welcome",
+            "trigger": {"type": "event", "event": "role.transitioned", "role": "customer",
+                        "to_state": "customer"},
+            "steps": [
+                {"type": "send", "template": xrm_campaigns.WELCOME_TEMPLATE,
+                 "purpose": "service", "channel": "email"},
+                {"type": "wait", "days": 2},
+                {"type": "activity", "kind": "call", "subject": "Welcome call", "user": "sam"},
+            ],
+        })  # fmt: skip
+        say("  scenario 'welcome': a new customer gets a welcome email, a call two days later")
+
+
+def _run_welcome(app: XRM, say: Callable[[str], None]) -> None:
+    import xrm_campaigns
+
+    ran = xrm_campaigns.work(app)  # the email, then the wait
+    later = xrm_campaigns.work(app, now=dt.datetime.now(dt.UTC) + dt.timedelta(days=2, hours=1))
+    with app.session() as s:
+        report = xrm_campaigns.scenario_report(s, "welcome")
+    say(f"  scenario worker: {dict(ran)} now, {dict(later)} two days later; "
+        f"enrolments {report['enrolments']}")  # fmt: skip
 
 
 def _serve_hint(url: str, party: int, say: Callable[[str], None]) -> None:
@@ -229,14 +271,24 @@ def run(url: str = "sqlite:///xrm-demo.db", say: Callable[[str], None] = print) 
 
     # Sales: ACME asked for a quote; a call about it is planned, made (and recorded), and
     # the deal is won, which makes ACME a customer (when xrm-sales is installed).
+    # Marketing set up a welcome scenario beforehand (when xrm-campaigns is installed): the
+    # won deal makes ACME a customer, which enrols it.
+    if "campaigns.enrolled" in app.registry.event_types:
+        _welcome_scenario(app, say)
     if "sales.opportunity_opened" in app.registry.event_types:
         _win_a_deal(app, acme, marie, say)
+    if "campaigns.enrolled" in app.registry.event_types:
+        _run_welcome(app, say)
 
     # Marketing asks first: consent is evidence, and the data layer enforces it.
     with app.session(actor="marketing") as s:
         s.consents.grant(marie, "marketing", source="web_form", evidence="newsletter signup v2")
         audience = list(s.consents.audience("marketing", "email"))
         say(f"  Marie opted in; the marketing audience by email has {len(audience)} address(es)")
+        readers = seg.Kind(kind="person") & seg.Contactable(purpose="marketing", channel="email")
+        if not any(x.name == "newsletter readers" for x in s.segments.list()):
+            s.segments.define("newsletter readers", readers)
+        say(f"  segment 'newsletter readers': {s.segments.count('newsletter readers')} party")
         s.interactions.record(
             channel="email",
             direction="outbound",
