@@ -452,3 +452,16 @@ def test_segments_follow_the_rule(text: str) -> None:
 @given(SMS_TEXTS, SMS_CHARACTERS)
 def test_appending_a_character_never_lowers_the_segments(text: str, char: str) -> None:
     assert sms_length(text + char).segments >= sms_length(text).segments
+
+
+def test_a_plugins_default_templates_fill_only_the_names_an_application_lacks() -> None:
+    mine = TemplateSet([Template("welcome", "email", "en", body="Hi from us", subject="Hi")])
+    plugin = [
+        Template("welcome", "sms", "fr", body="Bienvenue"),
+        Template("survey", "email", "en", body="How was it?", subject="Survey"),
+    ]
+    merged = mine.with_defaults(plugin)
+    assert merged.names() == ("survey", "welcome")
+    # the application's "welcome" wins whole: the plugin's SMS version is not added
+    assert [(t.name, t.channel) for t in merged] == [("survey", "email"), ("welcome", "email")]
+    assert len(mine) == 1  # a new set; the application's is unchanged

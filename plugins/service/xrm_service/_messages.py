@@ -63,12 +63,7 @@ def default_templates() -> TemplateSet:
 def with_default_templates(templates: TemplateSet | None = None) -> TemplateSet:
     """``templates`` (the application's) plus the plugin's for every name it lacks: give
     the result to ``XRM(templates=...)``. The application's own versions win."""
-    result = TemplateSet(templates or ())
-    have = set(result.names())
-    for template in default_templates():
-        if template.name not in have:
-            result.add(template)
-    return result
+    return TemplateSet(templates or ()).with_defaults(default_templates())
 
 
 @contextmanager

@@ -485,6 +485,17 @@ class TemplateSet:
         """Every template name, sorted."""
         return tuple(sorted({name for (name, _, _) in self._templates}))
 
+    def with_defaults(self, defaults: Iterable[Template]) -> TemplateSet:
+        """A new set: these templates, plus those of ``defaults`` (a plugin's) whose name
+        this set lacks — an application's own version of a template wins whole, in every
+        channel and language."""
+        result = TemplateSet(self)
+        have = set(self.names())
+        for template in defaults:
+            if template.name not in have:
+                result.add(template)
+        return result
+
     def __len__(self) -> int:
         return len(self._templates)
 
