@@ -130,7 +130,9 @@ class OrderLineRow(Base):
     returned: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (
-        Index("ix_commerce_order_line_order", "order_id"),
+        # with the product: which of a party's orders hold one of some products is read
+        # from the index alone (a recommendation's similar customers)
+        Index("ix_commerce_order_line_order", "order_id", "product_id"),
         Index("ix_commerce_order_line_product", "product_id", "order_id"),
         CheckConstraint("quantity > 0 AND returned >= 0 AND returned <= quantity", name="quantity"),
     )

@@ -94,7 +94,9 @@ def upgrade() -> None:
         _fk("commerce_order_line", "product_id", "commerce_product.id", ondelete=None),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_commerce_order_line")),
     )
-    op.create_index(op.f("ix_commerce_order_line_order"), "commerce_order_line", ["order_id"])
+    op.create_index(
+        op.f("ix_commerce_order_line_order"), "commerce_order_line", ["order_id", "product_id"]
+    )
     op.create_index(
         op.f("ix_commerce_order_line_product"), "commerce_order_line", ["product_id", "order_id"]
     )
